@@ -1,0 +1,200 @@
+//! Domain records <-> protobuf messages.
+
+use super::pb;
+use crate::knowledge::{ArticleInput, SearchResults};
+use crate::model::{
+    Article, AuditEvent, Citation, CustomerMessage, Delivery, Draft, DraftState, Level, Millis,
+    Transcript,
+};
+use crate::review::{QueueEvent, QueueEventKind};
+
+pub fn timestamp(ms: Millis) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    })
+}
+
+fn state(s: DraftState) -> pb::DraftState {
+    match s {
+        DraftState::PendingReview => pb::DraftState::PendingReview,
+        DraftState::Claimed => pb::DraftState::Claimed,
+        DraftState::Approved => pb::DraftState::Approved,
+        DraftState::Rejected => pb::DraftState::Rejected,
+        DraftState::AutoApproved => pb::DraftState::AutoApproved,
+        DraftState::Superseded => pb::DraftState::Superseded,
+        DraftState::Delivered => pb::DraftState::Delivered,
+    }
+}
+
+fn level(l: Level) -> pb::ConfidenceLevel {
+    match l {
+        Level::Low => pb::ConfidenceLevel::Low,
+        Level::Medium => pb::ConfidenceLevel::Medium,
+        Level::High => pb::ConfidenceLevel::High,
+    }
+}
+
+fn citation(c: Citation) -> pb::Citation {
+    pb::Citation {
+        article_id: c.article_id,
+        version: c.version,
+        title: c.title,
+        url: c.url,
+        snippet: c.snippet,
+    }
+}
+
+pub fn draft(d: Draft) -> pb::Draft {
+    pb::Draft {
+        id: d.id,
+        conversation_id: d.conversation_id,
+        body: d.body,
+        locale: d.locale,
+        ai_generated: d.ai_generated,
+        disclosure: d.disclosure,
+        confidence: Some(pb::Confidence {
+            score: d.confidence.score,
+            level: level(d.confidence.level) as i32,
+            reasons: d
+                .confidence
+                .reasons
+                .into_iter()
+                .map(|r| pb::Reason {
+                    signal: r.signal,
+                    value: r.value,
+                    detail: r.detail,
+                })
+                .collect(),
+        }),
+        citations: d.citations.into_iter().map(citation).collect(),
+        state: state(d.state) as i32,
+        generator: d.generator,
+        final_body: d.final_body,
+        reviewed_by: d.reviewed_by,
+        created_at: timestamp(d.created_at),
+        updated_at: timestamp(d.updated_at),
+        channel: d.channel,
+        request_id: d.request_id.unwrap_or_default(),
+        human_reviewed: d.human_reviewed,
+        claimed_by: d.claimed_by,
+        claim_expires_at: d.claim_expires_at.and_then(timestamp),
+        reject_reason: d.reject_reason,
+        customer_message: d.customer_message,
+    }
+}
+
+pub fn delivery(d: Delivery) -> pb::Delivery {
+    pb::Delivery {
+        cursor: d.cursor,
+        draft_id: d.draft_id,
+        conversation_id: d.conversation_id,
+        channel: d.channel,
+        locale: d.locale,
+        body: d.body,
+        disclosure: d.disclosure,
+        text: d.text,
+        ai_generated: d.ai_generated,
+        human_reviewed: d.human_reviewed,
+        author: d.author,
+        created_at: timestamp(d.created_at),
+    }
+}
+
+fn event(e: AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        seq: e.seq,
+        at: timestamp(e.at),
+        kind: e.kind,
+        actor: e.actor,
+        conversation_id: e.conversation_id,
+        draft_id: e.draft_id,
+        detail: e.detail.to_string(),
+    }
+}
+
+fn message(m: CustomerMessage) -> pb::CustomerMessage {
+    pb::CustomerMessage {
+        id: m.id,
+        text: m.text,
+        locale: m.locale,
+        channel: m.channel,
+        context: m.context.into_iter().collect(),
+        received_at: timestamp(m.received_at),
+    }
+}
+
+pub fn conversation(t: Transcript) -> pb::Conversation {
+    pb::Conversation {
+        id: t.conversation_id,
+        messages: t.messages.into_iter().map(message).collect(),
+        drafts: t.drafts.into_iter().map(draft).collect(),
+        events: t.events.into_iter().map(event).collect(),
+        deliveries: t.deliveries.into_iter().map(delivery).collect(),
+    }
+}
+
+pub fn queue_event(e: QueueEvent) -> pb::QueueEvent {
+    let kind = match e.kind {
+        QueueEventKind::Snapshot => pb::queue_event::Kind::Snapshot,
+        QueueEventKind::Added => pb::queue_event::Kind::Added,
+        QueueEventKind::Claimed => pb::queue_event::Kind::Claimed,
+        QueueEventKind::Removed => pb::queue_event::Kind::Removed,
+    };
+    pb::QueueEvent {
+        kind: kind as i32,
+        draft: Some(draft(e.draft)),
+    }
+}
+
+pub fn article(a: Article) -> pb::Article {
+    pb::Article {
+        id: a.id,
+        locale: a.locale,
+        title: a.title,
+        body: a.body,
+        tags: a.tags,
+        url: a.url,
+        version: a.version,
+        content_hash: a.content_hash,
+        updated_at: timestamp(a.updated_at),
+        source: a.source,
+    }
+}
+
+pub fn article_input(a: pb::Article) -> ArticleInput {
+    ArticleInput {
+        id: a.id,
+        locale: a.locale,
+        title: a.title,
+        body: a.body,
+        tags: a.tags,
+        url: a.url,
+    }
+}
+
+pub fn search_response(r: SearchResults) -> pb::SearchResponse {
+    pb::SearchResponse {
+        hits: r
+            .hits
+            .articles
+            .into_iter()
+            .map(|h| {
+                let best = h.passages.into_iter().next();
+                pb::SearchHit {
+                    article_id: h.article_id,
+                    version: h.version,
+                    title: h.title,
+                    url: h.url,
+                    heading: best.as_ref().map(|p| p.heading.clone()).unwrap_or_default(),
+                    snippet: best
+                        .map(|p| crate::drafting::extractive::clip(&p.text, 240))
+                        .unwrap_or_default(),
+                    score: h.score,
+                    locale: h.locale,
+                }
+            })
+            .collect(),
+        locale: r.locale,
+    }
+}

@@ -1,0 +1,99 @@
+//! `replygate.v1.Knowledge`: content teams.
+
+use super::{convert, pb};
+use crate::app::App;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct KnowledgeApi {
+    app: Arc<App>,
+}
+
+impl KnowledgeApi {
+    pub fn new(app: Arc<App>) -> Self {
+        KnowledgeApi { app }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::knowledge_server::Knowledge for KnowledgeApi {
+    async fn upsert_article(
+        &self,
+        request: Request<pb::UpsertArticleRequest>,
+    ) -> Result<Response<pb::Article>, Status> {
+        let article = request
+            .into_inner()
+            .article
+            .ok_or_else(|| Status::invalid_argument("article: is required"))?;
+        let stored = self
+            .app
+            .knowledge
+            .upsert(convert::article_input(article), "api")
+            .await?;
+        Ok(Response::new(convert::article(stored)))
+    }
+
+    async fn delete_article(
+        &self,
+        request: Request<pb::DeleteArticleRequest>,
+    ) -> Result<Response<pb::DeleteArticleResponse>, Status> {
+        let version = self.app.knowledge.delete(&request.into_inner().id).await?;
+        Ok(Response::new(pb::DeleteArticleResponse { version }))
+    }
+
+    async fn get_article(
+        &self,
+        request: Request<pb::GetArticleRequest>,
+    ) -> Result<Response<pb::Article>, Status> {
+        let article = self.app.knowledge.get(&request.into_inner().id).await?;
+        Ok(Response::new(convert::article(article)))
+    }
+
+    async fn list_articles(
+        &self,
+        request: Request<pb::ListArticlesRequest>,
+    ) -> Result<Response<pb::ListArticlesResponse>, Status> {
+        let r = request.into_inner();
+        let locale = (!r.locale.is_empty()).then_some(r.locale);
+        let (articles, next_page_token) = self
+            .app
+            .knowledge
+            .list(locale.as_deref(), r.page_size, &r.page_token)
+            .await?;
+        Ok(Response::new(pb::ListArticlesResponse {
+            articles: articles.into_iter().map(convert::article).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn search(
+        &self,
+        request: Request<pb::SearchRequest>,
+    ) -> Result<Response<pb::SearchResponse>, Status> {
+        let r = request.into_inner();
+        let limits = &self.app.config.limits;
+        if r.query.trim().is_empty() {
+            return Err(Status::invalid_argument("query: is required"));
+        }
+        if r.query.len() > limits.max_query_bytes {
+            return Err(Status::invalid_argument(format!(
+                "query: must be at most {} bytes",
+                limits.max_query_bytes
+            )));
+        }
+        if r.limit > limits.max_search_limit {
+            return Err(Status::invalid_argument(format!(
+                "limit: must be at most {}",
+                limits.max_search_limit
+            )));
+        }
+        let limit = if r.limit == 0 { 5 } else { r.limit as usize };
+        let locale = (!r.locale.is_empty()).then_some(r.locale);
+        let results = self
+            .app
+            .knowledge
+            .search(&r.query, locale.as_deref(), limit)
+            .await?;
+        Ok(Response::new(convert::search_response(results)))
+    }
+}

@@ -1,0 +1,88 @@
+//! Every domain error becomes a gRPC status here, and nowhere else. Each
+//! mapping names every variant (no catch-all), so a new variant forces a decision.
+
+use crate::model::rfc3339;
+use crate::{delivery, drafting, knowledge, review, storage};
+use tonic::Status;
+
+impl From<storage::Error> for Status {
+    fn from(e: storage::Error) -> Status {
+        match e {
+            storage::Error::Conflict => Status::aborted("the record changed concurrently; retry"),
+            storage::Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            storage::Error::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
+                Status::unavailable("the database is unavailable; retry later")
+            }
+            storage::Error::Internal(_) | storage::Error::Corrupt(_) => {
+                tracing::error!(error = %e, "store failed");
+                Status::internal("internal storage error")
+            }
+        }
+    }
+}
+
+impl From<knowledge::Error> for Status {
+    fn from(e: knowledge::Error) -> Status {
+        match e {
+            knowledge::Error::Invalid { field, message } => {
+                Status::invalid_argument(format!("{field}: {message}"))
+            }
+            knowledge::Error::NotFound(id) => {
+                Status::not_found(format!("article {id:?} not found"))
+            }
+            knowledge::Error::Index(e) => {
+                tracing::error!(error = %e, "search index failed");
+                Status::internal("search index error")
+            }
+            knowledge::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<drafting::Error> for Status {
+    fn from(e: drafting::Error) -> Status {
+        match e {
+            drafting::Error::Invalid { field, message } => {
+                Status::invalid_argument(format!("{field}: {message}"))
+            }
+            drafting::Error::NotFound(id) => Status::not_found(format!("draft {id:?} not found")),
+            drafting::Error::Knowledge(e) => e.into(),
+            drafting::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<review::Error> for Status {
+    fn from(e: review::Error) -> Status {
+        match e {
+            review::Error::Invalid { field, message } => {
+                Status::invalid_argument(format!("{field}: {message}"))
+            }
+            review::Error::NotFound(id) => Status::not_found(format!("draft {id:?} not found")),
+            review::Error::ClaimedByOther { holder, expires_at } => Status::failed_precondition(
+                format!("draft is claimed by {holder} until {}", rfc3339(expires_at)),
+            ),
+            review::Error::IllegalState { action, state } => Status::failed_precondition(format!(
+                "cannot {action} a draft in state {}",
+                state.as_str()
+            )),
+            review::Error::Contended => Status::aborted("the draft kept changing; retry"),
+            review::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<delivery::Error> for Status {
+    fn from(e: delivery::Error) -> Status {
+        match e {
+            delivery::Error::Invalid { field, message } => {
+                Status::invalid_argument(format!("{field}: {message}"))
+            }
+            delivery::Error::NotFound(cursor) => {
+                Status::not_found(format!("delivery {cursor} not found"))
+            }
+            delivery::Error::Store(e) => e.into(),
+        }
+    }
+}

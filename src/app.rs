@@ -1,0 +1,105 @@
+//! The assembled domain: store, knowledge, drafter, review and deliveries,
+//! opened from a config. The gRPC layer and the CLI commands use it.
+
+use crate::config::Config;
+use crate::delivery::Deliveries;
+use crate::drafting::Drafter;
+use crate::knowledge::Knowledge;
+use crate::model::Transcript;
+use crate::review::Review;
+use crate::storage::{self, DynStore, SqliteStore};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] storage::Error),
+    #[error(transparent)]
+    Knowledge(#[from] crate::knowledge::Error),
+}
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+    pub knowledge: Arc<Knowledge>,
+    pub drafter: Drafter,
+    pub review: Arc<Review>,
+    pub deliveries: Deliveries,
+}
+
+impl App {
+    /// Opens the store and the index, and syncs the knowledge folder.
+    pub async fn open(config: Config) -> Result<App, Error> {
+        let started = Instant::now();
+        let config = Arc::new(config);
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let db_path = match config.database_url.strip_prefix("sqlite:") {
+            Some(path) if !path.is_empty() => path.trim_start_matches("//").into(),
+            _ => config.data_dir.join("replygate.db"),
+        };
+        let store: DynStore = Arc::new(SqliteStore::open(&db_path).await?);
+        let knowledge = Arc::new(
+            Knowledge::open(store.clone(), &config.data_dir.join("index"), &config).await?,
+        );
+        if config.knowledge_dir.is_dir() {
+            let report = knowledge.sync_folder(&config.knowledge_dir).await?;
+            tracing::info!(
+                dir = %config.knowledge_dir.display(),
+                added = report.added,
+                updated = report.updated,
+                removed = report.removed,
+                unchanged = report.unchanged,
+                errors = report.errors.len(),
+                "knowledge folder synced"
+            );
+        } else {
+            tracing::warn!(dir = %config.knowledge_dir.display(), "knowledge folder not found; serving the stored articles only");
+        }
+        let app = App {
+            drafter: Drafter::new(store.clone(), knowledge.clone(), config.clone()),
+            review: Arc::new(Review::new(store.clone(), config.clone())),
+            deliveries: Deliveries::new(store.clone()),
+            knowledge,
+            store,
+            config,
+        };
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+        Ok(app)
+    }
+
+    /// The transcript of a conversation.
+    pub async fn transcript(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Transcript, crate::drafting::Error> {
+        use crate::drafting::Error;
+        if conversation_id.is_empty() {
+            return Err(Error::Invalid {
+                field: "conversation_id",
+                message: "is required".into(),
+            });
+        }
+        if conversation_id.chars().count() > self.config.limits.max_id_chars {
+            return Err(Error::Invalid {
+                field: "conversation_id",
+                message: format!(
+                    "must be at most {} characters",
+                    self.config.limits.max_id_chars
+                ),
+            });
+        }
+        self.store
+            .transcript(conversation_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("conversation {conversation_id}")))
+    }
+}

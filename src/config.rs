@@ -1,0 +1,548 @@
+//! Typed configuration: defaults, then an optional TOML file, then
+//! `REPLYGATE_*` environment variables, then command-line flags. Nested keys
+//! are reached from the environment with `__` (`REPLYGATE_LIMITS__MAX_MESSAGE_BYTES=4096`).
+//! The loader takes the environment as an argument so it can be tested.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config: {0}")]
+    Parse(String),
+    #[error("config: {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// gRPC listen address.
+    pub grpc_addr: String,
+    /// HTTP listen address for /healthz and /metrics.
+    pub http_addr: String,
+    /// The help-center folder synced at start-up (`<locale>/<slug>.md`).
+    pub knowledge_dir: PathBuf,
+    /// Where the SQLite database and the search index live.
+    pub data_dir: PathBuf,
+    /// Empty: SQLite under data_dir.
+    pub database_url: String,
+    /// Language used when a message's language cannot be told and no hint is given.
+    pub default_locale: String,
+    /// "text" or "json".
+    pub log_format: String,
+    pub limits: Limits,
+    pub review: ReviewConfig,
+    pub routing: RoutingConfig,
+    pub policy: PolicyConfig,
+    pub retrieval: RetrievalConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            grpc_addr: "127.0.0.1:50051".into(),
+            http_addr: "127.0.0.1:9090".into(),
+            knowledge_dir: "knowledge".into(),
+            data_dir: "./data".into(),
+            database_url: String::new(),
+            default_locale: "en".into(),
+            log_format: "text".into(),
+            limits: Limits::default(),
+            review: ReviewConfig::default(),
+            routing: RoutingConfig::default(),
+            policy: PolicyConfig::default(),
+            retrieval: RetrievalConfig::default(),
+        }
+    }
+}
+
+/// Sizes checked at the edge; a request over a limit fails with INVALID_ARGUMENT naming it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_history_turns: usize,
+    pub max_context_entries: usize,
+    /// For each context key and value.
+    pub max_context_value_bytes: usize,
+    pub max_id_chars: usize,
+    /// Agent edits, replacements and reject reasons.
+    pub max_reply_bytes: usize,
+    pub max_reason_bytes: usize,
+    pub max_article_bytes: usize,
+    pub max_title_chars: usize,
+    pub max_tags: usize,
+    pub max_search_limit: u32,
+    pub max_page_size: u32,
+    pub max_query_bytes: usize,
+    /// Largest gRPC message the server decodes.
+    pub max_grpc_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 8 * 1024,
+            max_history_turns: 50,
+            max_context_entries: 32,
+            max_context_value_bytes: 256,
+            max_id_chars: 128,
+            max_reply_bytes: 16 * 1024,
+            max_reason_bytes: 1024,
+            max_article_bytes: 256 * 1024,
+            max_title_chars: 300,
+            max_tags: 32,
+            max_search_limit: 50,
+            max_page_size: 500,
+            max_query_bytes: 4 * 1024,
+            max_grpc_message_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// Default claim lease.
+    pub lease_seconds: u32,
+    /// Longest lease an agent may ask for.
+    pub max_lease_seconds: u32,
+    /// How often expired claims are returned to the queue.
+    pub sweep_interval_ms: u64,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            lease_seconds: 600,
+            max_lease_seconds: 3600,
+            sweep_interval_ms: 1000,
+        }
+    }
+}
+
+/// Score thresholds for the confidence levels: score >= high -> HIGH, >= medium -> MEDIUM, else LOW.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub high: f64,
+    pub medium: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    pub default: Thresholds,
+    /// Per-channel overrides, e.g. `[routing.channels.email] high = 0.8, medium = 0.5`.
+    pub channels: BTreeMap<String, Thresholds>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            default: Thresholds {
+                high: 0.70,
+                medium: 0.40,
+            },
+            channels: BTreeMap::new(),
+        }
+    }
+}
+
+impl RoutingConfig {
+    pub fn for_channel(&self, channel: &str) -> Thresholds {
+        self.channels.get(channel).copied().unwrap_or(self.default)
+    }
+}
+
+/// Phrases (any language; matched case- and accent-insensitively on word boundaries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Topics a human must always review.
+    pub always_review: Vec<String>,
+    /// The customer asks for a person.
+    pub human_request: Vec<String>,
+    /// Text that tries to steer the assistant.
+    pub injection_markers: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
+        PolicyConfig {
+            always_review: v(&[
+                // en
+                "refund",
+                "chargeback",
+                "lawyer",
+                "lawsuit",
+                "legal action",
+                "police",
+                "court order",
+                "suicide",
+                "kill myself",
+                "self harm",
+                "threat",
+                "extortion",
+                "child abuse",
+                "gdpr",
+                "data breach",
+                "hacked",
+                "stolen",
+                "fraud",
+                "scam",
+                // pt
+                "reembolso",
+                "estorno",
+                "advogado",
+                "processo judicial",
+                "polícia",
+                "policia",
+                "suicídio",
+                "me matar",
+                "ameaça",
+                "extorsão",
+                "hackeada",
+                "hackeado",
+                "invadida",
+                "roubado",
+                "roubada",
+                "fraude",
+                "golpe",
+                "vazamento de dados",
+                // it
+                "rimborso",
+                "avvocato",
+                "denuncia",
+                "polizia",
+                "suicidio",
+                "uccidermi",
+                "minaccia",
+                "estorsione",
+                "hackerato",
+                "rubato",
+                "truffa",
+                "frode",
+                "violazione dei dati",
+            ]),
+            human_request: v(&[
+                // en
+                "talk to a human",
+                "speak to a human",
+                "talk to a person",
+                "speak to a person",
+                "real person",
+                "human agent",
+                "talk to an agent",
+                "speak to an agent",
+                "talk to someone",
+                "speak with someone",
+                "customer service representative",
+                "not a bot",
+                "no bot",
+                "stop the bot",
+                // pt
+                "falar com um humano",
+                "falar com uma pessoa",
+                "falar com atendente",
+                "falar com um atendente",
+                "atendente humano",
+                "pessoa real",
+                "não quero robô",
+                "nao quero robo",
+                "falar com alguém",
+                "falar com alguem",
+                // it
+                "parlare con un operatore",
+                "parlare con una persona",
+                "operatore umano",
+                "persona reale",
+                "parlare con qualcuno",
+                "non voglio un bot",
+                "parlare con un umano",
+            ]),
+            injection_markers: v(&[
+                "ignore previous instructions",
+                "ignore all previous",
+                "ignore the above",
+                "disregard previous",
+                "disregard all previous",
+                "system prompt",
+                "you are now",
+                "developer mode",
+                "jailbreak",
+                "new instructions",
+                "ignora le istruzioni",
+                "ignore as instruções",
+                "ignore as instrucoes",
+            ]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalConfig {
+    /// Articles retrieved per message.
+    pub top_articles: usize,
+    /// Passages of the best article quoted by the extractive drafter.
+    pub max_passages: usize,
+    /// Longest extractive reply body, in characters.
+    pub max_reply_chars: usize,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig {
+            top_articles: 5,
+            max_passages: 2,
+            max_reply_chars: 1200,
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub knowledge_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub grpc_addr: Option<String>,
+    pub http_addr: Option<String>,
+}
+
+const ENV_PREFIX: &str = "REPLYGATE_";
+
+/// Reads a scalar from the environment as TOML when it parses as one, else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&doc) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+/// Builds the config from an optional file, the environment and flags.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: &Overrides,
+) -> Result<Config, Error> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                path: path.into(),
+                source,
+            })?;
+            toml::from_str::<toml::Table>(&text)
+                .map_err(|e| Error::Parse(format!("{}: {e}", path.display())))?
+        }
+        None => toml::Table::new(),
+    };
+    for (key, raw) in env {
+        let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        if path.iter().any(|p| p.is_empty()) {
+            continue;
+        }
+        let mut node = &mut table;
+        for part in &path[..path.len() - 1] {
+            let entry = node
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(t) = entry else {
+                return Err(Error::Invalid {
+                    key: key.clone(),
+                    message: format!("{part} is not a section"),
+                });
+            };
+            node = t;
+        }
+        let leaf = path.last().expect("split yields at least one part").clone();
+        // Paths are strings even when they look like numbers.
+        let value = if matches!(
+            leaf.as_str(),
+            "grpc_addr"
+                | "http_addr"
+                | "database_url"
+                | "default_locale"
+                | "knowledge_dir"
+                | "data_dir"
+        ) {
+            toml::Value::String(raw)
+        } else {
+            env_value(&raw)
+        };
+        node.insert(leaf, value);
+    }
+    let mut config: Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::Parse(e.to_string()))?;
+    if let Some(v) = &overrides.knowledge_dir {
+        config.knowledge_dir = v.clone();
+    }
+    if let Some(v) = &overrides.data_dir {
+        config.data_dir = v.clone();
+    }
+    if let Some(v) = &overrides.grpc_addr {
+        config.grpc_addr = v.clone();
+    }
+    if let Some(v) = &overrides.http_addr {
+        config.http_addr = v.clone();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+impl Config {
+    /// Checks what serde cannot: ranges and relations between values.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |key: &str, message: &str| {
+            Err(Error::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        let check = |name: &str, t: &Thresholds| {
+            if !(0.0..=1.0).contains(&t.medium)
+                || !(0.0..=1.0).contains(&t.high)
+                || t.medium > t.high
+            {
+                return Err(Error::Invalid {
+                    key: name.into(),
+                    message: "need 0 <= medium <= high <= 1".into(),
+                });
+            }
+            Ok(())
+        };
+        check("routing.default", &self.routing.default)?;
+        for (channel, t) in &self.routing.channels {
+            check(&format!("routing.channels.{channel}"), t)?;
+        }
+        if crate::knowledge::lang::primary_tag(&self.default_locale).as_deref()
+            != Some(self.default_locale.as_str())
+        {
+            return bad(
+                "default_locale",
+                "must be a lowercase primary language tag such as \"en\"",
+            );
+        }
+        if self.review.lease_seconds == 0
+            || self.review.lease_seconds > self.review.max_lease_seconds
+        {
+            return bad(
+                "review.lease_seconds",
+                "must be between 1 and review.max_lease_seconds",
+            );
+        }
+        if self.limits.max_message_bytes == 0 || self.limits.max_id_chars == 0 {
+            return bad("limits", "limits must be positive");
+        }
+        if self.limits.max_grpc_message_bytes < self.limits.max_article_bytes + 64 * 1024 {
+            return bad(
+                "limits.max_grpc_message_bytes",
+                "must exceed limits.max_article_bytes by at least 64 KiB",
+            );
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return bad("log_format", "must be \"text\" or \"json\"");
+        }
+        if !self.database_url.is_empty() && !self.database_url.starts_with("sqlite:") {
+            return bad(
+                "database_url",
+                "only SQLite is available in this version (leave it empty, or sqlite:PATH)",
+            );
+        }
+        if self.retrieval.top_articles == 0 || self.retrieval.max_passages == 0 {
+            return bad(
+                "retrieval",
+                "top_articles and max_passages must be positive",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.grpc_addr, "127.0.0.1:50051");
+        assert_eq!(c.http_addr, "127.0.0.1:9090");
+        assert_eq!(c.knowledge_dir, PathBuf::from("knowledge"));
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.limits.max_message_bytes, 8192);
+        assert_eq!(c.review.lease_seconds, 600);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "grpc_addr = \"0.0.0.0:1\"\n[limits]\nmax_message_bytes = 100\n[routing.channels.email]\nhigh = 0.9\nmedium = 0.5\n").unwrap();
+        let c = load(
+            Some(&path),
+            env(&[
+                ("REPLYGATE_LIMITS__MAX_MESSAGE_BYTES", "200"),
+                ("REPLYGATE_HTTP_ADDR", "127.0.0.1:1"),
+                ("OTHER", "x"),
+            ]),
+            &Overrides {
+                grpc_addr: Some("127.0.0.1:2".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_message_bytes, 200);
+        assert_eq!(c.http_addr, "127.0.0.1:1");
+        assert_eq!(c.grpc_addr, "127.0.0.1:2");
+        assert_eq!(c.routing.for_channel("email").high, 0.9);
+        assert_eq!(c.routing.for_channel("chat"), c.routing.default);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = load(
+            None,
+            env(&[("REPLYGATE_LIMITS__NO_SUCH_LIMIT", "1")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no_such_limit"), "{err}");
+    }
+
+    #[test]
+    fn inverted_thresholds_are_refused() {
+        let err = load(
+            None,
+            env(&[
+                ("REPLYGATE_ROUTING__DEFAULT__MEDIUM", "0.9"),
+                ("REPLYGATE_ROUTING__DEFAULT__HIGH", "0.5"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("routing.default"), "{err}");
+    }
+}

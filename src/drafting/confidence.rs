@@ -1,0 +1,262 @@
+//! Confidence v1: a score in 0..1 from named retrieval signals, a level from
+//! per-channel thresholds, and the route (auto-send or review) from the level
+//! and the policy flags. Every signal that counted is listed in the reasons.
+
+use super::policy::Flags;
+use crate::config::Thresholds;
+use crate::knowledge::ArticleHit;
+use crate::model::{Confidence, Level, Reason};
+
+/// Weight of the query-term coverage of the best passage; the rest is the margin.
+const COVERAGE_WEIGHT: f64 = 0.75;
+/// A question of fewer distinct terms than this gives too little to go on.
+const MIN_TERMS: usize = 2;
+const FEW_TERMS_FACTOR: f64 = 0.8;
+/// Answering from articles in another language than the customer's.
+const LOCALE_FALLBACK_FACTOR: f64 = 0.8;
+
+/// What the scorer looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Signals<'a> {
+    pub hits: &'a [ArticleHit],
+    pub query_terms: usize,
+    pub flags: Flags,
+    /// The articles are in another language than the customer's.
+    pub locale_fallback: bool,
+}
+
+fn reason(signal: &str, value: f64, detail: impl Into<String>) -> Reason {
+    Reason {
+        signal: signal.into(),
+        value,
+        detail: detail.into(),
+    }
+}
+
+pub fn level_for(score: f64, t: Thresholds) -> Level {
+    if score >= t.high {
+        Level::High
+    } else if score >= t.medium {
+        Level::Medium
+    } else {
+        Level::Low
+    }
+}
+
+/// Scores the retrieval and policy signals.
+pub fn assess(s: &Signals, thresholds: Thresholds) -> Confidence {
+    let mut reasons = Vec::new();
+    let mut score = match s.hits {
+        [] => {
+            reasons.push(reason(
+                "retrieval_strength",
+                0.0,
+                "no article matches the question",
+            ));
+            0.0
+        }
+        [best, rest @ ..] => {
+            let coverage = best.coverage.clamp(0.0, 1.0);
+            reasons.push(reason(
+                "retrieval_strength",
+                coverage,
+                format!(
+                    "IDF-weighted share of the question's terms found in \"{}\"",
+                    best.title
+                ),
+            ));
+            let margin = match rest.first() {
+                Some(next) if best.score > 0.0 => {
+                    ((best.score - next.score) / best.score).clamp(0.0, 1.0) as f64
+                }
+                _ => 1.0,
+            };
+            let detail = match rest.first() {
+                Some(next) => format!(
+                    "next best article \"{}\" scored {:.0}% lower",
+                    next.title,
+                    margin * 100.0
+                ),
+                None => "no other article matched".to_string(),
+            };
+            reasons.push(reason("margin", margin, detail));
+            COVERAGE_WEIGHT * coverage + (1.0 - COVERAGE_WEIGHT) * margin
+        }
+    };
+    if s.query_terms < MIN_TERMS {
+        score *= FEW_TERMS_FACTOR;
+        reasons.push(reason(
+            "few_terms",
+            s.query_terms as f64,
+            "the question has too few meaningful words",
+        ));
+    }
+    if s.locale_fallback {
+        score *= LOCALE_FALLBACK_FACTOR;
+        reasons.push(reason(
+            "locale_fallback",
+            1.0,
+            "no article in the customer's language; answered from another language",
+        ));
+    }
+    if let Some(p) = &s.flags.always_review {
+        reasons.push(reason(
+            "policy_always_review",
+            1.0,
+            format!("topic always reviewed by a person: \"{p}\""),
+        ));
+    }
+    if let Some(p) = &s.flags.human_requested {
+        reasons.push(reason(
+            "policy_human_requested",
+            1.0,
+            format!("the customer asks for a person: \"{p}\""),
+        ));
+    }
+    if let Some(p) = &s.flags.injection {
+        reasons.push(reason(
+            "policy_injection",
+            1.0,
+            format!("the message tries to instruct the assistant: \"{p}\""),
+        ));
+    }
+    let score = if score.is_finite() {
+        score.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    Confidence {
+        score,
+        level: level_for(score, thresholds),
+        reasons,
+    }
+}
+
+/// Whether a draft may go to the customer without review.
+pub fn auto_send(confidence: &Confidence, flags: &Flags) -> bool {
+    confidence.level == Level::High && !flags.forces_review()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::PassageHit;
+
+    const T: Thresholds = Thresholds {
+        high: 0.7,
+        medium: 0.4,
+    };
+
+    fn hit(title: &str, score: f32, coverage: f64) -> ArticleHit {
+        ArticleHit {
+            article_id: title.into(),
+            version: 1,
+            locale: "en".into(),
+            title: title.into(),
+            url: String::new(),
+            score,
+            passages: vec![PassageHit {
+                heading: String::new(),
+                text: "x".into(),
+                ordinal: 0,
+                score,
+            }],
+            coverage,
+        }
+    }
+
+    #[test]
+    fn nothing_retrieved_is_low() {
+        let c = assess(
+            &Signals {
+                hits: &[],
+                query_terms: 4,
+                ..Default::default()
+            },
+            T,
+        );
+        assert_eq!(c.level, Level::Low);
+        assert_eq!(c.score, 0.0);
+    }
+
+    #[test]
+    fn full_coverage_with_a_clear_margin_is_high() {
+        let hits = [hit("a", 10.0, 1.0), hit("b", 4.0, 0.5)];
+        let c = assess(
+            &Signals {
+                hits: &hits,
+                query_terms: 4,
+                ..Default::default()
+            },
+            T,
+        );
+        assert_eq!(c.level, Level::High, "{c:?}");
+        assert!(
+            c.reasons
+                .iter()
+                .any(|r| r.signal == "retrieval_strength" && r.value == 1.0)
+        );
+        assert!(
+            c.reasons
+                .iter()
+                .any(|r| r.signal == "margin" && (r.value - 0.6).abs() < 1e-6)
+        );
+    }
+
+    #[test]
+    fn weak_coverage_is_low() {
+        let hits = [hit("a", 2.0, 0.2), hit("b", 1.9, 0.2)];
+        assert_eq!(
+            assess(
+                &Signals {
+                    hits: &hits,
+                    query_terms: 4,
+                    ..Default::default()
+                },
+                T
+            )
+            .level,
+            Level::Low
+        );
+    }
+
+    #[test]
+    fn a_policy_flag_forces_review_even_when_high() {
+        let hits = [hit("a", 10.0, 1.0)];
+        let flags = Flags {
+            human_requested: Some("talk to a human".into()),
+            ..Default::default()
+        };
+        let c = assess(
+            &Signals {
+                hits: &hits,
+                query_terms: 4,
+                flags: flags.clone(),
+                ..Default::default()
+            },
+            T,
+        );
+        assert_eq!(c.level, Level::High);
+        assert!(!auto_send(&c, &flags));
+        assert!(
+            c.reasons
+                .iter()
+                .any(|r| r.signal == "policy_human_requested")
+        );
+    }
+
+    #[test]
+    fn score_stays_in_range_for_odd_inputs() {
+        let hits = [hit("a", f32::NAN, 7.0), hit("b", -3.0, -1.0)];
+        let c = assess(
+            &Signals {
+                hits: &hits,
+                query_terms: 0,
+                locale_fallback: true,
+                ..Default::default()
+            },
+            T,
+        );
+        assert!((0.0..=1.0).contains(&c.score), "{c:?}");
+    }
+}

@@ -1,0 +1,338 @@
+//! Languages: locale tags, per-language analyzers (tantivy's Snowball stemmers
+//! and stop-word lists) and query language detection (whatlang).
+
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
+};
+
+/// Languages with a stemmer, stop words and reply phrases.
+pub const SUPPORTED: &[&str] = &["en", "pt", "it", "es", "fr", "de"];
+/// The analyzer key for any other locale: lowercased, accents folded, no stemming.
+pub const GENERIC: &str = "xx";
+
+/// Every analyzer key, each with its own indexed fields.
+pub fn analyzer_keys() -> impl Iterator<Item = &'static str> {
+    SUPPORTED.iter().copied().chain(std::iter::once(GENERIC))
+}
+
+/// The primary language subtag of a BCP 47 tag ("pt-BR" -> "pt"), or None when
+/// the tag is malformed.
+pub fn primary_tag(tag: &str) -> Option<String> {
+    let tag = tag.trim();
+    let mut parts = tag.split(['-', '_']);
+    let primary = parts.next()?;
+    let primary_ok =
+        (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok =
+        parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    (primary_ok && rest_ok && tag.len() <= 35).then(|| primary.to_ascii_lowercase())
+}
+
+/// The analyzer key for a locale's primary tag.
+pub fn analyzer_key(locale: &str) -> &'static str {
+    SUPPORTED
+        .iter()
+        .copied()
+        .find(|l| *l == locale)
+        .unwrap_or(GENERIC)
+}
+
+fn tantivy_language(key: &str) -> Option<Language> {
+    Some(match key {
+        "en" => Language::English,
+        "pt" => Language::Portuguese,
+        "it" => Language::Italian,
+        "es" => Language::Spanish,
+        "fr" => Language::French,
+        "de" => Language::German,
+        _ => return None,
+    })
+}
+
+/// The analyzer for an analyzer key: tokenize, lowercase, drop stop words, stem, fold accents.
+pub fn analyzer(key: &str) -> TextAnalyzer {
+    let base = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .dynamic();
+    match tantivy_language(key) {
+        Some(language) => {
+            let with_stop = match StopWordFilter::new(language) {
+                Some(stop) => base.filter_dynamic(stop),
+                None => base,
+            };
+            let folded =
+                StopWordFilter::remove(folded_stop_words(key).iter().map(|w| w.to_string()));
+            with_stop
+                .filter_dynamic(folded)
+                .filter_dynamic(Stemmer::new(language))
+                .filter_dynamic(AsciiFoldingFilter)
+                .build()
+        }
+        None => base.filter_dynamic(AsciiFoldingFilter).build(),
+    }
+}
+
+/// Accent-free spellings of the Snowball stop words that carry accents ("nao" for "não"),
+/// derived from tantivy's lists: customers often type without accents.
+fn folded_stop_words(key: &str) -> &'static [&'static str] {
+    match key {
+        "pt" => &[
+            "ate",
+            "eramos",
+            "estao",
+            "estavamos",
+            "estiveramos",
+            "estivessemos",
+            "foramos",
+            "fossemos",
+            "ha",
+            "hao",
+            "houveramos",
+            "houverao",
+            "houveriamos",
+            "houvessemos",
+            "ja",
+            "nao",
+            "sao",
+            "sera",
+            "serao",
+            "seriamos",
+            "so",
+            "tambem",
+            "tera",
+            "terao",
+            "teriamos",
+            "tinhamos",
+            "tiveramos",
+            "tivessemos",
+            "voce",
+            "voces",
+        ],
+        "it" => &[
+            "avra", "avro", "fara", "faro", "perche", "piu", "sara", "saro", "stara", "staro",
+        ],
+        "es" => &[
+            "eramos",
+            "estabamos",
+            "estais",
+            "estan",
+            "estara",
+            "estaran",
+            "estaras",
+            "estare",
+            "estareis",
+            "estaria",
+            "estariais",
+            "estariamos",
+            "estarian",
+            "estarias",
+            "esteis",
+            "esten",
+            "estes",
+            "estuvieramos",
+            "estuviesemos",
+            "fueramos",
+            "fuesemos",
+            "habeis",
+            "habia",
+            "habiais",
+            "habiamos",
+            "habian",
+            "habias",
+            "habra",
+            "habran",
+            "habras",
+            "habre",
+            "habreis",
+            "habria",
+            "habriais",
+            "habriamos",
+            "habrian",
+            "habrias",
+            "hayais",
+            "hubieramos",
+            "hubiesemos",
+            "mas",
+            "mia",
+            "mias",
+            "mio",
+            "mios",
+            "seais",
+            "sera",
+            "seran",
+            "seras",
+            "sere",
+            "sereis",
+            "seria",
+            "seriais",
+            "seriamos",
+            "serian",
+            "serias",
+            "si",
+            "tambien",
+            "tendra",
+            "tendran",
+            "tendras",
+            "tendre",
+            "tendreis",
+            "tendria",
+            "tendriais",
+            "tendriamos",
+            "tendrian",
+            "tendrias",
+            "teneis",
+            "tengais",
+            "tenia",
+            "teniais",
+            "teniamos",
+            "tenian",
+            "tenias",
+            "tuvieramos",
+            "tuviesemos",
+        ],
+        "fr" => &[
+            "a", "etaient", "etais", "etait", "etant", "etee", "etees", "etes", "etiez", "etions",
+            "eumes", "eutes", "fumes", "futes", "meme",
+        ],
+        "de" => &[
+            "fur", "konnen", "konnte", "uber", "wahrend", "wurde", "wurden",
+        ],
+        _ => &[],
+    }
+}
+
+/// The analyzed terms of `text`, in order, duplicates kept.
+pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// How the language of a text was decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// The chosen primary tag.
+    pub locale: String,
+    /// "detected", "hint" or "default".
+    pub source: &'static str,
+    /// whatlang's confidence in its guess, when it made one.
+    pub confidence: f64,
+}
+
+fn whatlang_code(lang: whatlang::Lang) -> Option<&'static str> {
+    Some(match lang {
+        whatlang::Lang::Eng => "en",
+        whatlang::Lang::Por => "pt",
+        whatlang::Lang::Ita => "it",
+        whatlang::Lang::Spa => "es",
+        whatlang::Lang::Fra => "fr",
+        whatlang::Lang::Deu => "de",
+        _ => return None,
+    })
+}
+
+/// Decides the language of `text`: a reliable detection wins, then the
+/// caller's hint, then an unreliable detection, then `default`.
+pub fn detect(text: &str, hint: Option<&str>, default: &str) -> Detection {
+    let detector = whatlang::Detector::with_allowlist(vec![
+        whatlang::Lang::Eng,
+        whatlang::Lang::Por,
+        whatlang::Lang::Ita,
+        whatlang::Lang::Spa,
+        whatlang::Lang::Fra,
+        whatlang::Lang::Deu,
+    ]);
+    let info = detector.detect(text);
+    let guess = info
+        .as_ref()
+        .and_then(|i| whatlang_code(i.lang()).map(|code| (code, i.confidence(), i.is_reliable())));
+    let confidence = guess.map(|g| g.1).unwrap_or(0.0);
+    match (guess, hint) {
+        (Some((code, _, true)), _) => Detection {
+            locale: code.into(),
+            source: "detected",
+            confidence,
+        },
+        (_, Some(hint)) => Detection {
+            locale: hint.into(),
+            source: "hint",
+            confidence,
+        },
+        (Some((code, _, false)), None) => Detection {
+            locale: code.into(),
+            source: "detected",
+            confidence,
+        },
+        (None, None) => Detection {
+            locale: default.into(),
+            source: "default",
+            confidence,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primary_tags_are_lowercased_and_malformed_tags_refused() {
+        assert_eq!(primary_tag("pt-BR").as_deref(), Some("pt"));
+        assert_eq!(primary_tag("IT").as_deref(), Some("it"));
+        assert_eq!(primary_tag("en_US").as_deref(), Some("en"));
+        assert_eq!(primary_tag(""), None);
+        assert_eq!(primary_tag("english"), None);
+        assert_eq!(primary_tag("e1"), None);
+        assert_eq!(primary_tag("en-"), None);
+    }
+
+    #[test]
+    fn portuguese_analyzer_stems_and_folds_accents() {
+        let mut a = analyzer("pt");
+        let t = terms(&mut a, "Não consigo restaurar os backups");
+        assert!(!t.contains(&"os".to_string()), "stop word kept: {t:?}");
+        assert_eq!(terms(&mut a, "conversas"), terms(&mut a, "conversa"));
+        assert_eq!(terms(&mut a, "não"), terms(&mut a, "nao"));
+    }
+
+    #[test]
+    fn english_analyzer_stems_plurals() {
+        let mut a = analyzer("en");
+        assert_eq!(
+            terms(&mut a, "notifications"),
+            terms(&mut a, "notification")
+        );
+    }
+
+    #[test]
+    fn clear_text_is_detected_over_a_wrong_hint() {
+        let d = detect(
+            "Olá, não consigo restaurar o backup das minhas conversas no celular novo",
+            Some("en"),
+            "en",
+        );
+        assert_eq!(d.locale, "pt");
+        assert_eq!(d.source, "detected");
+    }
+
+    #[test]
+    fn italian_is_detected() {
+        let d = detect(
+            "Come posso attivare la verifica in due passaggi sul mio account?",
+            None,
+            "en",
+        );
+        assert_eq!(d.locale, "it");
+    }
+
+    #[test]
+    fn empty_text_falls_back_to_the_hint_then_the_default() {
+        assert_eq!(detect("", Some("it"), "en").locale, "it");
+        assert_eq!(detect("", None, "en").locale, "en");
+    }
+}

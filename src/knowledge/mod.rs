@@ -1,0 +1,582 @@
+//! The help center: articles (Markdown + front matter), the folder sync, the
+//! knowledge RPCs' domain, and retrieval for drafting. The store holds the
+//! articles; the tantivy index is a cache of them, updated in the same call
+//! as the store so a change is searchable when the call returns.
+
+pub mod index;
+pub mod lang;
+pub mod parse;
+
+use crate::config::{Config, Limits};
+use crate::model::{Article, Millis, now_ms};
+use crate::storage::{self, ArticleWrite, DynStore};
+pub use index::{ArticleHit, Hits, PassageHit};
+use index::{Change, SearchIndex};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("article {0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Index(#[from] index::IndexError),
+    #[error(transparent)]
+    Store(#[from] storage::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+static INDEXED_ARTICLES: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!(
+        "replygate_knowledge_passages",
+        "Passages in the search index"
+    )
+    .unwrap()
+});
+static SEARCH_SECONDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+    prometheus::register_histogram!(
+        "replygate_retrieval_seconds",
+        "Time to search the knowledge index",
+        vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0
+        ]
+    )
+    .unwrap()
+});
+
+/// An article as written by a content team, before it is versioned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArticleInput {
+    pub id: String,
+    pub locale: String,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub url: String,
+}
+
+/// What a folder sync did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    /// Files that could not be loaded, each with "path:line: message".
+    pub errors: Vec<String>,
+}
+
+/// Search results and the language they were searched in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    pub locale: String,
+    pub hits: Hits,
+}
+
+pub struct Knowledge {
+    store: DynStore,
+    index: Arc<SearchIndex>,
+    /// Serializes writers so the index applies changes in the store's order.
+    write_lock: tokio::sync::Mutex<()>,
+    limits: Limits,
+    default_locale: String,
+}
+
+/// Lowercase ASCII slug of a title ("Change your number!" -> "change-your-number").
+pub fn slugify(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().flat_map(|c| c.to_lowercase()) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').chars().take(100).collect()
+}
+
+fn content_hash(a: &ArticleInput) -> String {
+    let canonical = serde_json::json!([a.locale, a.title, a.body, a.tags, a.url]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'))
+        && !id.starts_with('/')
+        && !id.contains("..")
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("index task panicked")
+}
+
+impl Knowledge {
+    /// Opens the index under `index_dir` and brings it up to date with the store.
+    pub async fn open(store: DynStore, index_dir: &Path, config: &Config) -> Result<Knowledge> {
+        let dir = index_dir.to_path_buf();
+        let index = Arc::new(blocking(move || SearchIndex::open(&dir)).await?);
+        let knowledge = Knowledge {
+            store,
+            index,
+            write_lock: tokio::sync::Mutex::new(()),
+            limits: config.limits.clone(),
+            default_locale: config.default_locale.clone(),
+        };
+        knowledge.catch_up().await?;
+        Ok(knowledge)
+    }
+
+    /// Re-indexes every article whose stored version differs from the indexed one.
+    pub async fn catch_up(&self) -> Result<usize> {
+        let _guard = self.write_lock.lock().await;
+        let index = self.index.clone();
+        let mut indexed = blocking(move || index.indexed_versions()).await?;
+        let mut changes = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self.store.list_articles(None, &after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            for article in page {
+                if indexed.remove(&article.id) != Some(article.version) {
+                    changes.push(Change::Put(article));
+                }
+            }
+        }
+        changes.extend(indexed.into_keys().map(Change::Remove));
+        let n = changes.len();
+        self.apply_to_index(changes).await?;
+        if n > 0 {
+            tracing::info!(changes = n, "search index caught up with the store");
+        }
+        Ok(n)
+    }
+
+    async fn apply_to_index(&self, changes: Vec<Change>) -> Result<()> {
+        let index = self.index.clone();
+        blocking(move || {
+            index.apply(&changes)?;
+            INDEXED_ARTICLES.set(index.num_passages() as i64);
+            Ok::<_, index::IndexError>(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Checks an article against the limits and fills in its defaults.
+    pub fn validate(&self, mut a: ArticleInput) -> Result<ArticleInput> {
+        let l = &self.limits;
+        a.locale = lang::primary_tag(&a.locale).ok_or_else(|| {
+            invalid(
+                "article.locale",
+                format!(
+                    "must be a BCP 47 language tag such as \"en\" or \"pt-BR\", got {:?}",
+                    a.locale
+                ),
+            )
+        })?;
+        a.title = a.title.trim().to_string();
+        if a.title.is_empty() {
+            return Err(invalid("article.title", "is required"));
+        }
+        if a.title.chars().count() > l.max_title_chars {
+            return Err(invalid(
+                "article.title",
+                format!("must be at most {} characters", l.max_title_chars),
+            ));
+        }
+        if a.body.trim().is_empty() {
+            return Err(invalid("article.body", "is required"));
+        }
+        if a.body.len() > l.max_article_bytes {
+            return Err(invalid(
+                "article.body",
+                format!("must be at most {} bytes", l.max_article_bytes),
+            ));
+        }
+        if a.body.contains('\0') {
+            return Err(invalid("article.body", "must not contain NUL characters"));
+        }
+        if a.tags.len() > l.max_tags {
+            return Err(invalid(
+                "article.tags",
+                format!("must have at most {} entries", l.max_tags),
+            ));
+        }
+        if a.tags.iter().any(|t| t.chars().count() > 64) {
+            return Err(invalid(
+                "article.tags",
+                "each tag must be at most 64 characters",
+            ));
+        }
+        if a.url.len() > 2048 {
+            return Err(invalid("article.url", "must be at most 2048 bytes"));
+        }
+        if !a.url.is_empty() && !(a.url.starts_with("https://") || a.url.starts_with("http://")) {
+            return Err(invalid(
+                "article.url",
+                "must start with https:// or http://",
+            ));
+        }
+        if a.id.trim().is_empty() {
+            a.id = format!("{}/{}", a.locale, slugify(&a.title));
+        }
+        a.id = a.id.trim().to_string();
+        if a.id.chars().count() > l.max_id_chars {
+            return Err(invalid(
+                "article.id",
+                format!("must be at most {} characters", l.max_id_chars),
+            ));
+        }
+        if !valid_id(&a.id) {
+            return Err(invalid(
+                "article.id",
+                "may contain only letters, digits and - _ / . (no leading / or ..)",
+            ));
+        }
+        Ok(a)
+    }
+
+    /// Creates or replaces an article; searchable when this returns.
+    pub async fn upsert(&self, input: ArticleInput, source: &str) -> Result<Article> {
+        let input = self.validate(input)?;
+        let _guard = self.write_lock.lock().await;
+        let written = self.put(input, source, now_ms()).await?;
+        match written {
+            ArticleWrite::Unchanged(article) => Ok(article),
+            ArticleWrite::Written(article) => {
+                self.apply_to_index(vec![Change::Put(article.clone())])
+                    .await?;
+                Ok(article)
+            }
+        }
+    }
+
+    async fn put(&self, input: ArticleInput, source: &str, now: Millis) -> Result<ArticleWrite> {
+        let article = Article {
+            content_hash: content_hash(&input),
+            id: input.id,
+            locale: input.locale,
+            title: input.title,
+            body: input.body,
+            tags: input.tags,
+            url: input.url,
+            version: 0,
+            source: source.to_string(),
+            updated_at: now,
+        };
+        Ok(self.store.put_article(article).await?)
+    }
+
+    /// Deletes an article; returns the deleted version.
+    pub async fn delete(&self, id: &str) -> Result<u64> {
+        self.check_id(id)?;
+        let _guard = self.write_lock.lock().await;
+        let version = self
+            .store
+            .delete_article(id, now_ms())
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        self.apply_to_index(vec![Change::Remove(id.to_string())])
+            .await?;
+        Ok(version)
+    }
+
+    fn check_id(&self, id: &str) -> Result<()> {
+        if id.is_empty() {
+            return Err(invalid("id", "is required"));
+        }
+        if id.chars().count() > self.limits.max_id_chars {
+            return Err(invalid(
+                "id",
+                format!("must be at most {} characters", self.limits.max_id_chars),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Article> {
+        self.check_id(id)?;
+        self.store
+            .get_article(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    /// A page of live articles ordered by id; the token is the last id of the previous page.
+    pub async fn list(
+        &self,
+        locale: Option<&str>,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<(Vec<Article>, String)> {
+        let max = self.limits.max_page_size;
+        if page_size > max {
+            return Err(invalid("page_size", format!("must be at most {max}")));
+        }
+        let size = if page_size == 0 {
+            max.min(100)
+        } else {
+            page_size
+        };
+        let locale = match locale {
+            Some(l) => Some(
+                lang::primary_tag(l)
+                    .ok_or_else(|| invalid("locale", "must be a BCP 47 language tag"))?,
+            ),
+            None => None,
+        };
+        if page_token.len() > self.limits.max_id_chars {
+            return Err(invalid("page_token", "is not a token this server issued"));
+        }
+        let articles = self
+            .store
+            .list_articles(locale.as_deref(), page_token, size)
+            .await?;
+        let next = if articles.len() as u32 == size {
+            articles.last().map(|a| a.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((articles, next))
+    }
+
+    /// Searches in the query's language (the hint when the text is unclear),
+    /// falling back to the default locale when that language has no articles.
+    pub async fn search(
+        &self,
+        query: &str,
+        locale_hint: Option<&str>,
+        limit: usize,
+    ) -> Result<SearchResults> {
+        let hint = match locale_hint {
+            Some(h) => Some(lang::primary_tag(h).ok_or_else(|| {
+                invalid(
+                    "locale",
+                    format!("must be a BCP 47 language tag such as \"en\" or \"pt-BR\", got {h:?}"),
+                )
+            })?),
+            None => None,
+        };
+        let detection = lang::detect(query, hint.as_deref(), &self.default_locale);
+        self.search_in(query, &detection.locale, limit).await
+    }
+
+    /// Searches the articles of `locale` (or of the default locale when it has none).
+    pub async fn search_in(
+        &self,
+        query: &str,
+        locale: &str,
+        limit: usize,
+    ) -> Result<SearchResults> {
+        let index = self.index.clone();
+        let query = query.to_string();
+        let locale = locale.to_string();
+        let default = self.default_locale.clone();
+        let started = Instant::now();
+        let results = blocking(move || {
+            let locale = if index.passages_in(&locale)? == 0 {
+                default
+            } else {
+                locale
+            };
+            let hits = index.search(&query, &locale, limit)?;
+            Ok::<_, index::IndexError>(SearchResults { locale, hits })
+        })
+        .await?;
+        SEARCH_SECONDS.observe(started.elapsed().as_secs_f64());
+        Ok(results)
+    }
+
+    /// Brings the stored articles in line with `dir` (`<locale>/<slug>.md`):
+    /// new and changed files are written, articles whose files are gone are
+    /// deleted; a file that fails to parse is reported and its stored version
+    /// kept. Articles created through the API are left alone.
+    pub async fn sync_folder(&self, dir: &Path) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        let files = {
+            let dir = dir.to_path_buf();
+            blocking(move || collect_files(&dir)).await
+        };
+        let _guard = self.write_lock.lock().await;
+        let mut seen = std::collections::HashSet::new();
+        let mut changes = Vec::new();
+        let now = now_ms();
+        for file in files {
+            let shown = file
+                .path
+                .strip_prefix(dir)
+                .unwrap_or(&file.path)
+                .display()
+                .to_string();
+            let default_id = format!("{}/{}", file.locale, file.slug);
+            seen.insert(default_id.clone());
+            let text = match std::fs::read(&file.path) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(_) => {
+                        report.errors.push(format!("{shown}:1: not valid UTF-8"));
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    report.errors.push(format!("{shown}:1: {e}"));
+                    continue;
+                }
+            };
+            let parsed = match parse::parse_file(&text) {
+                Ok(p) => p,
+                Err(e) => {
+                    report
+                        .errors
+                        .push(format!("{shown}:{}: {}", e.line, e.message));
+                    continue;
+                }
+            };
+            let id = parsed.id.clone().unwrap_or(default_id);
+            seen.insert(id.clone());
+            let input = ArticleInput {
+                id,
+                locale: file.locale.clone(),
+                title: parsed.title,
+                body: parsed.body,
+                tags: parsed.tags,
+                url: parsed.url,
+            };
+            let input = match self.validate(input) {
+                Ok(i) => i,
+                Err(e) => {
+                    report.errors.push(format!("{shown}:1: {e}"));
+                    continue;
+                }
+            };
+            let existed = self.store.get_article(&input.id).await?.is_some();
+            match self.put(input, "folder", now).await? {
+                ArticleWrite::Unchanged(_) => report.unchanged += 1,
+                ArticleWrite::Written(article) => {
+                    if existed {
+                        report.updated += 1
+                    } else {
+                        report.added += 1
+                    }
+                    changes.push(Change::Put(article));
+                }
+            }
+        }
+        let mut after = String::new();
+        loop {
+            let page = self.store.list_articles(None, &after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            for article in page {
+                if article.source == "folder" && !seen.contains(&article.id) {
+                    self.store.delete_article(&article.id, now).await?;
+                    changes.push(Change::Remove(article.id));
+                    report.removed += 1;
+                }
+            }
+        }
+        self.apply_to_index(changes).await?;
+        for error in &report.errors {
+            tracing::warn!(file = %error, "knowledge file not loaded");
+        }
+        Ok(report)
+    }
+
+    pub fn default_locale(&self) -> &str {
+        &self.default_locale
+    }
+}
+
+struct KnowledgeFile {
+    path: PathBuf,
+    locale: String,
+    slug: String,
+}
+
+/// `<dir>/<locale>/**/<slug>.md`, sorted; folders that are not locale tags are skipped.
+fn collect_files(dir: &Path) -> Vec<KnowledgeFile> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut locales: Vec<_> = entries.flatten().filter(|e| e.path().is_dir()).collect();
+    locales.sort_by_key(|e| e.file_name());
+    for entry in locales {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(locale) = lang::primary_tag(&name).filter(|l| *l == name.to_ascii_lowercase())
+        else {
+            continue;
+        };
+        let mut stack = vec![entry.path()];
+        while let Some(folder) = stack.pop() {
+            let Ok(items) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for item in items.flatten() {
+                let path = item.path();
+                let file_name = item.file_name().to_string_lossy().to_string();
+                if file_name.starts_with('.') {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "md") {
+                    let rel = path
+                        .strip_prefix(entry.path())
+                        .unwrap_or(&path)
+                        .with_extension("");
+                    let slug = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().to_string())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    out.push(KnowledgeFile {
+                        path,
+                        locale: locale.clone(),
+                        slug,
+                    });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugify;
+
+    #[test]
+    fn slugs_are_lowercase_ascii_words() {
+        assert_eq!(
+            slugify("Change your phone number!"),
+            "change-your-phone-number"
+        );
+        assert_eq!(
+            slugify("  Two-step   verification "),
+            "two-step-verification"
+        );
+    }
+}

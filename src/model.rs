@@ -1,0 +1,307 @@
+//! Records shared across modules: drafts, deliveries, audit events, customer
+//! messages. Plain data, no behaviour beyond small helpers; the rules live in
+//! `drafting`, `review` and `delivery`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch; every stored timestamp uses it.
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DraftState {
+    PendingReview,
+    Claimed,
+    Approved,
+    Rejected,
+    AutoApproved,
+    Superseded,
+    Delivered,
+}
+
+impl DraftState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftState::PendingReview => "PENDING_REVIEW",
+            DraftState::Claimed => "CLAIMED",
+            DraftState::Approved => "APPROVED",
+            DraftState::Rejected => "REJECTED",
+            DraftState::AutoApproved => "AUTO_APPROVED",
+            DraftState::Superseded => "SUPERSEDED",
+            DraftState::Delivered => "DELIVERED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "PENDING_REVIEW" => DraftState::PendingReview,
+            "CLAIMED" => DraftState::Claimed,
+            "APPROVED" => DraftState::Approved,
+            "REJECTED" => DraftState::Rejected,
+            "AUTO_APPROVED" => DraftState::AutoApproved,
+            "SUPERSEDED" => DraftState::Superseded,
+            "DELIVERED" => DraftState::Delivered,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Level {
+    Low,
+    Medium,
+    High,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Low => "LOW",
+            Level::Medium => "MEDIUM",
+            Level::High => "HIGH",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "LOW" => Level::Low,
+            "MEDIUM" => Level::Medium,
+            "HIGH" => Level::High,
+            _ => return None,
+        })
+    }
+}
+
+/// One named signal behind a confidence score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub signal: String,
+    pub value: f64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confidence {
+    pub score: f64,
+    pub level: Level,
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    pub article_id: String,
+    pub version: u64,
+    pub title: String,
+    pub url: String,
+    pub snippet: String,
+}
+
+/// A drafted reply and everything that happened to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub id: String,
+    pub conversation_id: String,
+    pub message_id: String,
+    pub request_id: Option<String>,
+    pub channel: String,
+    pub locale: String,
+    pub body: String,
+    pub disclosure: String,
+    pub ai_generated: bool,
+    pub human_reviewed: bool,
+    pub generator: String,
+    pub confidence: Confidence,
+    pub citations: Vec<Citation>,
+    pub state: DraftState,
+    pub final_body: String,
+    pub reviewed_by: String,
+    pub claimed_by: String,
+    pub claim_expires_at: Option<Millis>,
+    pub reject_reason: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Bumped by every change; stores update a draft only at the revision it was read at.
+    pub revision: i64,
+    /// The customer's text this draft answers (filled in on reads).
+    pub customer_message: String,
+}
+
+impl Draft {
+    /// Whether the draft waits for an agent at `now` (pending, or a claim whose lease ran out).
+    pub fn is_open_for_review(&self, now: Millis) -> bool {
+        match self.state {
+            DraftState::PendingReview => true,
+            DraftState::Claimed => !self.claim_is_live(now),
+            _ => false,
+        }
+    }
+
+    pub fn claim_is_live(&self, now: Millis) -> bool {
+        self.state == DraftState::Claimed && self.claim_expires_at.is_some_and(|t| t > now)
+    }
+}
+
+/// A customer message as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerMessage {
+    pub id: String,
+    pub conversation_id: String,
+    pub text: String,
+    pub locale: String,
+    pub channel: String,
+    pub context: BTreeMap<String, String>,
+    pub received_at: Millis,
+}
+
+/// A reply ready to send to the customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub cursor: u64,
+    pub draft_id: String,
+    pub conversation_id: String,
+    pub channel: String,
+    pub locale: String,
+    pub body: String,
+    pub disclosure: String,
+    pub text: String,
+    pub ai_generated: bool,
+    pub human_reviewed: bool,
+    pub author: String,
+    pub created_at: Millis,
+    pub acked_at: Option<Millis>,
+}
+
+impl Delivery {
+    /// The delivery a decided draft produces: its final text, labeled when AI wrote it.
+    pub fn for_draft(draft: &Draft, author: &str, now: Millis) -> Delivery {
+        let text = if draft.ai_generated && !draft.disclosure.is_empty() {
+            format!("{}\n\n{}", draft.final_body, draft.disclosure)
+        } else {
+            draft.final_body.clone()
+        };
+        Delivery {
+            cursor: 0,
+            draft_id: draft.id.clone(),
+            conversation_id: draft.conversation_id.clone(),
+            channel: draft.channel.clone(),
+            locale: draft.locale.clone(),
+            body: draft.final_body.clone(),
+            disclosure: draft.disclosure.clone(),
+            text,
+            ai_generated: draft.ai_generated,
+            human_reviewed: draft.human_reviewed,
+            author: author.to_string(),
+            created_at: now,
+            acked_at: None,
+        }
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub at: Millis,
+    pub kind: String,
+    pub actor: String,
+    pub conversation_id: String,
+    pub draft_id: String,
+    pub detail: serde_json::Value,
+}
+
+impl AuditEvent {
+    pub fn new(
+        kind: &str,
+        actor: &str,
+        draft: &Draft,
+        detail: serde_json::Value,
+        at: Millis,
+    ) -> Self {
+        AuditEvent {
+            seq: 0,
+            at,
+            kind: kind.to_string(),
+            actor: actor.to_string(),
+            conversation_id: draft.conversation_id.clone(),
+            draft_id: draft.id.clone(),
+            detail,
+        }
+    }
+}
+
+/// Everything known about one conversation, for the transcript.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript {
+    pub conversation_id: String,
+    pub messages: Vec<CustomerMessage>,
+    pub drafts: Vec<Draft>,
+    pub events: Vec<AuditEvent>,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// The author recorded for text the drafter wrote.
+pub const AI_ACTOR: &str = "ai";
+
+/// A help-center article as stored. Drafts cite it by `id` and `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Article {
+    pub id: String,
+    pub locale: String,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub url: String,
+    pub version: u64,
+    pub content_hash: String,
+    /// "folder" (synced from the knowledge directory) or "api".
+    pub source: String,
+    pub updated_at: Millis,
+}
+
+/// RFC 3339 UTC form of a millisecond timestamp ("2026-11-23T15:04:05.123Z").
+pub fn rfc3339(ms: Millis) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_442_645_123), "2026-11-23T14:04:05.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,365 @@
+//! Agents' review of drafts that were not confident enough: the queue,
+//! claims with leases, approve / edit / reject / replace, release, and a
+//! live view of the queue. Rules are in `transitions`; each decision is
+//! applied by the store only if the draft did not change since it was read,
+//! so the database (not this process) decides races.
+
+pub mod transitions;
+
+use crate::config::Config;
+use crate::model::{Draft, DraftState, Millis, now_ms};
+use crate::storage::{self, DraftChange, DynStore, PendingFilter, StoreEvent};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+use transitions::Transition;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("draft {0} not found")]
+    NotFound(String),
+    #[error("draft is claimed by {holder} until {expires_at} (unix ms)")]
+    ClaimedByOther { holder: String, expires_at: Millis },
+    #[error("cannot {action} a draft in state {}", .state.as_str())]
+    IllegalState {
+        action: &'static str,
+        state: DraftState,
+    },
+    #[error("the draft kept changing; try again")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] storage::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+static DECISIONS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+    prometheus::register_int_counter_vec!(
+        "replygate_review_actions_total",
+        "Review actions by kind (claim, release, approve, edit, reject, replace) and agent",
+        &["action", "agent"]
+    )
+    .unwrap()
+});
+static CLAIM_TO_DECISION: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+    prometheus::register_histogram!(
+        "replygate_review_decision_seconds",
+        "Time from a draft's creation to an agent's decision",
+        vec![
+            1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0
+        ]
+    )
+    .unwrap()
+});
+
+/// How a draft relates to the review queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueEventKind {
+    Snapshot,
+    Added,
+    Claimed,
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEvent {
+    pub kind: QueueEventKind,
+    pub draft: Draft,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub channel: Option<String>,
+    pub locale: Option<String>,
+}
+
+impl QueueFilter {
+    fn matches(&self, d: &Draft) -> bool {
+        self.channel.as_ref().is_none_or(|c| *c == d.channel)
+            && self.locale.as_ref().is_none_or(|l| *l == d.locale)
+    }
+}
+
+pub struct Review {
+    store: DynStore,
+    config: Arc<Config>,
+}
+
+/// Attempts at a compare-and-swap before giving up on a hot draft.
+const MAX_ATTEMPTS: usize = 5;
+
+impl Review {
+    pub fn new(store: DynStore, config: Arc<Config>) -> Review {
+        Review { store, config }
+    }
+
+    fn check_draft_id(&self, id: &str) -> Result<()> {
+        if id.trim().is_empty() {
+            return Err(invalid("draft_id", "is required"));
+        }
+        if id.chars().count() > self.config.limits.max_id_chars {
+            return Err(invalid(
+                "draft_id",
+                format!(
+                    "must be at most {} characters",
+                    self.config.limits.max_id_chars
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_text(&self, field: &'static str, text: &str, max: usize) -> Result<()> {
+        if text.trim().is_empty() {
+            return Err(invalid(field, "must not be empty when given"));
+        }
+        if text.len() > max {
+            return Err(invalid(
+                field,
+                format!("must be at most {max} bytes (got {})", text.len()),
+            ));
+        }
+        if text.contains('\0') {
+            return Err(invalid(field, "must not contain NUL characters"));
+        }
+        Ok(())
+    }
+
+    /// Reads the draft, computes the transition and applies it, retrying when
+    /// another writer changed the draft in between.
+    async fn decide(
+        &self,
+        id: &str,
+        action: &str,
+        agent: &str,
+        f: impl Fn(&Draft, Millis) -> Result<Transition>,
+    ) -> Result<Draft> {
+        self.check_draft_id(id)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self
+                .store
+                .get_draft(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(id.to_string()))?;
+            let now = now_ms();
+            let t = f(&current, now)?;
+            let change = DraftChange {
+                expected_revision: current.revision,
+                draft: t.draft,
+                events: t.events,
+                delivery: t.delivery,
+            };
+            match self.store.apply_draft_change(change).await {
+                Ok(draft) => {
+                    DECISIONS.with_label_values(&[action, agent]).inc();
+                    if matches!(draft.state, DraftState::Approved | DraftState::Rejected) {
+                        CLAIM_TO_DECISION
+                            .observe(((now - draft.created_at).max(0) as f64) / 1000.0);
+                    }
+                    tracing::info!(draft_id = %draft.id, agent, action, state = draft.state.as_str(), "review action");
+                    return Ok(draft);
+                }
+                Err(storage::Error::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contended)
+    }
+
+    pub async fn claim(&self, id: &str, agent: &str, lease_seconds: u32) -> Result<Draft> {
+        let r = &self.config.review;
+        if lease_seconds > r.max_lease_seconds {
+            return Err(invalid(
+                "lease_seconds",
+                format!("must be at most {}", r.max_lease_seconds),
+            ));
+        }
+        let lease = if lease_seconds == 0 {
+            r.lease_seconds
+        } else {
+            lease_seconds
+        };
+        self.decide(id, "claim", agent, |d, now| {
+            transitions::claim(d, agent, i64::from(lease) * 1000, now)
+        })
+        .await
+    }
+
+    pub async fn release(&self, id: &str, agent: &str) -> Result<Draft> {
+        self.decide(id, "release", agent, |d, now| {
+            transitions::release(d, agent, now)
+        })
+        .await
+    }
+
+    pub async fn approve(&self, id: &str, agent: &str, edited_body: Option<&str>) -> Result<Draft> {
+        if let Some(text) = edited_body {
+            self.check_text("edited_body", text, self.config.limits.max_reply_bytes)?;
+        }
+        let action = if edited_body.is_some() {
+            "edit"
+        } else {
+            "approve"
+        };
+        self.decide(id, action, agent, |d, now| {
+            transitions::approve(d, agent, edited_body, now)
+        })
+        .await
+    }
+
+    pub async fn reject(
+        &self,
+        id: &str,
+        agent: &str,
+        reason: &str,
+        replacement: Option<&str>,
+    ) -> Result<Draft> {
+        if reason.trim().is_empty() {
+            return Err(invalid("reason", "is required"));
+        }
+        self.check_text("reason", reason, self.config.limits.max_reason_bytes)?;
+        if let Some(text) = replacement {
+            self.check_text("replacement_body", text, self.config.limits.max_reply_bytes)?;
+        }
+        let action = if replacement.is_some() {
+            "replace"
+        } else {
+            "reject"
+        };
+        self.decide(id, action, agent, |d, now| {
+            transitions::reject(d, agent, reason.trim(), replacement, now)
+        })
+        .await
+    }
+
+    pub async fn list_pending(&self, filter: &QueueFilter, limit: u32) -> Result<Vec<Draft>> {
+        let max = self.config.limits.max_page_size;
+        if limit > max {
+            return Err(invalid("limit", format!("must be at most {max}")));
+        }
+        let f = PendingFilter {
+            channel: filter.channel.clone(),
+            locale: filter.locale.clone(),
+            limit: if limit == 0 { max } else { limit },
+        };
+        Ok(self.store.list_open_drafts(&f, now_ms()).await?)
+    }
+
+    /// Returns expired claims to the queue; returns how many.
+    pub async fn sweep_expired_claims(&self) -> Result<usize> {
+        let expired = self.store.list_expired_claims(now_ms(), 100).await?;
+        let mut n = 0;
+        for d in expired {
+            let Some(t) = transitions::expire(&d, now_ms()) else {
+                continue;
+            };
+            let change = DraftChange {
+                expected_revision: d.revision,
+                draft: t.draft,
+                events: t.events,
+                delivery: None,
+            };
+            match self.store.apply_draft_change(change).await {
+                Ok(_) => n += 1,
+                Err(storage::Error::Conflict) => {} // someone acted on it meanwhile
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs the expiry sweep until `shutdown` turns true.
+    pub async fn run_sweeper(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(
+            self.config.review.sweep_interval_ms.max(50),
+        ));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = self.sweep_expired_claims().await {
+                        tracing::warn!(error = %e, "claim sweep failed");
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// The queue as it changes: first a snapshot of the open drafts, then
+    /// one event per change. Ends when the receiver is dropped or on shutdown.
+    pub async fn watch(
+        &self,
+        filter: QueueFilter,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<mpsc::Receiver<Result<QueueEvent>>> {
+        let mut events = self.store.subscribe();
+        let snapshot = self.list_pending(&filter, 0).await?;
+        let (tx, rx) = mpsc::channel(64);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            for draft in snapshot {
+                let kind = if draft.claim_is_live(now_ms()) {
+                    QueueEventKind::Claimed
+                } else {
+                    QueueEventKind::Snapshot
+                };
+                if tx.send(Ok(QueueEvent { kind, draft })).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let event = tokio::select! {
+                    e = events.recv() => e,
+                    _ = tx.closed() => return,
+                    _ = shutdown.changed() => return,
+                };
+                let draft_id = match event {
+                    Ok(StoreEvent::QueueChanged { draft_id }) => draft_id,
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "queue watcher lagged");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let draft = match store.get_draft(&draft_id).await {
+                    Ok(Some(d)) => d,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                        return;
+                    }
+                };
+                if !filter.matches(&draft) {
+                    continue;
+                }
+                let now = now_ms();
+                let kind = if draft.claim_is_live(now) {
+                    QueueEventKind::Claimed
+                } else if draft.is_open_for_review(now) {
+                    QueueEventKind::Added
+                } else if draft.state == DraftState::AutoApproved {
+                    continue; // never was in the queue
+                } else {
+                    QueueEventKind::Removed
+                };
+                if tx.send(Ok(QueueEvent { kind, draft })).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}

@@ -1,0 +1,153 @@
+//! Durable state behind one `Store` trait: articles, conversations, drafts,
+//! deliveries (the outbox) and the audit trail. SQLite is the default
+//! implementation; every method that changes several rows does so in one
+//! transaction, and the caller is answered only after it commits.
+
+mod migrate;
+pub mod sqlite;
+
+use crate::model::{Article, AuditEvent, CustomerMessage, Delivery, Draft, Millis, Transcript};
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The row changed since it was read (another agent or replica got there first).
+    #[error("the record changed concurrently")]
+    Conflict,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the database failed: {0}")]
+    Internal(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Error::NotFound("row".into()),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Error::Unavailable(e.to_string())
+            }
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a new customer message writes: the message, its draft, the audit
+/// events, and the delivery when the draft was auto-approved.
+#[derive(Debug, Clone)]
+pub struct NewDraft {
+    pub message: CustomerMessage,
+    pub draft: Draft,
+    pub events: Vec<AuditEvent>,
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedDraft {
+    pub draft: Draft,
+    /// Drafts of the same conversation this one superseded.
+    pub superseded: Vec<String>,
+    /// False when the request id had been seen before and `draft` is the earlier one.
+    pub created: bool,
+}
+
+/// A state change of one draft, applied only if the draft is still at `expected_revision`.
+#[derive(Debug, Clone)]
+pub struct DraftChange {
+    pub draft: Draft,
+    pub expected_revision: i64,
+    pub events: Vec<AuditEvent>,
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PendingFilter {
+    pub channel: Option<String>,
+    pub locale: Option<String>,
+    pub limit: u32,
+}
+
+/// Announced after a commit, so streams wake up without polling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreEvent {
+    DeliveryCreated {
+        cursor: u64,
+    },
+    /// A draft entered, changed in or left the review queue.
+    QueueChanged {
+        draft_id: String,
+    },
+    ArticleChanged {
+        id: String,
+    },
+}
+
+/// Whether a knowledge change wrote anything.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArticleWrite {
+    Unchanged(Article),
+    Written(Article),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- drafts ---
+    /// Writes a new message and its draft, superseding the conversation's open drafts.
+    /// If the draft's request id exists already, writes nothing and returns the earlier draft.
+    async fn create_draft(&self, new: NewDraft) -> Result<CreatedDraft>;
+    async fn get_draft(&self, id: &str) -> Result<Option<Draft>>;
+    async fn find_draft_by_request_id(&self, request_id: &str) -> Result<Option<Draft>>;
+    /// Applies the change if the draft is still at `expected_revision`, else `Error::Conflict`.
+    async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft>;
+    /// Drafts waiting for review at `now` (pending, or claimed with an expired lease), oldest first.
+    async fn list_open_drafts(&self, filter: &PendingFilter, now: Millis) -> Result<Vec<Draft>>;
+    /// Claimed drafts whose lease ended before `now`.
+    async fn list_expired_claims(&self, now: Millis, limit: u32) -> Result<Vec<Draft>>;
+    async fn transcript(&self, conversation_id: &str) -> Result<Option<Transcript>>;
+
+    // --- deliveries ---
+    /// Unacknowledged deliveries after `after_cursor`, in cursor order.
+    async fn deliveries_after(
+        &self,
+        after_cursor: u64,
+        channel: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    async fn get_delivery(&self, cursor: u64) -> Result<Option<Delivery>>;
+    /// Marks the delivery acknowledged and its draft DELIVERED, in one transaction.
+    /// Returns false when it was acknowledged before (nothing changes then).
+    async fn ack_delivery(&self, cursor: u64, event: AuditEvent, now: Millis) -> Result<bool>;
+
+    // --- knowledge ---
+    /// Writes the article with the next version (versions keep increasing across
+    /// deletes), unless the live stored one has the same content hash.
+    async fn put_article(&self, article: Article) -> Result<ArticleWrite>;
+    /// Marks the article deleted; returns the deleted version, None when absent.
+    async fn delete_article(&self, id: &str, now: Millis) -> Result<Option<u64>>;
+    /// The live article, or None when absent or deleted.
+    async fn get_article(&self, id: &str) -> Result<Option<Article>>;
+    /// Live articles ordered by id, after `after_id`, optionally of one locale.
+    async fn list_articles(
+        &self,
+        locale: Option<&str>,
+        after_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Article>>;
+
+    /// Store events after commits; receivers that lag should re-read state.
+    fn subscribe(&self) -> broadcast::Receiver<StoreEvent>;
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> Result<()>;
+}
+
+pub type DynStore = Arc<dyn Store>;
