@@ -546,3 +546,13 @@ mod tests {
         assert!(err.to_string().contains("routing.default"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    #[test]
+    fn the_example_config_file_loads_and_equals_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("replygate.example.toml");
+        let loaded = super::load(Some(&path), Vec::new(), &super::Overrides::default()).unwrap();
+        assert_eq!(loaded, super::Config::default());
+    }
+}

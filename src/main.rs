@@ -12,8 +12,9 @@ use std::process::ExitCode;
     about = "Drafts support replies from a help center; humans review the unsure ones"
 )]
 struct Cli {
+    /// Without a command: `serve` with its defaults.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -41,7 +42,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Serve {
+        config: None,
+        knowledge: None,
+        data_dir: None,
+        grpc_addr: None,
+        http_addr: None,
+    });
+    match command {
         Command::Serve {
             config,
             knowledge,

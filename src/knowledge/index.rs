@@ -20,7 +20,7 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 /// Bump when the schema or analyzers change: the index is then rebuilt.
-const SCHEMA_VERSION: &str = "3";
+const SCHEMA_VERSION: &str = "5";
 const SCHEMA_FILE: &str = "replygate-schema-version";
 const WRITER_HEAP_BYTES: usize = 50_000_000;
 /// Title matches weigh more than body matches.

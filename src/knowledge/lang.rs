@@ -1,6 +1,7 @@
 //! Languages: locale tags, per-language analyzers (tantivy's Snowball stemmers
 //! and stop-word lists) and query language detection (whatlang).
 
+use std::sync::LazyLock;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
     StopWordFilter, TextAnalyzer,
@@ -62,8 +63,8 @@ pub fn analyzer(key: &str) -> TextAnalyzer {
                 Some(stop) => base.filter_dynamic(stop),
                 None => base,
             };
-            let folded =
-                StopWordFilter::remove(folded_stop_words(key).iter().map(|w| w.to_string()));
+            let extra = folded_stop_words(key).iter().chain(extra_stop_words(key));
+            let folded = StopWordFilter::remove(extra.map(|w| w.to_string()));
             with_stop
                 .filter_dynamic(folded)
                 .filter_dynamic(Stemmer::new(language))
@@ -203,6 +204,187 @@ fn folded_stop_words(key: &str) -> &'static [&'static str] {
     }
 }
 
+/// Words that say nothing about a support topic, beyond the Snowball lists:
+/// for English the Snowball function words (tantivy ships Lucene's shorter
+/// list), and in every language greetings and courtesies.
+fn extra_stop_words(key: &str) -> &'static [&'static str] {
+    match key {
+        "en" => &[
+            "i",
+            "me",
+            "my",
+            "myself",
+            "we",
+            "our",
+            "ours",
+            "ourselves",
+            "you",
+            "your",
+            "yours",
+            "yourself",
+            "yourselves",
+            "he",
+            "him",
+            "his",
+            "himself",
+            "she",
+            "her",
+            "hers",
+            "herself",
+            "its",
+            "itself",
+            "them",
+            "theirs",
+            "themselves",
+            "what",
+            "which",
+            "who",
+            "whom",
+            "those",
+            "am",
+            "were",
+            "been",
+            "being",
+            "have",
+            "has",
+            "had",
+            "having",
+            "do",
+            "does",
+            "did",
+            "doing",
+            "would",
+            "should",
+            "could",
+            "ought",
+            "can",
+            "cannot",
+            "don",
+            "doesn",
+            "didn",
+            "isn",
+            "aren",
+            "wasn",
+            "weren",
+            "hasn",
+            "haven",
+            "hadn",
+            "won",
+            "wouldn",
+            "shouldn",
+            "couldn",
+            "mustn",
+            "t",
+            "s",
+            "ll",
+            "ve",
+            "re",
+            "d",
+            "m",
+            "because",
+            "until",
+            "while",
+            "about",
+            "against",
+            "between",
+            "through",
+            "during",
+            "before",
+            "after",
+            "above",
+            "below",
+            "from",
+            "up",
+            "down",
+            "out",
+            "off",
+            "over",
+            "under",
+            "again",
+            "further",
+            "once",
+            "here",
+            "when",
+            "where",
+            "why",
+            "how",
+            "all",
+            "any",
+            "both",
+            "each",
+            "few",
+            "more",
+            "most",
+            "other",
+            "some",
+            "nor",
+            "only",
+            "own",
+            "same",
+            "so",
+            "than",
+            "too",
+            "very",
+            "hi",
+            "hello",
+            "hey",
+            "please",
+            "thanks",
+            "thank",
+            "thx",
+            "pls",
+            "also",
+            "just",
+            "want",
+            "wanted",
+            "need",
+            "able",
+            "possible",
+            "way",
+            "many",
+            "much",
+            "get",
+            "getting",
+            "got",
+            "try",
+            "tried",
+            "trying",
+        ],
+        "pt" => &[
+            "oi", "ola", "olá", "obrigado", "obrigada", "favor", "bom", "dia", "boa", "tarde",
+            "noite", "gostaria", "preciso", "ajuda", "faço", "faco", "posso", "pode", "consigo",
+            "quero", "queria", "tento", "tentei",
+        ],
+        "it" => &[
+            "ciao",
+            "salve",
+            "grazie",
+            "favore",
+            "buongiorno",
+            "buonasera",
+            "vorrei",
+            "aiuto",
+            "posso",
+            "faccio",
+            "riesco",
+            "voglio",
+            "devo",
+            "provato",
+        ],
+        "es" => &[
+            "hola", "gracias", "favor", "buenos", "buenas", "dias", "días", "puedo", "hago",
+            "quiero", "necesito",
+        ],
+        "fr" => &[
+            "bonjour", "salut", "merci", "svp", "plaît", "plait", "peux", "veux", "dois", "comment",
+        ],
+        "de" => &[
+            "hallo", "danke", "bitte", "guten", "tag", "kann", "möchte", "mochte", "wie",
+        ],
+        _ => &[],
+    }
+}
+
 /// The analyzed terms of `text`, in order, duplicates kept.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
@@ -220,40 +402,45 @@ pub struct Detection {
     pub locale: String,
     /// "detected", "hint" or "default".
     pub source: &'static str,
-    /// whatlang's confidence in its guess, when it made one.
+    /// The detector's confidence in its best guess (0..1), 0 when it had none.
     pub confidence: f64,
 }
 
-fn whatlang_code(lang: whatlang::Lang) -> Option<&'static str> {
-    Some(match lang {
-        whatlang::Lang::Eng => "en",
-        whatlang::Lang::Por => "pt",
-        whatlang::Lang::Ita => "it",
-        whatlang::Lang::Spa => "es",
-        whatlang::Lang::Fra => "fr",
-        whatlang::Lang::Deu => "de",
-        _ => return None,
-    })
+/// A detection at least this confident wins over the caller's hint.
+const RELIABLE: f64 = 0.5;
+/// Without a hint, a weaker guess is used when it is this confident and ahead of the next by `LEAD`.
+const PLAUSIBLE: f64 = 0.35;
+const LEAD: f64 = 0.1;
+
+static DETECTOR: LazyLock<lingua::LanguageDetector> = LazyLock::new(|| {
+    use lingua::Language::*;
+    lingua::LanguageDetectorBuilder::from_languages(&[
+        English, Portuguese, Italian, Spanish, French, German,
+    ])
+    .build()
+});
+
+fn code(language: lingua::Language) -> &'static str {
+    match language {
+        lingua::Language::Portuguese => "pt",
+        lingua::Language::Italian => "it",
+        lingua::Language::Spanish => "es",
+        lingua::Language::French => "fr",
+        lingua::Language::German => "de",
+        _ => "en",
+    }
 }
 
-/// Decides the language of `text`: a reliable detection wins, then the
-/// caller's hint, then an unreliable detection, then `default`.
+/// Decides the language of `text` (lingua, built for short texts): a
+/// confident detection wins, then the caller's hint, then a plausible guess,
+/// then `default`.
 pub fn detect(text: &str, hint: Option<&str>, default: &str) -> Detection {
-    let detector = whatlang::Detector::with_allowlist(vec![
-        whatlang::Lang::Eng,
-        whatlang::Lang::Por,
-        whatlang::Lang::Ita,
-        whatlang::Lang::Spa,
-        whatlang::Lang::Fra,
-        whatlang::Lang::Deu,
-    ]);
-    let info = detector.detect(text);
-    let guess = info
-        .as_ref()
-        .and_then(|i| whatlang_code(i.lang()).map(|code| (code, i.confidence(), i.is_reliable())));
-    let confidence = guess.map(|g| g.1).unwrap_or(0.0);
-    match (guess, hint) {
-        (Some((code, _, true)), _) => Detection {
+    let values = DETECTOR.compute_language_confidence_values(text);
+    let best = values.first().map(|(l, c)| (code(*l), *c));
+    let second = values.get(1).map(|(_, c)| *c).unwrap_or(0.0);
+    let confidence = best.map(|b| b.1).unwrap_or(0.0);
+    match (best, hint) {
+        (Some((code, c)), _) if c >= RELIABLE => Detection {
             locale: code.into(),
             source: "detected",
             confidence,
@@ -263,12 +450,12 @@ pub fn detect(text: &str, hint: Option<&str>, default: &str) -> Detection {
             source: "hint",
             confidence,
         },
-        (Some((code, _, false)), None) => Detection {
+        (Some((code, c)), None) if c >= PLAUSIBLE && c - second >= LEAD => Detection {
             locale: code.into(),
             source: "detected",
             confidence,
         },
-        (None, None) => Detection {
+        _ => Detection {
             locale: default.into(),
             source: "default",
             confidence,
@@ -328,6 +515,17 @@ mod tests {
             "en",
         );
         assert_eq!(d.locale, "it");
+    }
+
+    #[test]
+    fn short_english_questions_are_english() {
+        for q in [
+            "How do I change my phone number?",
+            "How do I block someone?",
+            "I am not getting notifications",
+        ] {
+            assert_eq!(detect(q, None, "pt").locale, "en", "{q}");
+        }
     }
 
     #[test]

@@ -1,0 +1,1829 @@
+//! The gateway end to end over real gRPC: drafting, review, delivery,
+//! transcripts, knowledge, validation.
+
+mod common;
+
+use common::*;
+use replygate::api::pb;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+async fn next_delivery(stream: &mut tonic::Streaming<pb::Delivery>) -> pb::Delivery {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("no delivery within 10s")
+        .expect("stream ended")
+        .expect("stream error")
+}
+
+async fn open_stream(s: &TestServer, after: u64) -> tonic::Streaming<pb::Delivery> {
+    s.drafts()
+        .stream_deliveries(pb::StreamDeliveriesRequest {
+            after_cursor: after,
+            channel: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn assert_no_delivery(stream: &mut tonic::Streaming<pb::Delivery>) {
+    if let Ok(item) = tokio::time::timeout(Duration::from_millis(400), stream.next()).await {
+        panic!("unexpected delivery: {item:?}");
+    }
+}
+
+/// A question the sample help center does not cover: ends up pending review.
+const OUT_OF_SCOPE: &str = "What's the weather in Rome tomorrow?";
+
+// ---------- drafting ----------
+
+#[tokio::test]
+async fn english_question_is_answered_from_the_english_article_with_label_and_citation() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", "How do I change my phone number?").await;
+    assert_eq!(d.locale, "en");
+    assert!(d.ai_generated);
+    assert_eq!(d.generator, "extractive");
+    assert!(d.disclosure.contains("AI"), "{}", d.disclosure);
+    let c = &d.citations[0];
+    assert_eq!(c.article_id, "en/change-phone-number");
+    assert_eq!(c.version, 1);
+    assert!(c.url.starts_with("https://"));
+    assert!(!c.snippet.is_empty());
+    assert!(d.body.contains(&c.url), "the reply links the article");
+    assert!(reason(&d, "retrieval_strength").is_some() && reason(&d, "margin").is_some());
+    assert!((0.0..=1.0).contains(&score(&d)));
+}
+
+#[tokio::test]
+async fn portuguese_question_is_answered_in_portuguese_from_a_portuguese_article() {
+    let s = TestServer::start().await;
+    let d = s
+        .ask("c1", "Como faço para mudar meu número de telefone?")
+        .await;
+    assert_eq!(d.locale, "pt");
+    assert_eq!(d.citations[0].article_id, "pt/change-phone-number");
+    assert!(d.body.starts_with("Olá"), "{}", d.body);
+    assert!(d.disclosure.contains("IA"), "{}", d.disclosure);
+}
+
+#[tokio::test]
+async fn italian_question_is_answered_in_italian_from_an_italian_article() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", "Come faccio a eliminare il mio account?").await;
+    assert_eq!(d.locale, "it");
+    assert_eq!(d.citations[0].article_id, "it/delete-account");
+    assert!(d.body.starts_with("Ciao"), "{}", d.body);
+    assert!(d.disclosure.contains("IA"), "{}", d.disclosure);
+}
+
+#[tokio::test]
+async fn the_message_language_wins_over_a_wrong_locale_hint() {
+    let s = TestServer::start().await;
+    let d = s
+        .ask_with(
+            "c1",
+            "Come faccio a eliminare il mio account Lumo?",
+            "en-US",
+            "chat",
+        )
+        .await;
+    assert_eq!(d.locale, "it");
+}
+
+#[tokio::test]
+async fn a_confident_draft_is_auto_approved_and_already_on_the_delivery_stream() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", "How do I block someone?").await;
+    assert_eq!(level(&d), pb::ConfidenceLevel::High);
+    assert_eq!(state(&d), pb::DraftState::AutoApproved);
+    let mut stream = open_stream(&s, 0).await;
+    let delivery = next_delivery(&mut stream).await;
+    assert_eq!(delivery.draft_id, d.id);
+    assert!(delivery.ai_generated && !delivery.human_reviewed);
+    assert_eq!(delivery.author, "ai");
+    assert_eq!(delivery.body, d.body);
+    assert!(
+        delivery.text.starts_with(&d.body) && delivery.text.ends_with(&d.disclosure),
+        "the sent text carries the AI label"
+    );
+}
+
+#[tokio::test]
+async fn an_out_of_scope_question_is_low_and_waits_for_review() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    assert_eq!(level(&d), pb::ConfidenceLevel::Low);
+    assert_eq!(state(&d), pb::DraftState::PendingReview);
+    let pending = s
+        .review()
+        .list_pending(pb::ListPendingRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(pending.drafts.iter().any(|p| p.id == d.id));
+    let mut stream = open_stream(&s, 0).await;
+    assert_no_delivery(&mut stream).await;
+}
+
+#[tokio::test]
+async fn asking_for_a_human_forces_review_even_when_the_answer_is_confident() {
+    let s = TestServer::start().await;
+    for (i, text) in [
+        "How do I block someone? I want to talk to a human",
+        "Quero falar com um atendente sobre como mudar meu número de telefone",
+        "Vorrei parlare con un operatore per eliminare il mio account",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let d = s.ask(&format!("c{i}"), text).await;
+        assert_eq!(state(&d), pb::DraftState::PendingReview, "{text}");
+        assert_eq!(reason(&d, "policy_human_requested"), Some(1.0), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn an_always_review_topic_forces_review() {
+    let s = TestServer::start().await;
+    let d = s
+        .ask("c1", "My account was hacked, how do I block someone?")
+        .await;
+    assert_eq!(state(&d), pb::DraftState::PendingReview);
+    assert_eq!(reason(&d, "policy_always_review"), Some(1.0));
+}
+
+#[tokio::test]
+async fn routing_thresholds_are_per_channel() {
+    let s = TestServer::start_with(|c| {
+        c.routing.channels.insert(
+            "email".into(),
+            replygate::config::Thresholds {
+                high: 1.0,
+                medium: 0.5,
+            },
+        );
+    })
+    .await;
+    let chat = s
+        .ask_with("c1", "How do I block someone?", "", "chat")
+        .await;
+    let email = s
+        .ask_with("c2", "How do I block someone?", "", "email")
+        .await;
+    assert_eq!(state(&chat), pb::DraftState::AutoApproved);
+    assert_eq!(state(&email), pb::DraftState::PendingReview);
+    assert_eq!(email.channel, "email");
+}
+
+#[tokio::test]
+async fn the_same_request_id_returns_the_same_draft_and_creates_nothing_new() {
+    let s = TestServer::start().await;
+    let req = pb::CreateDraftRequest {
+        conversation_id: "c1".into(),
+        message: OUT_OF_SCOPE.into(),
+        request_id: "req-42".into(),
+        ..Default::default()
+    };
+    let first = s
+        .drafts()
+        .create_draft(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let second = s.drafts().create_draft(req).await.unwrap().into_inner();
+    assert_eq!(first.id, second.id);
+    assert_eq!(
+        state(&second),
+        pb::DraftState::PendingReview,
+        "a retry must not supersede the original"
+    );
+    let conv = s
+        .drafts()
+        .get_conversation(pb::GetConversationRequest {
+            conversation_id: "c1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(conv.drafts.len(), 1);
+    assert_eq!(conv.messages.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_retries_of_one_request_id_store_one_draft() {
+    let s = TestServer::start().await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let mut client = s.drafts();
+        tasks.push(tokio::spawn(async move {
+            client
+                .create_draft(pb::CreateDraftRequest {
+                    conversation_id: "c1".into(),
+                    message: OUT_OF_SCOPE.into(),
+                    request_id: "same".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+#[tokio::test]
+async fn get_draft_returns_the_stored_draft_and_unknown_ids_are_not_found() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    let got = s
+        .drafts()
+        .get_draft(pb::GetDraftRequest {
+            draft_id: d.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.id, d.id);
+    assert_eq!(got.customer_message, OUT_OF_SCOPE);
+    assert_status(
+        s.drafts()
+            .get_draft(pb::GetDraftRequest {
+                draft_id: "nope".into(),
+            })
+            .await,
+        Code::NotFound,
+        "nope",
+    );
+    assert_status(
+        s.drafts()
+            .get_conversation(pb::GetConversationRequest {
+                conversation_id: "nope".into(),
+            })
+            .await,
+        Code::NotFound,
+        "nope",
+    );
+}
+
+// ---------- review ----------
+
+#[tokio::test]
+async fn two_agents_racing_for_one_claim_exactly_one_wins() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    let mut tasks = Vec::new();
+    for agent in ["ana", "bob", "cai", "dee", "eli", "fay"] {
+        let mut review = s.review();
+        let id = d.id.clone();
+        tasks.push(tokio::spawn(async move {
+            review
+                .claim(as_agent(
+                    pb::ClaimRequest {
+                        draft_id: id,
+                        lease_seconds: 0,
+                    },
+                    agent,
+                ))
+                .await
+                .map(|r| r.into_inner())
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(d) => winners.push(d.claimed_by),
+            Err(status) => {
+                assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+                assert!(status.message().contains("claimed by"), "{status:?}");
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+}
+
+#[tokio::test]
+async fn a_live_claim_names_its_holder_and_expiry_to_other_agents() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    let claimed = s
+        .review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 0,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&claimed), pb::DraftState::Claimed);
+    assert_eq!(claimed.claimed_by, "ana");
+    let expiry = claimed.claim_expires_at.unwrap().seconds - claimed.updated_at.unwrap().seconds;
+    assert!(
+        (599..=601).contains(&expiry),
+        "default lease is 10 minutes, got {expiry}s"
+    );
+    let err = s
+        .review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 0,
+            },
+            "bob",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("ana") && err.message().contains("until"),
+        "{}",
+        err.message()
+    );
+    assert_status(
+        s.review()
+            .approve(as_agent(
+                pb::ApproveRequest {
+                    draft_id: d.id.clone(),
+                    edited_body: None,
+                },
+                "bob",
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "ana",
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_returns_the_draft_to_the_queue() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    s.review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 1,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let pending = s
+        .review()
+        .list_pending(pb::ListPendingRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        pending.drafts.iter().all(|p| p.id != d.id),
+        "a live claim is not pending"
+    );
+    let back = eventually(10, || {
+        let mut review = s.review();
+        let id = d.id.clone();
+        async move {
+            let list = review
+                .list_pending(pb::ListPendingRequest::default())
+                .await
+                .unwrap()
+                .into_inner();
+            list.drafts.into_iter().find(|p| p.id == id)
+        }
+    })
+    .await;
+    assert_eq!(back.id, d.id);
+    // The sweeper returns it to the queue for good and records why.
+    let returned = eventually(10, || {
+        let mut drafts = s.drafts();
+        let id = d.id.clone();
+        async move {
+            let d = drafts
+                .get_draft(pb::GetDraftRequest { draft_id: id })
+                .await
+                .unwrap()
+                .into_inner();
+            (state(&d) == pb::DraftState::PendingReview).then_some(d)
+        }
+    })
+    .await;
+    assert!(returned.claimed_by.is_empty());
+    let conv = s
+        .drafts()
+        .get_conversation(pb::GetConversationRequest {
+            conversation_id: "c1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let expired = conv
+        .events
+        .iter()
+        .find(|e| e.kind == "claim_expired")
+        .expect("expiry recorded");
+    assert_eq!(expired.actor, "system");
+    assert!(expired.detail.contains("ana"));
+    let taken = s
+        .review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 0,
+            },
+            "bob",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(taken.claimed_by, "bob");
+}
+
+#[tokio::test]
+async fn approving_delivers_the_draft_labeled_as_ai_and_reviewed() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    s.review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 0,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let approved = s
+        .review()
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: d.id.clone(),
+                edited_body: None,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&approved), pb::DraftState::Approved);
+    assert_eq!(approved.reviewed_by, "ana");
+    assert!(approved.ai_generated && approved.human_reviewed);
+    assert_eq!(approved.final_body, d.body);
+    let delivery = next_delivery(&mut open_stream(&s, 0).await).await;
+    assert_eq!(delivery.draft_id, d.id);
+    assert_eq!(delivery.body, d.body);
+    assert!(delivery.ai_generated && delivery.human_reviewed);
+    assert_eq!(delivery.author, "ana");
+    assert!(delivery.text.ends_with(&approved.disclosure) && approved.disclosure.contains("AI"));
+}
+
+#[tokio::test]
+async fn an_edited_approval_delivers_the_agents_text_still_labeled_ai() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    let edited =
+        "Hi! We can't tell the weather, but Lumo status updates can share it with friends.";
+    let approved = s
+        .review()
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: d.id.clone(),
+                edited_body: Some(edited.into()),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(approved.final_body, edited);
+    assert_eq!(approved.body, d.body, "the AI's original text is kept");
+    let delivery = next_delivery(&mut open_stream(&s, 0).await).await;
+    assert_eq!(delivery.body, edited);
+    assert!(delivery.ai_generated && delivery.human_reviewed);
+    assert!(delivery.text.starts_with(edited) && delivery.text.contains("AI"));
+    let conv = s
+        .drafts()
+        .get_conversation(pb::GetConversationRequest {
+            conversation_id: "c1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let edit = conv
+        .events
+        .iter()
+        .find(|e| e.kind == "draft_edited")
+        .expect("edit recorded");
+    assert_eq!(edit.actor, "ana");
+    assert!(edit.detail.contains("We can't tell the weather"));
+}
+
+#[tokio::test]
+async fn a_rejection_with_a_replacement_delivers_human_text_without_the_ai_label() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    let mine = "Hello, this is Ana from support. We don't offer weather forecasts.";
+    let rejected = s
+        .review()
+        .reject(as_agent(
+            pb::RejectRequest {
+                draft_id: d.id.clone(),
+                reason: "off topic".into(),
+                replacement_body: Some(mine.into()),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&rejected), pb::DraftState::Rejected);
+    assert!(!rejected.ai_generated);
+    assert!(rejected.disclosure.is_empty());
+    assert_eq!(rejected.reject_reason, "off topic");
+    let delivery = next_delivery(&mut open_stream(&s, 0).await).await;
+    assert_eq!(delivery.text, mine);
+    assert!(!delivery.ai_generated && delivery.human_reviewed);
+    assert_eq!(delivery.author, "ana");
+}
+
+#[tokio::test]
+async fn a_plain_rejection_delivers_nothing() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    s.review()
+        .reject(as_agent(
+            pb::RejectRequest {
+                draft_id: d.id.clone(),
+                reason: "wrong".into(),
+                replacement_body: None,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    assert_no_delivery(&mut open_stream(&s, 0).await).await;
+}
+
+#[tokio::test]
+async fn illegal_state_changes_fail_with_failed_precondition_and_change_nothing() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    s.review()
+        .reject(as_agent(
+            pb::RejectRequest {
+                draft_id: d.id.clone(),
+                reason: "wrong".into(),
+                replacement_body: None,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    assert_status(
+        s.review()
+            .approve(as_agent(
+                pb::ApproveRequest {
+                    draft_id: d.id.clone(),
+                    edited_body: None,
+                },
+                "ana",
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "REJECTED",
+    );
+    assert_status(
+        s.review()
+            .claim(as_agent(
+                pb::ClaimRequest {
+                    draft_id: d.id.clone(),
+                    lease_seconds: 0,
+                },
+                "ana",
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "REJECTED",
+    );
+    let auto = s.ask("c2", "How do I block someone?").await;
+    assert_status(
+        s.review()
+            .approve(as_agent(
+                pb::ApproveRequest {
+                    draft_id: auto.id.clone(),
+                    edited_body: None,
+                },
+                "ana",
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "AUTO_APPROVED",
+    );
+    let after = s
+        .drafts()
+        .get_draft(pb::GetDraftRequest {
+            draft_id: d.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&after), pb::DraftState::Rejected);
+    assert_no_delivery(&mut open_stream(&s, auto_cursor(&s).await).await).await;
+}
+
+async fn auto_cursor(s: &TestServer) -> u64 {
+    // The one auto-approved delivery is the newest; skip it.
+    next_delivery(&mut open_stream(s, 0).await).await.cursor
+}
+
+#[tokio::test]
+async fn release_gives_the_draft_back_and_only_the_holder_can_release() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    s.review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 0,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    assert_status(
+        s.review()
+            .release(as_agent(
+                pb::ReleaseRequest {
+                    draft_id: d.id.clone(),
+                },
+                "bob",
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "ana",
+    );
+    let released = s
+        .review()
+        .release(as_agent(
+            pb::ReleaseRequest {
+                draft_id: d.id.clone(),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&released), pb::DraftState::PendingReview);
+    s.review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 0,
+            },
+            "bob",
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn review_calls_need_an_agent_identity() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    assert_status(
+        s.review()
+            .claim(pb::ClaimRequest {
+                draft_id: d.id.clone(),
+                lease_seconds: 0,
+            })
+            .await,
+        Code::Unauthenticated,
+        "x-agent-id",
+    );
+}
+
+#[tokio::test]
+async fn the_queue_lists_oldest_first_and_filters_by_channel_and_locale() {
+    let s = TestServer::start().await;
+    let a = s.ask_with("c1", OUT_OF_SCOPE, "", "whatsapp").await;
+    let b = s
+        .ask_with(
+            "c2",
+            "Qual é a previsão do tempo para amanhã em Lisboa?",
+            "",
+            "email",
+        )
+        .await;
+    let c = s
+        .ask_with(
+            "c3",
+            "Do you sell gift cards for birthdays?",
+            "",
+            "whatsapp",
+        )
+        .await;
+    let all = s
+        .review()
+        .list_pending(pb::ListPendingRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .drafts;
+    let ids: Vec<_> = all.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids, vec![a.id.clone(), b.id.clone(), c.id.clone()]);
+    let wa = s
+        .review()
+        .list_pending(pb::ListPendingRequest {
+            channel: "whatsapp".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .drafts;
+    assert_eq!(
+        wa.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        vec![a.id, c.id]
+    );
+    let pt = s
+        .review()
+        .list_pending(pb::ListPendingRequest {
+            locale: "pt".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .drafts;
+    assert_eq!(
+        pt.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        vec![b.id]
+    );
+}
+
+#[tokio::test]
+async fn watch_queue_reports_snapshot_claims_and_removals() {
+    let s = TestServer::start().await;
+    let first = s.ask("c1", OUT_OF_SCOPE).await;
+    let mut watch = s
+        .review()
+        .watch_queue(pb::WatchQueueRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let e = next_event(&mut watch).await;
+    assert_eq!(
+        (e.kind, e.draft.unwrap().id),
+        (pb::queue_event::Kind::Snapshot as i32, first.id.clone())
+    );
+    let second = s.ask("c2", "Do you sell gift cards?").await;
+    let e = next_event(&mut watch).await;
+    assert_eq!(
+        (e.kind, e.draft.unwrap().id),
+        (pb::queue_event::Kind::Added as i32, second.id.clone())
+    );
+    s.review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: second.id.clone(),
+                lease_seconds: 0,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let e = next_event(&mut watch).await;
+    assert_eq!(e.kind, pb::queue_event::Kind::Claimed as i32);
+    s.review()
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: second.id.clone(),
+                edited_body: None,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let e = next_event(&mut watch).await;
+    assert_eq!(
+        (e.kind, e.draft.unwrap().id),
+        (pb::queue_event::Kind::Removed as i32, second.id)
+    );
+}
+
+async fn next_event(watch: &mut tonic::Streaming<pb::QueueEvent>) -> pb::QueueEvent {
+    tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("queue event")
+        .unwrap()
+        .unwrap()
+}
+
+// ---------- superseding ----------
+
+#[tokio::test]
+async fn a_new_customer_message_supersedes_the_pending_and_claimed_drafts() {
+    let s = TestServer::start().await;
+    let first = s.ask("c1", OUT_OF_SCOPE).await;
+    let second = s.ask("c1", "And what about Milan on Sunday?").await;
+    s.review()
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: second.id.clone(),
+                lease_seconds: 0,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let third = s.ask("c1", "How do I block someone?").await;
+    for id in [&first.id, &second.id] {
+        let d = s
+            .drafts()
+            .get_draft(pb::GetDraftRequest {
+                draft_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(state(&d), pb::DraftState::Superseded);
+    }
+    assert_status(
+        s.review()
+            .approve(as_agent(
+                pb::ApproveRequest {
+                    draft_id: second.id.clone(),
+                    edited_body: None,
+                },
+                "ana",
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "SUPERSEDED",
+    );
+    let mut stream = open_stream(&s, 0).await;
+    let only = next_delivery(&mut stream).await;
+    assert_eq!(
+        only.draft_id, third.id,
+        "superseded drafts are never delivered"
+    );
+    assert_no_delivery(&mut stream).await;
+}
+
+#[tokio::test]
+async fn messages_in_other_conversations_supersede_nothing() {
+    let s = TestServer::start().await;
+    let first = s.ask("c1", OUT_OF_SCOPE).await;
+    s.ask("c2", OUT_OF_SCOPE).await;
+    let d = s
+        .drafts()
+        .get_draft(pb::GetDraftRequest { draft_id: first.id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&d), pb::DraftState::PendingReview);
+}
+
+// ---------- delivery ----------
+
+#[tokio::test]
+async fn deliveries_stream_in_commit_order_and_new_ones_are_pushed() {
+    let s = TestServer::start().await;
+    let a = s.ask("c1", "How do I block someone?").await;
+    let b = s.ask("c2", "How do I delete my account?").await;
+    let mut stream = open_stream(&s, 0).await;
+    let (da, db) = (
+        next_delivery(&mut stream).await,
+        next_delivery(&mut stream).await,
+    );
+    assert_eq!(
+        (da.draft_id.as_str(), db.draft_id.as_str()),
+        (a.id.as_str(), b.id.as_str())
+    );
+    assert!(da.cursor < db.cursor);
+    let c = s.ask("c3", "How can I back up my chats?").await;
+    let dc = next_delivery(&mut stream).await;
+    assert_eq!(dc.draft_id, c.id);
+    assert!(dc.cursor > db.cursor);
+}
+
+#[tokio::test]
+async fn a_stream_resumes_after_its_cursor_and_unacked_deliveries_come_again() {
+    let s = TestServer::start().await;
+    for (i, q) in [
+        "How do I block someone?",
+        "How do I delete my account?",
+        "How can I back up my chats?",
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.ask(&format!("c{i}"), q).await;
+    }
+    let mut stream = open_stream(&s, 0).await;
+    let first: Vec<_> = [
+        next_delivery(&mut stream).await,
+        next_delivery(&mut stream).await,
+        next_delivery(&mut stream).await,
+    ]
+    .to_vec();
+    drop(stream);
+    // Only the first is acknowledged.
+    let ack = s
+        .drafts()
+        .ack_delivery(pb::AckDeliveryRequest {
+            cursor: first[0].cursor,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(ack.newly_acked);
+    assert_eq!(
+        state(ack.draft.as_ref().unwrap()),
+        pb::DraftState::Delivered
+    );
+    // A new stream from the start sends the two unacknowledged ones again.
+    let mut again = open_stream(&s, 0).await;
+    assert_eq!(next_delivery(&mut again).await.cursor, first[1].cursor);
+    assert_eq!(next_delivery(&mut again).await.cursor, first[2].cursor);
+    assert_no_delivery(&mut again).await;
+    // Resuming after the second cursor skips what came before it.
+    let mut resumed = open_stream(&s, first[1].cursor).await;
+    assert_eq!(next_delivery(&mut resumed).await.cursor, first[2].cursor);
+    assert_no_delivery(&mut resumed).await;
+}
+
+#[tokio::test]
+async fn a_replayed_ack_is_harmless_and_unknown_cursors_are_not_found() {
+    let s = TestServer::start().await;
+    s.ask("c1", "How do I block someone?").await;
+    let d = next_delivery(&mut open_stream(&s, 0).await).await;
+    assert!(
+        s.drafts()
+            .ack_delivery(pb::AckDeliveryRequest { cursor: d.cursor })
+            .await
+            .unwrap()
+            .into_inner()
+            .newly_acked
+    );
+    let replay = s
+        .drafts()
+        .ack_delivery(pb::AckDeliveryRequest { cursor: d.cursor })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!replay.newly_acked);
+    assert_eq!(
+        state(replay.draft.as_ref().unwrap()),
+        pb::DraftState::Delivered
+    );
+    assert_status(
+        s.drafts()
+            .ack_delivery(pb::AckDeliveryRequest { cursor: 9999 })
+            .await,
+        Code::NotFound,
+        "9999",
+    );
+    assert_status(
+        s.drafts()
+            .ack_delivery(pb::AckDeliveryRequest { cursor: 0 })
+            .await,
+        Code::InvalidArgument,
+        "cursor",
+    );
+    let conv = s
+        .drafts()
+        .get_conversation(pb::GetConversationRequest {
+            conversation_id: "c1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        conv.events
+            .iter()
+            .filter(|e| e.kind == "delivery_acked")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_stream_can_be_limited_to_one_channel() {
+    let s = TestServer::start().await;
+    s.ask_with("c1", "How do I block someone?", "", "whatsapp")
+        .await;
+    let email = s
+        .ask_with("c2", "How do I delete my account?", "", "email")
+        .await;
+    let mut stream = s
+        .drafts()
+        .stream_deliveries(pb::StreamDeliveriesRequest {
+            after_cursor: 0,
+            channel: "email".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next_delivery(&mut stream).await.draft_id, email.id);
+    assert_no_delivery(&mut stream).await;
+}
+
+// ---------- transcript ----------
+
+#[tokio::test]
+async fn the_transcript_tells_the_whole_story_in_order() {
+    let s = TestServer::start().await;
+    let first = s.ask("c1", OUT_OF_SCOPE).await;
+    s.review()
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: first.id.clone(),
+                edited_body: Some("Sorry, no forecasts here.".into()),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let second = s.ask("c1", "How do I block someone?").await;
+    let d = next_delivery(&mut open_stream(&s, 0).await).await;
+    s.drafts()
+        .ack_delivery(pb::AckDeliveryRequest { cursor: d.cursor })
+        .await
+        .unwrap();
+
+    let conv = s
+        .drafts()
+        .get_conversation(pb::GetConversationRequest {
+            conversation_id: "c1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        conv.messages
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        vec![OUT_OF_SCOPE, "How do I block someone?"]
+    );
+    assert_eq!(
+        conv.drafts.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        vec![first.id.clone(), second.id.clone()]
+    );
+    assert_eq!(conv.deliveries.len(), 2);
+    let kinds: Vec<(&str, &str)> = conv
+        .events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.actor.as_str()))
+        .collect();
+    let expected = [
+        ("message_received", "platform"),
+        ("draft_created", "ai"),
+        ("draft_approved", "ana"),
+        ("draft_edited", "ana"),
+        ("delivery_created", "ana"),
+        ("message_received", "platform"),
+        ("draft_created", "ai"),
+        ("draft_auto_approved", "ai"),
+        ("delivery_created", "ai"),
+    ];
+    assert_eq!(&kinds[..expected.len()], &expected);
+    assert!(kinds.contains(&("delivery_acked", "platform")));
+    assert!(conv.events.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+// ---------- validation ----------
+
+#[tokio::test]
+async fn every_limit_is_enforced_with_the_field_and_the_limit_named_and_nothing_is_stored() {
+    let s = TestServer::start().await;
+    let ok = pb::CreateDraftRequest {
+        conversation_id: "c1".into(),
+        message: "How do I block someone?".into(),
+        ..Default::default()
+    };
+    let many_context: HashMap<String, String> =
+        (0..33).map(|i| (format!("k{i}"), "v".into())).collect();
+    let cases: Vec<(pb::CreateDraftRequest, &str, &str)> = vec![
+        (
+            pb::CreateDraftRequest {
+                conversation_id: String::new(),
+                ..ok.clone()
+            },
+            "conversation_id",
+            "required",
+        ),
+        (
+            pb::CreateDraftRequest {
+                conversation_id: "x".repeat(129),
+                ..ok.clone()
+            },
+            "conversation_id",
+            "128",
+        ),
+        (
+            pb::CreateDraftRequest {
+                message: String::new(),
+                ..ok.clone()
+            },
+            "message",
+            "required",
+        ),
+        (
+            pb::CreateDraftRequest {
+                message: "   ".into(),
+                ..ok.clone()
+            },
+            "message",
+            "required",
+        ),
+        (
+            pb::CreateDraftRequest {
+                message: "a".repeat(8 * 1024 + 1),
+                ..ok.clone()
+            },
+            "message",
+            "8192",
+        ),
+        (
+            pb::CreateDraftRequest {
+                message: "hi\0there".into(),
+                ..ok.clone()
+            },
+            "message",
+            "NUL",
+        ),
+        (
+            pb::CreateDraftRequest {
+                locale: "not a locale".into(),
+                ..ok.clone()
+            },
+            "locale",
+            "BCP 47",
+        ),
+        (
+            pb::CreateDraftRequest {
+                channel: "whats app!".into(),
+                ..ok.clone()
+            },
+            "channel",
+            "32",
+        ),
+        (
+            pb::CreateDraftRequest {
+                request_id: "r".repeat(129),
+                ..ok.clone()
+            },
+            "request_id",
+            "128",
+        ),
+        (
+            pb::CreateDraftRequest {
+                context: many_context,
+                ..ok.clone()
+            },
+            "context",
+            "32",
+        ),
+        (
+            pb::CreateDraftRequest {
+                context: [("os".to_string(), "v".repeat(257))].into_iter().collect(),
+                ..ok.clone()
+            },
+            "context",
+            "256",
+        ),
+        (
+            pb::CreateDraftRequest {
+                history: vec![
+                    pb::Turn {
+                        role: 1,
+                        text: "t".into()
+                    };
+                    51
+                ],
+                ..ok.clone()
+            },
+            "history",
+            "50",
+        ),
+    ];
+    for (req, field, limit) in cases {
+        let result = s.drafts().create_draft(req).await;
+        match result {
+            Ok(d) => panic!("{field}: accepted {d:?}"),
+            Err(status) => {
+                assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+                assert!(
+                    status.message().starts_with(field),
+                    "{field}: {}",
+                    status.message()
+                );
+                assert!(
+                    status.message().contains(limit),
+                    "{field}: {}",
+                    status.message()
+                );
+            }
+        }
+    }
+    assert_status(
+        s.drafts()
+            .get_conversation(pb::GetConversationRequest {
+                conversation_id: "c1".into(),
+            })
+            .await,
+        Code::NotFound,
+        "c1",
+    );
+    // Limits at exactly the maximum are accepted.
+    let at_limit = pb::CreateDraftRequest {
+        message: format!("How do I block someone? {}", "a".repeat(8 * 1024 - 24)),
+        history: vec![
+            pb::Turn {
+                role: 1,
+                text: "t".into()
+            };
+            50
+        ],
+        context: (0..32)
+            .map(|i| (format!("k{i}"), "v".repeat(256)))
+            .collect(),
+        ..ok
+    };
+    s.drafts().create_draft(at_limit).await.unwrap();
+}
+
+#[tokio::test]
+async fn review_inputs_are_validated() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    assert_status(
+        s.review()
+            .reject(as_agent(
+                pb::RejectRequest {
+                    draft_id: d.id.clone(),
+                    reason: String::new(),
+                    replacement_body: None,
+                },
+                "ana",
+            ))
+            .await,
+        Code::InvalidArgument,
+        "reason",
+    );
+    assert_status(
+        s.review()
+            .approve(as_agent(
+                pb::ApproveRequest {
+                    draft_id: d.id.clone(),
+                    edited_body: Some("x".repeat(16 * 1024 + 1)),
+                },
+                "ana",
+            ))
+            .await,
+        Code::InvalidArgument,
+        "16384",
+    );
+    assert_status(
+        s.review()
+            .approve(as_agent(
+                pb::ApproveRequest {
+                    draft_id: d.id.clone(),
+                    edited_body: Some("  ".into()),
+                },
+                "ana",
+            ))
+            .await,
+        Code::InvalidArgument,
+        "edited_body",
+    );
+    assert_status(
+        s.review()
+            .claim(as_agent(
+                pb::ClaimRequest {
+                    draft_id: d.id.clone(),
+                    lease_seconds: 99_999,
+                },
+                "ana",
+            ))
+            .await,
+        Code::InvalidArgument,
+        "lease_seconds",
+    );
+    assert_status(
+        s.review()
+            .claim(as_agent(
+                pb::ClaimRequest {
+                    draft_id: "missing".into(),
+                    lease_seconds: 0,
+                },
+                "ana",
+            ))
+            .await,
+        Code::NotFound,
+        "missing",
+    );
+    let after = s
+        .drafts()
+        .get_draft(pb::GetDraftRequest { draft_id: d.id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&after), pb::DraftState::PendingReview);
+}
+
+// ---------- knowledge ----------
+
+fn article(id: &str, title: &str, body: &str) -> pb::UpsertArticleRequest {
+    pb::UpsertArticleRequest {
+        article: Some(pb::Article {
+            id: id.into(),
+            locale: "en".into(),
+            title: title.into(),
+            body: body.into(),
+            tags: vec!["stickers".into()],
+            url: "https://help.lumo.example/en/stickers".into(),
+            ..Default::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn an_upserted_article_is_found_by_the_next_search_and_used_for_drafting() {
+    let s = TestServer::start().await;
+    let before = s
+        .ask("c0", "How do I make animated stickers from my own photos?")
+        .await;
+    assert_ne!(
+        before.citations.first().map(|c| c.article_id.as_str()),
+        Some("en/stickers")
+    );
+    let stored = s
+        .knowledge()
+        .upsert_article(article(
+            "en/stickers",
+            "Create animated stickers",
+            "You can make animated stickers from your own photos.\n\n## Make a sticker\n1. Open a chat and tap the sticker icon.\n2. Tap Create, pick your photos and tap Animate.",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.source, "api");
+    let hits = s
+        .knowledge()
+        .search(pb::SearchRequest {
+            query: "animated stickers from photos".into(),
+            locale: String::new(),
+            limit: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hits.hits[0].article_id, "en/stickers");
+    assert_eq!(hits.locale, "en");
+    let d = s
+        .ask("c1", "How do I make animated stickers from my own photos?")
+        .await;
+    assert_eq!(d.citations[0].article_id, "en/stickers");
+    assert_eq!(d.citations[0].version, 1);
+}
+
+#[tokio::test]
+async fn every_change_bumps_the_version_and_drafts_cite_the_new_one() {
+    let s = TestServer::start().await;
+    let body = "You can make animated stickers from your own photos.\n\n## Make a sticker\nOpen a chat and tap the sticker icon.";
+    let v1 = s
+        .knowledge()
+        .upsert_article(article("en/stickers", "Animated stickers", body))
+        .await
+        .unwrap()
+        .into_inner();
+    let same = s
+        .knowledge()
+        .upsert_article(article("en/stickers", "Animated stickers", body))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        same.version, v1.version,
+        "an identical upsert is not a change"
+    );
+    let v2 = s
+        .knowledge()
+        .upsert_article(article(
+            "en/stickers",
+            "Animated stickers",
+            &format!("{body}\n\n## Share\nTap and hold a sticker to share it."),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v2.version, 2);
+    let d = s
+        .ask("c1", "How do I make animated stickers from my own photos?")
+        .await;
+    assert_eq!(
+        (d.citations[0].article_id.as_str(), d.citations[0].version),
+        ("en/stickers", 2)
+    );
+    let deleted = s
+        .knowledge()
+        .delete_article(pb::DeleteArticleRequest {
+            id: "en/stickers".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(deleted.version, 2);
+    let hits = s
+        .knowledge()
+        .search(pb::SearchRequest {
+            query: "animated stickers photos".into(),
+            locale: "en".into(),
+            limit: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        hits.hits.iter().all(|h| h.article_id != "en/stickers"),
+        "deleted articles are not found"
+    );
+    assert_status(
+        s.knowledge()
+            .get_article(pb::GetArticleRequest {
+                id: "en/stickers".into(),
+            })
+            .await,
+        Code::NotFound,
+        "en/stickers",
+    );
+    let back = s
+        .knowledge()
+        .upsert_article(article("en/stickers", "Animated stickers", body))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.version, 3, "versions keep increasing across a delete");
+}
+
+#[tokio::test]
+async fn the_sample_help_center_is_loaded_and_listed_in_pages() {
+    let s = TestServer::start().await;
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = s
+            .knowledge()
+            .list_articles(pb::ListArticlesRequest {
+                locale: String::new(),
+                page_size: 25,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        all.extend(page.articles);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let count = |l: &str| all.iter().filter(|a| a.locale == l).count();
+    assert!(
+        count("en") >= 40 && count("pt") >= 10 && count("it") >= 10,
+        "en {} pt {} it {}",
+        count("en"),
+        count("pt"),
+        count("it")
+    );
+    assert!(all.iter().all(|a| a.source == "folder" && a.version >= 1));
+    let one = s
+        .knowledge()
+        .get_article(pb::GetArticleRequest {
+            id: "pt/two-step-verification".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.locale, "pt");
+    assert!(!one.body.is_empty() && !one.content_hash.is_empty());
+}
+
+#[tokio::test]
+async fn article_input_is_validated() {
+    let s = TestServer::start().await;
+    let mut k = s.knowledge();
+    let base = article("en/x", "Title", "Body");
+    let with = |f: &dyn Fn(&mut pb::Article)| {
+        let mut r = base.clone();
+        f(r.article.as_mut().unwrap());
+        r
+    };
+    assert_status(
+        k.upsert_article(pb::UpsertArticleRequest { article: None })
+            .await,
+        Code::InvalidArgument,
+        "article",
+    );
+    assert_status(
+        k.upsert_article(with(&|a| a.title.clear())).await,
+        Code::InvalidArgument,
+        "article.title",
+    );
+    assert_status(
+        k.upsert_article(with(&|a| a.body = " ".into())).await,
+        Code::InvalidArgument,
+        "article.body",
+    );
+    assert_status(
+        k.upsert_article(with(&|a| a.body = "b".repeat(256 * 1024 + 1)))
+            .await,
+        Code::InvalidArgument,
+        "262144",
+    );
+    assert_status(
+        k.upsert_article(with(&|a| a.locale = "klingon!".into()))
+            .await,
+        Code::InvalidArgument,
+        "article.locale",
+    );
+    assert_status(
+        k.upsert_article(with(&|a| a.id = "../etc/passwd".into()))
+            .await,
+        Code::InvalidArgument,
+        "article.id",
+    );
+    assert_status(
+        k.upsert_article(with(&|a| a.url = "javascript:alert(1)".into()))
+            .await,
+        Code::InvalidArgument,
+        "article.url",
+    );
+    assert_status(
+        k.search(pb::SearchRequest {
+            query: String::new(),
+            locale: String::new(),
+            limit: 0,
+        })
+        .await,
+        Code::InvalidArgument,
+        "query",
+    );
+    assert_status(
+        k.search(pb::SearchRequest {
+            query: "x".into(),
+            locale: String::new(),
+            limit: 1000,
+        })
+        .await,
+        Code::InvalidArgument,
+        "50",
+    );
+    assert_status(
+        k.delete_article(pb::DeleteArticleRequest {
+            id: "en/none".into(),
+        })
+        .await,
+        Code::NotFound,
+        "en/none",
+    );
+}
+
+#[tokio::test]
+async fn an_article_without_an_id_gets_locale_and_slug() {
+    let s = TestServer::start().await;
+    let mut req = article(
+        "",
+        "Stickers: The Basics!",
+        "Stickers are fun.\n\n## Use\nTap the icon.",
+    );
+    req.article.as_mut().unwrap().locale = "pt-BR".into();
+    let a = s
+        .knowledge()
+        .upsert_article(req)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a.id, "pt/stickers-the-basics");
+    assert_eq!(a.locale, "pt");
+}
+
+// ---------- service plumbing ----------
+
+#[tokio::test]
+async fn health_reflection_and_metrics_are_served() {
+    let s = TestServer::start().await;
+    s.ask("c1", "How do I block someone?").await;
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+            s.channel(),
+        );
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for expected in [
+        "replygate.v1.Drafts",
+        "replygate.v1.Review",
+        "replygate.v1.Knowledge",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    let body = http_get(s.http_addr, "/metrics").await;
+    assert!(body.contains("replygate_drafts_total"), "{body}");
+    assert!(body.contains("replygate_knowledge_passages"), "{body}");
+    assert!(http_get(s.http_addr, "/healthz").await.contains("ok"));
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+#[tokio::test]
+async fn graceful_shutdown_ends_open_streams_and_the_data_survives_a_restart() {
+    let s = TestServer::start().await;
+    let d = s.ask("c1", OUT_OF_SCOPE).await;
+    let _open = open_stream(&s, 0).await;
+    let data_dir = s.data_dir.clone();
+    let tmp = s.stop().await;
+    let config = test_config(data_dir);
+    let again = TestServer::start_config(config, tmp).await;
+    let got = again
+        .drafts()
+        .get_draft(pb::GetDraftRequest {
+            draft_id: d.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&got), pb::DraftState::PendingReview);
+}
+
+// ---------- knowledge folder ----------
+
+fn write(dir: &std::path::Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn the_folder_sync_adds_changes_and_removes_by_content_and_reports_bad_files_by_line() {
+    use replygate::knowledge::Knowledge;
+    use replygate::storage::{DynStore, SqliteStore};
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("kb");
+    write(
+        &folder,
+        "en/stickers.md",
+        "---\ntitle: Stickers\ntags: [fun]\nurl: https://x.example/en/stickers\n---\nStickers are fun.\n\n## Make one\nTap the icon.",
+    );
+    write(
+        &folder,
+        "en/themes.md",
+        "---\ntitle: Themes\n---\nPick a dark theme in Settings.",
+    );
+    write(
+        &folder,
+        "en/broken.md",
+        "---\ntags: [oops]\n---\nNo title here.",
+    );
+    write(
+        &folder,
+        "pt/temas.md",
+        "---\ntitle: Temas\n---\nEscolha um tema escuro.",
+    );
+    write(
+        &folder,
+        "notes/readme.md",
+        "---\ntitle: Not a locale folder\n---\nignored",
+    );
+    let store: DynStore = std::sync::Arc::new(
+        SqliteStore::open(&tmp.path().join("db.sqlite"))
+            .await
+            .unwrap(),
+    );
+    let config = replygate::config::Config::default();
+    let k = Knowledge::open(store.clone(), &tmp.path().join("index"), &config)
+        .await
+        .unwrap();
+
+    let first = k.sync_folder(&folder).await.unwrap();
+    assert_eq!((first.added, first.updated, first.removed), (3, 0, 0));
+    assert_eq!(first.errors.len(), 1);
+    assert!(
+        first.errors[0].starts_with("en/broken.md:2:") && first.errors[0].contains("title"),
+        "{:?}",
+        first.errors
+    );
+    assert_eq!(k.get("en/stickers").await.unwrap().tags, vec!["fun"]);
+    assert!(k.get("notes/readme").await.is_err());
+
+    let again = k.sync_folder(&folder).await.unwrap();
+    assert_eq!(
+        (again.added, again.updated, again.removed, again.unchanged),
+        (0, 0, 0, 3),
+        "unchanged files are not rewritten"
+    );
+
+    write(
+        &folder,
+        "en/stickers.md",
+        "---\ntitle: Stickers\n---\nStickers are fun and animated.",
+    );
+    std::fs::remove_file(folder.join("en/themes.md")).unwrap();
+    write(
+        &folder,
+        "en/broken.md",
+        "---\ntitle: Fixed\n---\nNow with a title.",
+    );
+    let third = k.sync_folder(&folder).await.unwrap();
+    assert_eq!((third.added, third.updated, third.removed), (1, 1, 1));
+    assert!(third.errors.is_empty());
+    assert_eq!(k.get("en/stickers").await.unwrap().version, 2);
+    assert!(k.get("en/themes").await.is_err());
+    let hits = k.search_in("dark theme settings", "en", 5).await.unwrap();
+    assert!(
+        hits.hits
+            .articles
+            .iter()
+            .all(|h| h.article_id != "en/themes"),
+        "a removed file leaves the index too"
+    );
+
+    // A file that turns bad keeps its last good version live.
+    write(
+        &folder,
+        "en/stickers.md",
+        "---\ntitle: [unclosed\n---\nbroken",
+    );
+    let fourth = k.sync_folder(&folder).await.unwrap();
+    assert_eq!(fourth.removed, 0);
+    assert_eq!(k.get("en/stickers").await.unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn the_index_catches_up_with_the_store_after_being_lost() {
+    let s = TestServer::start().await;
+    let data_dir = s.data_dir.clone();
+    let tmp = s.stop().await;
+    std::fs::remove_dir_all(data_dir.join("index")).unwrap();
+    let again = TestServer::start_config(test_config(data_dir), tmp).await;
+    let hits = again
+        .knowledge()
+        .search(pb::SearchRequest {
+            query: "change my phone number".into(),
+            locale: "en".into(),
+            limit: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hits.hits[0].article_id, "en/change-phone-number");
+}

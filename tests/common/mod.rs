@@ -1,0 +1,235 @@
+//! Starts the real server (`replygate::run`) on 127.0.0.1:0 with the sample
+//! help center and a fresh data dir, and hands out clients.
+#![allow(dead_code)]
+
+use replygate::api::pb;
+use replygate::api::pb::drafts_client::DraftsClient;
+use replygate::api::pb::knowledge_client::KnowledgeClient;
+use replygate::api::pb::review_client::ReviewClient;
+use replygate::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+pub struct TestServer {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), replygate::Error>>>,
+    channel: Channel,
+}
+
+pub fn sample_knowledge() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("knowledge")
+}
+
+pub fn test_config(data_dir: PathBuf) -> Config {
+    let mut config = Config {
+        knowledge_dir: sample_knowledge(),
+        data_dir,
+        ..Config::default()
+    };
+    config.review.sweep_interval_ms = 100;
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = test_config(tmp.path().join("data"));
+        adjust(&mut config);
+        Self::start_config(config, Some(tmp)).await
+    }
+
+    pub async fn start_config(config: Config, tmp: Option<tempfile::TempDir>) -> TestServer {
+        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_addr = grpc.local_addr().unwrap();
+        let http_addr = http.local_addr().unwrap();
+        let data_dir = config.data_dir.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(replygate::run(
+            config,
+            replygate::Listeners { grpc, http },
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        let channel = Channel::from_shared(format!("http://{grpc_addr}"))
+            .unwrap()
+            .connect_lazy();
+        let server = TestServer {
+            grpc_addr,
+            http_addr,
+            data_dir,
+            _tmp: tmp,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            channel,
+        };
+        server.wait_until_serving().await;
+        server
+    }
+
+    async fn wait_until_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        loop {
+            let req = tonic_health::pb::HealthCheckRequest {
+                service: "replygate.v1.Drafts".into(),
+            };
+            if let Ok(resp) = health.check(req).await {
+                if resp.into_inner().status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+                {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "server did not become ready");
+            if let Some(h) = &self.handle {
+                assert!(!h.is_finished(), "server exited during start-up");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn drafts(&self) -> DraftsClient<Channel> {
+        DraftsClient::new(self.channel.clone())
+    }
+
+    pub fn review(&self) -> ReviewClient<Channel> {
+        ReviewClient::new(self.channel.clone())
+    }
+
+    pub fn knowledge(&self) -> KnowledgeClient<Channel> {
+        KnowledgeClient::new(self.channel.clone())
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(30), h)
+                .await
+                .expect("server did not stop")
+                .unwrap()
+                .unwrap();
+        }
+        self._tmp.take()
+    }
+
+    /// Sends a customer message.
+    pub async fn ask(&self, conversation: &str, message: &str) -> pb::Draft {
+        self.ask_with(conversation, message, "", "chat").await
+    }
+
+    pub async fn ask_with(
+        &self,
+        conversation: &str,
+        message: &str,
+        locale: &str,
+        channel: &str,
+    ) -> pb::Draft {
+        self.drafts()
+            .create_draft(pb::CreateDraftRequest {
+                conversation_id: conversation.into(),
+                message: message.into(),
+                locale: locale.into(),
+                channel: channel.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("CreateDraft failed: {s:?}"))
+            .into_inner()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A request on behalf of an agent.
+pub fn as_agent<T>(message: T, agent: &str) -> Request<T> {
+    let mut r = Request::new(message);
+    r.metadata_mut()
+        .insert("x-agent-id", agent.parse().unwrap());
+    r
+}
+
+pub fn state(d: &pb::Draft) -> pb::DraftState {
+    pb::DraftState::try_from(d.state).unwrap()
+}
+
+pub fn level(d: &pb::Draft) -> pb::ConfidenceLevel {
+    pb::ConfidenceLevel::try_from(d.confidence.as_ref().unwrap().level).unwrap()
+}
+
+pub fn score(d: &pb::Draft) -> f64 {
+    d.confidence.as_ref().unwrap().score
+}
+
+pub fn reason(d: &pb::Draft, signal: &str) -> Option<f64> {
+    d.confidence
+        .as_ref()
+        .unwrap()
+        .reasons
+        .iter()
+        .find(|r| r.signal == signal)
+        .map(|r| r.value)
+}
+
+/// Polls `f` until it returns Some, failing after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {secs}s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub fn assert_status(
+    result: Result<impl std::fmt::Debug, Status>,
+    code: tonic::Code,
+    needle: &str,
+) {
+    match result {
+        Ok(v) => panic!("expected {code:?} mentioning {needle:?}, got Ok({v:?})"),
+        Err(s) => {
+            assert_eq!(s.code(), code, "wrong code: {s:?}");
+            assert!(
+                s.message().contains(needle),
+                "message {:?} does not mention {needle:?}",
+                s.message()
+            );
+        }
+    }
+}

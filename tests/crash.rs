@@ -1,0 +1,240 @@
+//! The real `replygate` binary killed with SIGKILL right after acknowledging
+//! work, then restarted on the same data dir: nothing acknowledged is lost.
+
+use replygate::api::pb;
+use replygate::api::pb::drafts_client::DraftsClient;
+use replygate::api::pb::review_client::ReviewClient;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_stream::StreamExt;
+use tonic::Request;
+use tonic::transport::Channel;
+
+struct Process {
+    child: Child,
+    channel: Channel,
+}
+
+/// Starts `replygate serve` on ports chosen by the OS and waits until it serves.
+async fn start(data_dir: &Path) -> Process {
+    let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--knowledge")
+        .arg(&knowledge)
+        .env("REPLYGATE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start replygate");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if v["fields"]["message"] == "grpc listening" {
+                    let _ = tx.send(v["fields"]["addr"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("server did not report its address");
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let req = tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        };
+        if health.check(req).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server not serving");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Process { child, channel }
+}
+
+fn as_agent<T>(message: T, agent: &str) -> Request<T> {
+    let mut r = Request::new(message);
+    r.metadata_mut()
+        .insert("x-agent-id", agent.parse().unwrap());
+    r
+}
+
+#[tokio::test]
+async fn sigkill_right_after_acknowledging_loses_no_draft_claim_or_delivery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let mut p = start(&data_dir).await;
+
+    // A burst of concurrent drafts: half confident (auto-approved), half not.
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let mut drafts = DraftsClient::new(p.channel.clone());
+        tasks.push(tokio::spawn(async move {
+            let message = if i % 2 == 0 {
+                "How do I block someone?"
+            } else {
+                "What's the weather in Rome tomorrow?"
+            };
+            drafts
+                .create_draft(pb::CreateDraftRequest {
+                    conversation_id: format!("c{i}"),
+                    message: message.into(),
+                    request_id: format!("r{i}"),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }));
+    }
+    let mut expected: HashMap<String, pb::Draft> = HashMap::new();
+    for t in tasks {
+        let d = t.await.unwrap();
+        expected.insert(d.id.clone(), d);
+    }
+    let pending: Vec<String> = expected
+        .values()
+        .filter(|d| d.state == pb::DraftState::PendingReview as i32)
+        .map(|d| d.id.clone())
+        .collect();
+    assert!(pending.len() >= 6, "need pending drafts to review");
+
+    let mut review = ReviewClient::new(p.channel.clone());
+    let claimed = review
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: pending[0].clone(),
+                lease_seconds: 0,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let approved = review
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: pending[1].clone(),
+                edited_body: Some("Edited by Ana".into()),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let replaced = review
+        .reject(as_agent(
+            pb::RejectRequest {
+                draft_id: pending[2].clone(),
+                reason: "off topic".into(),
+                replacement_body: Some("Written by Bob".into()),
+            },
+            "bob",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    for d in [&claimed, &approved, &replaced] {
+        expected.insert(d.id.clone(), d.clone());
+    }
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    let mut stream = drafts
+        .stream_deliveries(pb::StreamDeliveriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    let ack = drafts
+        .ack_delivery(pb::AckDeliveryRequest {
+            cursor: first.cursor,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let acked = ack.draft.unwrap();
+    expected.insert(acked.id.clone(), acked.clone());
+
+    // Killed the instant the last acknowledgement arrived.
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+
+    let mut p = start(&data_dir).await;
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    for (id, before) in &expected {
+        let after = drafts
+            .get_draft(pb::GetDraftRequest {
+                draft_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(after.state, before.state, "draft {id}");
+        assert_eq!(after.final_body, before.final_body, "draft {id}");
+        assert_eq!(after.claimed_by, before.claimed_by, "draft {id}");
+    }
+    // Every decided, unacknowledged draft is delivered again, once, and the acked one is not.
+    let should_deliver: Vec<&String> = expected
+        .values()
+        .filter(|d| {
+            [
+                pb::DraftState::AutoApproved as i32,
+                pb::DraftState::Approved as i32,
+            ]
+            .contains(&d.state)
+                || d.id == replaced.id
+        })
+        .map(|d| &d.id)
+        .collect();
+    let mut stream = drafts
+        .stream_deliveries(pb::StreamDeliveriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    while seen.len() < should_deliver.len() {
+        let d = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("missing deliveries")
+            .unwrap()
+            .unwrap();
+        seen.push(d.draft_id);
+    }
+    let mut sorted_seen = seen.clone();
+    sorted_seen.sort();
+    sorted_seen.dedup();
+    assert_eq!(sorted_seen.len(), seen.len(), "a delivery came twice");
+    for id in should_deliver {
+        assert!(seen.contains(id), "delivery for {id} lost");
+    }
+    assert!(
+        !seen.contains(&acked.id),
+        "an acknowledged delivery came again"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), stream.next())
+            .await
+            .is_err(),
+        "unexpected extra delivery"
+    );
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
