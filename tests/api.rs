@@ -118,13 +118,8 @@ async fn an_out_of_scope_question_is_low_and_waits_for_review() {
     let d = s.ask("c1", OUT_OF_SCOPE).await;
     assert_eq!(level(&d), pb::ConfidenceLevel::Low);
     assert_eq!(state(&d), pb::DraftState::PendingReview);
-    let pending = s
-        .review()
-        .list_pending(pb::ListPendingRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(pending.drafts.iter().any(|p| p.id == d.id));
+    let pending = s.pending().await;
+    assert!(pending.iter().any(|p| p.id == d.id));
     let mut stream = open_stream(&s, 0).await;
     assert_no_delivery(&mut stream).await;
 }
@@ -201,14 +196,7 @@ async fn the_same_request_id_returns_the_same_draft_and_creates_nothing_new() {
         pb::DraftState::PendingReview,
         "a retry must not supersede the original"
     );
-    let conv = s
-        .drafts()
-        .get_conversation(pb::GetConversationRequest {
-            conversation_id: "c1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let conv = s.conversation("c1").await;
     assert_eq!(conv.drafts.len(), 1);
     assert_eq!(conv.messages.len(), 1);
 }
@@ -245,14 +233,7 @@ async fn concurrent_retries_of_one_request_id_store_one_draft() {
 async fn get_draft_returns_the_stored_draft_and_unknown_ids_are_not_found() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    let got = s
-        .drafts()
-        .get_draft(pb::GetDraftRequest {
-            draft_id: d.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let got = s.draft(&d.id).await;
     assert_eq!(got.id, d.id);
     assert_eq!(got.customer_message, OUT_OF_SCOPE);
     assert_status(
@@ -315,18 +296,7 @@ async fn two_agents_racing_for_one_claim_exactly_one_wins() {
 async fn a_live_claim_names_its_holder_and_expiry_to_other_agents() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    let claimed = s
-        .review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: d.id.clone(),
-                lease_seconds: 0,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let claimed = s.claim(&d.id, "ana").await.unwrap();
     assert_eq!(state(&claimed), pb::DraftState::Claimed);
     assert_eq!(claimed.claimed_by, "ana");
     let expiry = claimed.claim_expires_at.unwrap().seconds - claimed.updated_at.unwrap().seconds;
@@ -334,17 +304,7 @@ async fn a_live_claim_names_its_holder_and_expiry_to_other_agents() {
         (599..=601).contains(&expiry),
         "default lease is 10 minutes, got {expiry}s"
     );
-    let err = s
-        .review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: d.id.clone(),
-                lease_seconds: 0,
-            },
-            "bob",
-        ))
-        .await
-        .unwrap_err();
+    let err = s.claim(&d.id, "bob").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
         err.message().contains("ana") && err.message().contains("until"),
@@ -352,15 +312,7 @@ async fn a_live_claim_names_its_holder_and_expiry_to_other_agents() {
         err.message()
     );
     assert_status(
-        s.review()
-            .approve(as_agent(
-                pb::ApproveRequest {
-                    draft_id: d.id.clone(),
-                    edited_body: None,
-                },
-                "bob",
-            ))
-            .await,
+        s.approve(&d.id, "bob", None).await,
         Code::FailedPrecondition,
         "ana",
     );
@@ -370,24 +322,10 @@ async fn a_live_claim_names_its_holder_and_expiry_to_other_agents() {
 async fn an_expired_lease_returns_the_draft_to_the_queue() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    s.review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: d.id.clone(),
-                lease_seconds: 1,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
-    let pending = s
-        .review()
-        .list_pending(pb::ListPendingRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    s.claim_for(&d.id, "ana", 1).await.unwrap();
+    let pending = s.pending().await;
     assert!(
-        pending.drafts.iter().all(|p| p.id != d.id),
+        pending.iter().all(|p| p.id != d.id),
         "a live claim is not pending"
     );
     let back = eventually(10, || {
@@ -419,14 +357,7 @@ async fn an_expired_lease_returns_the_draft_to_the_queue() {
     })
     .await;
     assert!(returned.claimed_by.is_empty());
-    let conv = s
-        .drafts()
-        .get_conversation(pb::GetConversationRequest {
-            conversation_id: "c1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let conv = s.conversation("c1").await;
     let expired = conv
         .events
         .iter()
@@ -434,18 +365,7 @@ async fn an_expired_lease_returns_the_draft_to_the_queue() {
         .expect("expiry recorded");
     assert_eq!(expired.actor, "system");
     assert!(expired.detail.contains("ana"));
-    let taken = s
-        .review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: d.id.clone(),
-                lease_seconds: 0,
-            },
-            "bob",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let taken = s.claim(&d.id, "bob").await.unwrap();
     assert_eq!(taken.claimed_by, "bob");
 }
 
@@ -453,28 +373,8 @@ async fn an_expired_lease_returns_the_draft_to_the_queue() {
 async fn approving_delivers_the_draft_labeled_as_ai_and_reviewed() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    s.review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: d.id.clone(),
-                lease_seconds: 0,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
-    let approved = s
-        .review()
-        .approve(as_agent(
-            pb::ApproveRequest {
-                draft_id: d.id.clone(),
-                edited_body: None,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    s.claim(&d.id, "ana").await.unwrap();
+    let approved = s.approve(&d.id, "ana", None).await.unwrap();
     assert_eq!(state(&approved), pb::DraftState::Approved);
     assert_eq!(approved.reviewed_by, "ana");
     assert!(approved.ai_generated && approved.human_reviewed);
@@ -493,32 +393,14 @@ async fn an_edited_approval_delivers_the_agents_text_still_labeled_ai() {
     let d = s.ask("c1", OUT_OF_SCOPE).await;
     let edited =
         "Hi! We can't tell the weather, but Lumo status updates can share it with friends.";
-    let approved = s
-        .review()
-        .approve(as_agent(
-            pb::ApproveRequest {
-                draft_id: d.id.clone(),
-                edited_body: Some(edited.into()),
-            },
-            "ana",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let approved = s.approve(&d.id, "ana", Some(edited)).await.unwrap();
     assert_eq!(approved.final_body, edited);
     assert_eq!(approved.body, d.body, "the AI's original text is kept");
     let delivery = next_delivery(&mut open_stream(&s, 0).await).await;
     assert_eq!(delivery.body, edited);
     assert!(delivery.ai_generated && delivery.human_reviewed);
     assert!(delivery.text.starts_with(edited) && delivery.text.contains("AI"));
-    let conv = s
-        .drafts()
-        .get_conversation(pb::GetConversationRequest {
-            conversation_id: "c1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let conv = s.conversation("c1").await;
     let edit = conv
         .events
         .iter()
@@ -534,18 +416,9 @@ async fn a_rejection_with_a_replacement_delivers_human_text_without_the_ai_label
     let d = s.ask("c1", OUT_OF_SCOPE).await;
     let mine = "Hello, this is Ana from support. We don't offer weather forecasts.";
     let rejected = s
-        .review()
-        .reject(as_agent(
-            pb::RejectRequest {
-                draft_id: d.id.clone(),
-                reason: "off topic".into(),
-                replacement_body: Some(mine.into()),
-            },
-            "ana",
-        ))
+        .reject(&d.id, "ana", "off topic", Some(mine))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(state(&rejected), pb::DraftState::Rejected);
     assert!(!rejected.ai_generated);
     assert!(rejected.disclosure.is_empty());
@@ -560,17 +433,7 @@ async fn a_rejection_with_a_replacement_delivers_human_text_without_the_ai_label
 async fn a_plain_rejection_delivers_nothing() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    s.review()
-        .reject(as_agent(
-            pb::RejectRequest {
-                draft_id: d.id.clone(),
-                reason: "wrong".into(),
-                replacement_body: None,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
+    s.reject(&d.id, "ana", &"wrong", None).await.unwrap();
     assert_no_delivery(&mut open_stream(&s, 0).await).await;
 }
 
@@ -578,65 +441,24 @@ async fn a_plain_rejection_delivers_nothing() {
 async fn illegal_state_changes_fail_with_failed_precondition_and_change_nothing() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    s.review()
-        .reject(as_agent(
-            pb::RejectRequest {
-                draft_id: d.id.clone(),
-                reason: "wrong".into(),
-                replacement_body: None,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
+    s.reject(&d.id, "ana", &"wrong", None).await.unwrap();
     assert_status(
-        s.review()
-            .approve(as_agent(
-                pb::ApproveRequest {
-                    draft_id: d.id.clone(),
-                    edited_body: None,
-                },
-                "ana",
-            ))
-            .await,
+        s.approve(&d.id, "ana", None).await,
         Code::FailedPrecondition,
         "REJECTED",
     );
     assert_status(
-        s.review()
-            .claim(as_agent(
-                pb::ClaimRequest {
-                    draft_id: d.id.clone(),
-                    lease_seconds: 0,
-                },
-                "ana",
-            ))
-            .await,
+        s.claim(&d.id, "ana").await,
         Code::FailedPrecondition,
         "REJECTED",
     );
     let auto = s.ask("c2", "How do I block someone?").await;
     assert_status(
-        s.review()
-            .approve(as_agent(
-                pb::ApproveRequest {
-                    draft_id: auto.id.clone(),
-                    edited_body: None,
-                },
-                "ana",
-            ))
-            .await,
+        s.approve(&auto.id, "ana", None).await,
         Code::FailedPrecondition,
         "AUTO_APPROVED",
     );
-    let after = s
-        .drafts()
-        .get_draft(pb::GetDraftRequest {
-            draft_id: d.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let after = s.draft(&d.id).await;
     assert_eq!(state(&after), pb::DraftState::Rejected);
     assert_no_delivery(&mut open_stream(&s, auto_cursor(&s).await).await).await;
 }
@@ -650,50 +472,15 @@ async fn auto_cursor(s: &TestServer) -> u64 {
 async fn release_gives_the_draft_back_and_only_the_holder_can_release() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    s.review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: d.id.clone(),
-                lease_seconds: 0,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
+    s.claim(&d.id, "ana").await.unwrap();
     assert_status(
-        s.review()
-            .release(as_agent(
-                pb::ReleaseRequest {
-                    draft_id: d.id.clone(),
-                },
-                "bob",
-            ))
-            .await,
+        s.release(&d.id, "bob").await,
         Code::FailedPrecondition,
         "ana",
     );
-    let released = s
-        .review()
-        .release(as_agent(
-            pb::ReleaseRequest {
-                draft_id: d.id.clone(),
-            },
-            "ana",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let released = s.release(&d.id, "ana").await.unwrap();
     assert_eq!(state(&released), pb::DraftState::PendingReview);
-    s.review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: d.id.clone(),
-                lease_seconds: 0,
-            },
-            "bob",
-        ))
-        .await
-        .unwrap();
+    s.claim(&d.id, "bob").await.unwrap();
 }
 
 #[tokio::test]
@@ -792,28 +579,10 @@ async fn watch_queue_reports_snapshot_claims_and_removals() {
         (e.kind, e.draft.unwrap().id),
         (pb::queue_event::Kind::Added as i32, second.id.clone())
     );
-    s.review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: second.id.clone(),
-                lease_seconds: 0,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
+    s.claim(&second.id, "ana").await.unwrap();
     let e = next_event(&mut watch).await;
     assert_eq!(e.kind, pb::queue_event::Kind::Claimed as i32);
-    s.review()
-        .approve(as_agent(
-            pb::ApproveRequest {
-                draft_id: second.id.clone(),
-                edited_body: None,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
+    s.approve(&second.id, "ana", None).await.unwrap();
     let e = next_event(&mut watch).await;
     assert_eq!(
         (e.kind, e.draft.unwrap().id),
@@ -836,38 +605,14 @@ async fn a_new_customer_message_supersedes_the_pending_and_claimed_drafts() {
     let s = TestServer::start().await;
     let first = s.ask("c1", OUT_OF_SCOPE).await;
     let second = s.ask("c1", "And what about Milan on Sunday?").await;
-    s.review()
-        .claim(as_agent(
-            pb::ClaimRequest {
-                draft_id: second.id.clone(),
-                lease_seconds: 0,
-            },
-            "ana",
-        ))
-        .await
-        .unwrap();
+    s.claim(&second.id, "ana").await.unwrap();
     let third = s.ask("c1", "How do I block someone?").await;
     for id in [&first.id, &second.id] {
-        let d = s
-            .drafts()
-            .get_draft(pb::GetDraftRequest {
-                draft_id: id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let d = s.draft(&id).await;
         assert_eq!(state(&d), pb::DraftState::Superseded);
     }
     assert_status(
-        s.review()
-            .approve(as_agent(
-                pb::ApproveRequest {
-                    draft_id: second.id.clone(),
-                    edited_body: None,
-                },
-                "ana",
-            ))
-            .await,
+        s.approve(&second.id, "ana", None).await,
         Code::FailedPrecondition,
         "SUPERSEDED",
     );
@@ -885,12 +630,7 @@ async fn messages_in_other_conversations_supersede_nothing() {
     let s = TestServer::start().await;
     let first = s.ask("c1", OUT_OF_SCOPE).await;
     s.ask("c2", OUT_OF_SCOPE).await;
-    let d = s
-        .drafts()
-        .get_draft(pb::GetDraftRequest { draft_id: first.id })
-        .await
-        .unwrap()
-        .into_inner();
+    let d = s.draft(&first.id).await;
     assert_eq!(state(&d), pb::DraftState::PendingReview);
 }
 
@@ -1001,14 +741,7 @@ async fn a_replayed_ack_is_harmless_and_unknown_cursors_are_not_found() {
         Code::InvalidArgument,
         "cursor",
     );
-    let conv = s
-        .drafts()
-        .get_conversation(pb::GetConversationRequest {
-            conversation_id: "c1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let conv = s.conversation("c1").await;
     assert_eq!(
         conv.events
             .iter()
@@ -1045,14 +778,7 @@ async fn a_stream_can_be_limited_to_one_channel() {
 async fn the_transcript_tells_the_whole_story_in_order() {
     let s = TestServer::start().await;
     let first = s.ask("c1", OUT_OF_SCOPE).await;
-    s.review()
-        .approve(as_agent(
-            pb::ApproveRequest {
-                draft_id: first.id.clone(),
-                edited_body: Some("Sorry, no forecasts here.".into()),
-            },
-            "ana",
-        ))
+    s.approve(&first.id, "ana", Some("Sorry, no forecasts here."))
         .await
         .unwrap();
     let second = s.ask("c1", "How do I block someone?").await;
@@ -1062,14 +788,7 @@ async fn the_transcript_tells_the_whole_story_in_order() {
         .await
         .unwrap();
 
-    let conv = s
-        .drafts()
-        .get_conversation(pb::GetConversationRequest {
-            conversation_id: "c1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let conv = s.conversation("c1").await;
     assert_eq!(
         conv.messages
             .iter()
@@ -1270,77 +989,28 @@ async fn review_inputs_are_validated() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
     assert_status(
-        s.review()
-            .reject(as_agent(
-                pb::RejectRequest {
-                    draft_id: d.id.clone(),
-                    reason: String::new(),
-                    replacement_body: None,
-                },
-                "ana",
-            ))
-            .await,
+        s.reject(&d.id, "ana", "", None).await,
         Code::InvalidArgument,
         "reason",
     );
+    let huge = "x".repeat(16 * 1024 + 1);
     assert_status(
-        s.review()
-            .approve(as_agent(
-                pb::ApproveRequest {
-                    draft_id: d.id.clone(),
-                    edited_body: Some("x".repeat(16 * 1024 + 1)),
-                },
-                "ana",
-            ))
-            .await,
+        s.approve(&d.id, "ana", Some(&huge)).await,
         Code::InvalidArgument,
         "16384",
     );
     assert_status(
-        s.review()
-            .approve(as_agent(
-                pb::ApproveRequest {
-                    draft_id: d.id.clone(),
-                    edited_body: Some("  ".into()),
-                },
-                "ana",
-            ))
-            .await,
+        s.approve(&d.id, "ana", Some("  ")).await,
         Code::InvalidArgument,
         "edited_body",
     );
     assert_status(
-        s.review()
-            .claim(as_agent(
-                pb::ClaimRequest {
-                    draft_id: d.id.clone(),
-                    lease_seconds: 99_999,
-                },
-                "ana",
-            ))
-            .await,
+        s.claim_for(&d.id, "ana", 99_999).await,
         Code::InvalidArgument,
         "lease_seconds",
     );
-    assert_status(
-        s.review()
-            .claim(as_agent(
-                pb::ClaimRequest {
-                    draft_id: "missing".into(),
-                    lease_seconds: 0,
-                },
-                "ana",
-            ))
-            .await,
-        Code::NotFound,
-        "missing",
-    );
-    let after = s
-        .drafts()
-        .get_draft(pb::GetDraftRequest { draft_id: d.id })
-        .await
-        .unwrap()
-        .into_inner();
+    assert_status(s.claim("missing", "ana").await, Code::NotFound, "missing");
+    let after = s.draft(&d.id).await;
     assert_eq!(state(&after), pb::DraftState::PendingReview);
 }
 

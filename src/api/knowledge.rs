@@ -71,28 +71,11 @@ impl pb::knowledge_server::Knowledge for KnowledgeApi {
         request: Request<pb::SearchRequest>,
     ) -> Result<Response<pb::SearchResponse>, Status> {
         let r = request.into_inner();
-        let limits = &self.app.config.limits;
-        if r.query.trim().is_empty() {
-            return Err(Status::invalid_argument("query: is required"));
-        }
-        if r.query.len() > limits.max_query_bytes {
-            return Err(Status::invalid_argument(format!(
-                "query: must be at most {} bytes",
-                limits.max_query_bytes
-            )));
-        }
-        if r.limit > limits.max_search_limit {
-            return Err(Status::invalid_argument(format!(
-                "limit: must be at most {}",
-                limits.max_search_limit
-            )));
-        }
-        let limit = if r.limit == 0 { 5 } else { r.limit as usize };
         let locale = (!r.locale.is_empty()).then_some(r.locale);
         let results = self
             .app
             .knowledge
-            .search(&r.query, locale.as_deref(), limit)
+            .search(&r.query, locale.as_deref(), r.limit)
             .await?;
         Ok(Response::new(convert::search_response(results)))
     }

@@ -53,13 +53,13 @@ impl Deliveries {
         channel: Option<String>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<mpsc::Receiver<Result<Delivery>>> {
-        if let Some(c) = &channel {
-            if c.len() > 32 {
-                return Err(Error::Invalid {
-                    field: "channel",
-                    message: "must be at most 32 characters".into(),
-                });
-            }
+        if let Some(c) = &channel
+            && c.len() > 32
+        {
+            return Err(Error::Invalid {
+                field: "channel",
+                message: "must be at most 32 characters".into(),
+            });
         }
         // Subscribe before the first read so nothing committed in between is missed.
         let mut events = self.store.subscribe();

@@ -269,10 +269,10 @@ impl Drafter {
     /// request id returns the same draft.
     pub async fn create(&self, r: DraftRequest) -> Result<Draft> {
         self.validate(&r)?;
-        if !r.request_id.is_empty() {
-            if let Some(existing) = self.store.find_draft_by_request_id(&r.request_id).await? {
-                return Ok(existing);
-            }
+        if !r.request_id.is_empty()
+            && let Some(existing) = self.store.find_draft_by_request_id(&r.request_id).await?
+        {
+            return Ok(existing);
         }
         let composed = self.compose(&r).await?;
         let now = now_ms();

@@ -232,7 +232,8 @@ impl Knowledge {
         if a.url.len() > 2048 {
             return Err(invalid("article.url", "must be at most 2048 bytes"));
         }
-        if !a.url.is_empty() && !(a.url.starts_with("https://") || a.url.starts_with("http://")) {
+        let web_link = a.url.starts_with("https://") || a.url.starts_with("http://");
+        if !a.url.is_empty() && !web_link {
             return Err(invalid(
                 "article.url",
                 "must start with https:// or http://",
@@ -363,12 +364,30 @@ impl Knowledge {
 
     /// Searches in the query's language (the hint when the text is unclear),
     /// falling back to the default locale when that language has no articles.
+    /// `limit` 0 means 5.
     pub async fn search(
         &self,
         query: &str,
         locale_hint: Option<&str>,
-        limit: usize,
+        limit: u32,
     ) -> Result<SearchResults> {
+        let l = &self.limits;
+        if query.trim().is_empty() {
+            return Err(invalid("query", "is required"));
+        }
+        if query.len() > l.max_query_bytes {
+            return Err(invalid(
+                "query",
+                format!("must be at most {} bytes", l.max_query_bytes),
+            ));
+        }
+        if limit > l.max_search_limit {
+            return Err(invalid(
+                "limit",
+                format!("must be at most {}", l.max_search_limit),
+            ));
+        }
+        let limit = if limit == 0 { 5 } else { limit as usize };
         let hint = match locale_hint {
             Some(h) => Some(lang::primary_tag(h).ok_or_else(|| {
                 invalid(
@@ -431,16 +450,10 @@ impl Knowledge {
                 .to_string();
             let default_id = format!("{}/{}", file.locale, file.slug);
             seen.insert(default_id.clone());
-            let text = match std::fs::read(&file.path) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => text,
-                    Err(_) => {
-                        report.errors.push(format!("{shown}:1: not valid UTF-8"));
-                        continue;
-                    }
-                },
-                Err(e) => {
-                    report.errors.push(format!("{shown}:1: {e}"));
+            let text = match file.text {
+                Ok(text) => text,
+                Err(message) => {
+                    report.errors.push(format!("{shown}:1: {message}"));
                     continue;
                 }
             };
@@ -512,9 +525,17 @@ struct KnowledgeFile {
     path: PathBuf,
     locale: String,
     slug: String,
+    /// The file's text, or why it could not be read.
+    text: Result<String, String>,
 }
 
-/// `<dir>/<locale>/**/<slug>.md`, sorted; folders that are not locale tags are skipped.
+fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
+}
+
+/// `<dir>/<locale>/**/<slug>.md` with their text, sorted; folders that are not
+/// locale tags are skipped.
 fn collect_files(dir: &Path) -> Vec<KnowledgeFile> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -551,10 +572,12 @@ fn collect_files(dir: &Path) -> Vec<KnowledgeFile> {
                         .map(|c| c.as_os_str().to_string_lossy().to_string())
                         .collect::<Vec<_>>()
                         .join("/");
+                    let text = read_text(&path);
                     out.push(KnowledgeFile {
                         path,
                         locale: locale.clone(),
                         slug,
+                        text,
                     });
                 }
             }

@@ -178,10 +178,8 @@ pub fn passages(markdown: &str) -> Vec<Passage> {
                     _ => text.push_str("- "),
                 }
             }
-            Event::End(TagEnd::Item) => {
-                if !text.ends_with('\n') {
-                    text.push('\n');
-                }
+            Event::End(TagEnd::Item) if !text.ends_with('\n') => {
+                text.push('\n');
             }
             Event::End(TagEnd::Paragraph) => {
                 if lists.is_empty() {

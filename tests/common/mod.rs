@@ -87,12 +87,11 @@ impl TestServer {
             let req = tonic_health::pb::HealthCheckRequest {
                 service: "replygate.v1.Drafts".into(),
             };
-            if let Ok(resp) = health.check(req).await {
-                if resp.into_inner().status
+            if let Ok(resp) = health.check(req).await
+                && resp.into_inner().status
                     == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-                {
-                    return;
-                }
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "server did not become ready");
             if let Some(h) = &self.handle {
@@ -155,6 +154,100 @@ impl TestServer {
             })
             .await
             .unwrap_or_else(|s| panic!("CreateDraft failed: {s:?}"))
+            .into_inner()
+    }
+}
+
+/// Review and read helpers, one call each, so tests read like sentences.
+impl TestServer {
+    pub async fn claim(&self, draft_id: &str, agent: &str) -> Result<pb::Draft, Status> {
+        self.claim_for(draft_id, agent, 0).await
+    }
+
+    pub async fn claim_for(
+        &self,
+        draft_id: &str,
+        agent: &str,
+        lease_seconds: u32,
+    ) -> Result<pb::Draft, Status> {
+        let req = pb::ClaimRequest {
+            draft_id: draft_id.into(),
+            lease_seconds,
+        };
+        self.review()
+            .claim(as_agent(req, agent))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn approve(
+        &self,
+        draft_id: &str,
+        agent: &str,
+        edited_body: Option<&str>,
+    ) -> Result<pb::Draft, Status> {
+        let req = pb::ApproveRequest {
+            draft_id: draft_id.into(),
+            edited_body: edited_body.map(String::from),
+        };
+        self.review()
+            .approve(as_agent(req, agent))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn reject(
+        &self,
+        draft_id: &str,
+        agent: &str,
+        reason: &str,
+        replacement: Option<&str>,
+    ) -> Result<pb::Draft, Status> {
+        let req = pb::RejectRequest {
+            draft_id: draft_id.into(),
+            reason: reason.into(),
+            replacement_body: replacement.map(String::from),
+        };
+        self.review()
+            .reject(as_agent(req, agent))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn release(&self, draft_id: &str, agent: &str) -> Result<pb::Draft, Status> {
+        let req = pb::ReleaseRequest {
+            draft_id: draft_id.into(),
+        };
+        self.review()
+            .release(as_agent(req, agent))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn pending(&self) -> Vec<pb::Draft> {
+        self.review()
+            .list_pending(pb::ListPendingRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .drafts
+    }
+
+    pub async fn draft(&self, draft_id: &str) -> pb::Draft {
+        let req = pb::GetDraftRequest {
+            draft_id: draft_id.into(),
+        };
+        self.drafts().get_draft(req).await.unwrap().into_inner()
+    }
+
+    pub async fn conversation(&self, conversation_id: &str) -> pb::Conversation {
+        let req = pb::GetConversationRequest {
+            conversation_id: conversation_id.into(),
+        };
+        self.drafts()
+            .get_conversation(req)
+            .await
+            .unwrap()
             .into_inner()
     }
 }

@@ -1,5 +1,6 @@
-//! The real `replygate` binary killed with SIGKILL right after acknowledging
-//! work, then restarted on the same data dir: nothing acknowledged is lost.
+//! The real `replygate` binary as a process: killed with SIGKILL right after
+//! acknowledging work and restarted on the same data dir (nothing acknowledged
+//! is lost), and driven by a Python grpcio client.
 
 use replygate::api::pb;
 use replygate::api::pb::drafts_client::DraftsClient;
@@ -16,6 +17,7 @@ use tonic::transport::Channel;
 struct Process {
     child: Child,
     channel: Channel,
+    addr: String,
 }
 
 /// Starts `replygate serve` on ports chosen by the OS and waits until it serves.
@@ -43,10 +45,10 @@ async fn start(data_dir: &Path) -> Process {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if v["fields"]["message"] == "grpc listening" {
-                    let _ = tx.send(v["fields"]["addr"].as_str().unwrap_or_default().to_string());
-                }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["fields"]["message"] == "grpc listening"
+            {
+                let _ = tx.send(v["fields"]["addr"].as_str().unwrap_or_default().to_string());
             }
         }
     });
@@ -68,7 +70,11 @@ async fn start(data_dir: &Path) -> Process {
         assert!(Instant::now() < deadline, "server not serving");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Process { child, channel }
+    Process {
+        child,
+        channel,
+        addr,
+    }
 }
 
 fn as_agent<T>(message: T, agent: &str) -> Request<T> {
@@ -237,4 +243,41 @@ async fn sigkill_right_after_acknowledging_loses_no_draft_claim_or_delivery() {
     );
     p.child.kill().unwrap();
     p.child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_python_grpcio_client_runs_the_whole_flow() {
+    let has_grpc = Command::new("python3")
+        .args(["-c", "import grpc, grpc_tools"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !has_grpc {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install grpcio and grpcio-tools (see .ci/run)"
+        );
+        eprintln!(
+            "skipped: python3 with grpcio and grpcio-tools is not installed (pip install grpcio grpcio-tools)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = start(&tmp.path().join("data")).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new("python3")
+        .arg(root.join("tests/interop/client.py"))
+        .arg(&p.addr)
+        .arg(root.join("proto"))
+        .output()
+        .await
+        .unwrap();
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    assert!(
+        output.status.success(),
+        "python client failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
