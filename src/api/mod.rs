@@ -14,6 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 /// Generated protobuf types, clients and servers of `replygate.v1`.
@@ -69,6 +70,13 @@ pub async fn serve(
         .await;
 
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "grpc listening");
+    // Replies are small: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms per call.
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn {
+            let _ = stream.set_nodelay(true);
+        }
+        conn
+    });
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -76,6 +84,6 @@ pub async fn serve(
         .add_service(drafts)
         .add_service(review)
         .add_service(knowledge)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }
