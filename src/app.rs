@@ -22,6 +22,8 @@ pub enum Error {
     Store(#[from] storage::Error),
     #[error(transparent)]
     Knowledge(#[from] crate::knowledge::Error),
+    #[error("{0}")]
+    Llm(String),
 }
 
 pub struct App {
@@ -65,7 +67,8 @@ impl App {
             tracing::warn!(dir = %config.knowledge_dir.display(), "knowledge folder not found; serving the stored articles only");
         }
         let app = App {
-            drafter: Drafter::new(store.clone(), knowledge.clone(), config.clone()),
+            drafter: Drafter::new(store.clone(), knowledge.clone(), config.clone())
+                .map_err(Error::Llm)?,
             review: Arc::new(Review::new(store.clone(), config.clone())),
             deliveries: Deliveries::new(store.clone()),
             knowledge,

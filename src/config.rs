@@ -42,6 +42,7 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub policy: PolicyConfig,
     pub retrieval: RetrievalConfig,
+    pub llm: LlmConfig,
 }
 
 impl Default for Config {
@@ -59,6 +60,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             policy: PolicyConfig::default(),
             retrieval: RetrievalConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -309,6 +311,107 @@ impl Default for RetrievalConfig {
     }
 }
 
+/// A secret read from the environment: never printed, serialized or compared.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Secret(empty)"
+        } else {
+            "Secret(***)"
+        })
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, _: &Secret) -> bool {
+        true
+    }
+}
+
+/// An OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama,
+/// llama.cpp's llama-server). Without `base_url` and `model` the built-in
+/// extractive drafter writes every draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// e.g. "https://api.openai.com/v1", "http://127.0.0.1:8080/v1" (llama-server), "http://127.0.0.1:11434/v1" (Ollama).
+    pub base_url: String,
+    pub model: String,
+    /// The environment variable that holds the API key; the key itself never goes in a file.
+    pub api_key_env: String,
+    /// The key, read from `api_key_env` when the config is loaded.
+    #[serde(skip)]
+    pub api_key: Secret,
+    /// Time limit of one HTTP attempt.
+    pub timeout_ms: u64,
+    /// Time limit of a whole draft's LLM work, retries included.
+    pub deadline_ms: u64,
+    pub max_concurrency: usize,
+    /// Retries after the first attempt on 429, 5xx, timeouts and refused connections.
+    pub max_retries: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Consecutive failed calls that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one call may try again.
+    pub breaker_open_ms: u64,
+    pub temperature: f32,
+    pub max_tokens: u32,
+    /// "json_schema" (falls back to json_object, then text, when the server refuses), "json_object" or "text".
+    pub output: String,
+    /// Ask for token log-probabilities (a confidence signal where the server returns them).
+    pub logprobs: bool,
+    /// Passages given to the model.
+    pub max_passages: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: "REPLYGATE_LLM_API_KEY".into(),
+            api_key: Secret::default(),
+            timeout_ms: 20_000,
+            deadline_ms: 45_000,
+            max_concurrency: 8,
+            max_retries: 2,
+            backoff_base_ms: 250,
+            backoff_max_ms: 8_000,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
+            temperature: 0.2,
+            max_tokens: 600,
+            output: "json_schema".into(),
+            logprobs: true,
+            max_passages: 5,
+        }
+    }
+}
+
+impl LlmConfig {
+    pub fn enabled(&self) -> bool {
+        !self.base_url.is_empty() && !self.model.is_empty()
+    }
+}
+
 /// Values given on the command line; they win over everything else.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -348,7 +451,24 @@ pub fn load(
         }
         None => toml::Table::new(),
     };
-    for (key, raw) in env {
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    // The variable holding the LLM key is a secret, not a config key.
+    let key_var = env
+        .iter()
+        .find(|(k, _)| k == "REPLYGATE_LLM__API_KEY_ENV")
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            table
+                .get("llm")
+                .and_then(|l| l.get("api_key_env"))
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        })
+        .unwrap_or_else(|| LlmConfig::default().api_key_env);
+    for (key, raw) in env.iter().cloned() {
+        if key == key_var {
+            continue;
+        }
         let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
             continue;
         };
@@ -389,6 +509,9 @@ pub fn load(
     let mut config: Config = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| Error::Parse(e.to_string()))?;
+    if let Some((_, key)) = env.iter().find(|(k, _)| *k == key_var) {
+        config.llm.api_key = Secret::new(key.clone());
+    }
     if let Some(v) = &overrides.knowledge_dir {
         config.knowledge_dir = v.clone();
     }
@@ -464,6 +587,23 @@ impl Config {
                 "only SQLite is available in this version (leave it empty, or sqlite:PATH)",
             );
         }
+        let l = &self.llm;
+        if l.enabled() && !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://"))
+        {
+            return bad("llm.base_url", "must start with http:// or https://");
+        }
+        if !matches!(l.output.as_str(), "json_schema" | "json_object" | "text") {
+            return bad(
+                "llm.output",
+                "must be \"json_schema\", \"json_object\" or \"text\"",
+            );
+        }
+        if l.timeout_ms == 0 || l.max_concurrency == 0 || l.max_passages == 0 || l.max_tokens == 0 {
+            return bad(
+                "llm",
+                "timeout_ms, max_concurrency, max_passages and max_tokens must be positive",
+            );
+        }
         if self.retrieval.top_articles == 0 || self.retrieval.max_passages == 0 {
             return bad(
                 "retrieval",
@@ -519,6 +659,24 @@ mod tests {
         assert_eq!(c.grpc_addr, "127.0.0.1:2");
         assert_eq!(c.routing.for_channel("email").high, 0.9);
         assert_eq!(c.routing.for_channel("chat"), c.routing.default);
+    }
+
+    #[test]
+    fn the_llm_key_comes_from_the_named_environment_variable_and_is_never_printed() {
+        let c = load(
+            None,
+            env(&[
+                ("REPLYGATE_LLM__BASE_URL", "http://127.0.0.1:8080/v1"),
+                ("REPLYGATE_LLM__MODEL", "m"),
+                ("REPLYGATE_LLM_API_KEY", "sk-secret"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(c.llm.enabled());
+        assert_eq!(c.llm.api_key.expose(), "sk-secret");
+        assert!(!format!("{c:?}").contains("sk-secret"));
+        assert!(!toml::to_string(&c).unwrap().contains("sk-secret"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ impl DraftsApi {
 }
 
 type DeliveryStream = Pin<Box<dyn Stream<Item = Result<pb::Delivery, Status>> + Send>>;
+type DraftEventStream = Pin<Box<dyn Stream<Item = Result<pb::DraftEvent, Status>> + Send>>;
 
 fn draft_request(r: pb::CreateDraftRequest) -> DraftRequest {
     DraftRequest {
@@ -58,6 +59,43 @@ impl pb::drafts_server::Drafts for DraftsApi {
             .create(draft_request(request.into_inner()))
             .await?;
         Ok(Response::new(convert::draft(draft)))
+    }
+
+    type StreamDraftStream = DraftEventStream;
+
+    async fn stream_draft(
+        &self,
+        request: Request<pb::CreateDraftRequest>,
+    ) -> Result<Response<DraftEventStream>, Status> {
+        let r = draft_request(request.into_inner());
+        self.app.drafter.validate(&r)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::DraftEvent, Status>>(64);
+        let app = self.app.clone();
+        tokio::spawn(async move {
+            let (delta_tx, mut delta_rx) = tokio::sync::mpsc::channel::<String>(64);
+            let forward = {
+                let tx = tx.clone();
+                async move {
+                    while let Some(delta) = delta_rx.recv().await {
+                        let event = pb::DraftEvent {
+                            event: Some(pb::draft_event::Event::Delta(delta)),
+                        };
+                        if tx.send(Ok(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            };
+            let create = async move { app.drafter.create_streaming(r, Some(&delta_tx)).await };
+            let (result, ()) = tokio::join!(create, forward);
+            let last = result
+                .map(|d| pb::DraftEvent {
+                    event: Some(pb::draft_event::Event::Draft(convert::draft(d))),
+                })
+                .map_err(Status::from);
+            let _ = tx.send(last).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn get_draft(

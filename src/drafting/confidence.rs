@@ -132,6 +132,136 @@ pub fn assess(s: &Signals, thresholds: Thresholds) -> Confidence {
     }
 }
 
+/// What the model's answer says about itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelSignals {
+    /// The model said whether the passages answer the question.
+    pub answerable: Option<bool>,
+    /// The model's own rating, 0..1.
+    pub self_rating: Option<f64>,
+    /// exp(mean token log-probability) of the answer, when the server returned them.
+    pub token_confidence: Option<f64>,
+    /// Share of the reply's content words found in the passages it cites, 0..1.
+    pub groundedness: f64,
+    /// Every cited number names a passage that was given, and at least one is cited.
+    pub citations_valid: bool,
+}
+
+/// Weight of the retrieval score, groundedness and the model's own signals in an LLM draft's score.
+const RETRIEVAL_WEIGHT: f64 = 0.5;
+const GROUNDED_WEIGHT: f64 = 0.3;
+const MODEL_WEIGHT: f64 = 0.2;
+/// Below this, a reply says more than its passages support.
+const MIN_GROUNDEDNESS: f64 = 0.4;
+
+/// Scores an LLM draft: the retrieval signals (as in [`assess`]) plus the
+/// model's. "Cannot answer", invalid citations and an ungrounded reply make it
+/// LOW whatever the rest says.
+pub fn assess_with_model(s: &Signals, m: &ModelSignals, thresholds: Thresholds) -> Confidence {
+    let retrieval = assess(s, thresholds);
+    let mut reasons = retrieval.reasons;
+    let grounded = m.groundedness.clamp(0.0, 1.0);
+    reasons.push(reason(
+        "groundedness",
+        grounded,
+        "share of the reply's content words found in the cited passages",
+    ));
+    reasons.push(reason(
+        "citation_validity",
+        if m.citations_valid { 1.0 } else { 0.0 },
+        if m.citations_valid {
+            "every citation names a retrieved passage"
+        } else {
+            "no citation, or one that names no retrieved passage"
+        },
+    ));
+    if let Some(a) = m.answerable {
+        reasons.push(reason(
+            "llm_answerable",
+            if a { 1.0 } else { 0.0 },
+            if a {
+                "the model says the passages answer the question"
+            } else {
+                "the model says the passages do not answer the question"
+            },
+        ));
+    }
+    if let Some(r) = m.self_rating {
+        reasons.push(reason(
+            "llm_self_rating",
+            r.clamp(0.0, 1.0),
+            "the model's own confidence",
+        ));
+    }
+    if let Some(t) = m.token_confidence {
+        reasons.push(reason(
+            "llm_token_confidence",
+            t.clamp(0.0, 1.0),
+            "exp(mean log-probability) of the reply's tokens",
+        ));
+    }
+    let model_parts: Vec<f64> = [m.self_rating, m.token_confidence]
+        .into_iter()
+        .flatten()
+        .map(|x| x.clamp(0.0, 1.0))
+        .collect();
+    let model = if model_parts.is_empty() {
+        0.5
+    } else {
+        model_parts.iter().sum::<f64>() / model_parts.len() as f64
+    };
+    let mut score =
+        RETRIEVAL_WEIGHT * retrieval.score + GROUNDED_WEIGHT * grounded + MODEL_WEIGHT * model;
+    let below_medium = (thresholds.medium - 0.01).max(0.0);
+    let mut gate = |cond: bool, signal: &str, detail: &str| {
+        if cond {
+            score = score.min(below_medium);
+            reasons.push(reason(signal, 1.0, detail));
+        }
+    };
+    gate(
+        m.answerable == Some(false),
+        "gate_cannot_answer",
+        "the model could not answer from the passages",
+    );
+    gate(
+        !m.citations_valid,
+        "gate_invalid_citations",
+        "the reply's citations do not check out",
+    );
+    gate(
+        grounded < MIN_GROUNDEDNESS,
+        "gate_ungrounded",
+        "the reply is not supported by its passages",
+    );
+    let score = if score.is_finite() {
+        score.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    Confidence {
+        score,
+        level: level_for(score, thresholds),
+        reasons,
+    }
+}
+
+/// Share of `reply_terms` (distinct) that appear in `source_terms`; 1 when the reply has none.
+pub fn groundedness(
+    reply_terms: &[String],
+    source_terms: &std::collections::HashSet<String>,
+) -> f64 {
+    let distinct: std::collections::HashSet<&String> = reply_terms.iter().collect();
+    if distinct.is_empty() {
+        return 1.0;
+    }
+    distinct
+        .iter()
+        .filter(|t| source_terms.contains(**t))
+        .count() as f64
+        / distinct.len() as f64
+}
+
 /// Whether a draft may go to the customer without review.
 pub fn auto_send(confidence: &Confidence, flags: &Flags) -> bool {
     confidence.level == Level::High && !flags.forces_review()
@@ -243,6 +373,83 @@ mod tests {
                 .iter()
                 .any(|r| r.signal == "policy_human_requested")
         );
+    }
+
+    fn good_model() -> ModelSignals {
+        ModelSignals {
+            answerable: Some(true),
+            self_rating: Some(0.9),
+            token_confidence: Some(0.85),
+            groundedness: 0.9,
+            citations_valid: true,
+        }
+    }
+
+    #[test]
+    fn a_grounded_cited_answerable_reply_on_a_covered_question_is_high() {
+        let hits = [hit("a", 10.0, 1.0), hit("b", 4.0, 0.5)];
+        let c = assess_with_model(
+            &Signals {
+                hits: &hits,
+                query_terms: 4,
+                ..Default::default()
+            },
+            &good_model(),
+            T,
+        );
+        assert_eq!(c.level, Level::High, "{c:?}");
+        for s in [
+            "groundedness",
+            "citation_validity",
+            "llm_answerable",
+            "llm_self_rating",
+            "llm_token_confidence",
+            "retrieval_strength",
+        ] {
+            assert!(c.reasons.iter().any(|r| r.signal == s), "{s} missing");
+        }
+    }
+
+    #[test]
+    fn cannot_answer_invalid_citations_or_ungrounded_replies_are_low() {
+        let hits = [hit("a", 10.0, 1.0)];
+        let signals = Signals {
+            hits: &hits,
+            query_terms: 4,
+            ..Default::default()
+        };
+        for m in [
+            ModelSignals {
+                answerable: Some(false),
+                ..good_model()
+            },
+            ModelSignals {
+                citations_valid: false,
+                ..good_model()
+            },
+            ModelSignals {
+                groundedness: 0.1,
+                ..good_model()
+            },
+        ] {
+            assert_eq!(
+                assess_with_model(&signals, &m, T).level,
+                Level::Low,
+                "{m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn groundedness_counts_distinct_reply_terms_found_in_the_sources() {
+        let src: std::collections::HashSet<String> =
+            ["open", "set"].iter().map(|s| s.to_string()).collect();
+        let reply: Vec<String> = ["open", "set", "set", "moon"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!((groundedness(&reply, &src) - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(groundedness(&[], &src), 1.0);
     }
 
     #[test]

@@ -5,17 +5,24 @@
 
 pub mod confidence;
 pub mod extractive;
+pub mod llm;
 pub mod phrases;
+pub mod pii;
 pub mod policy;
+pub mod prompt;
 
 use crate::config::Config;
-use crate::knowledge::{self, Knowledge, lang};
+use crate::knowledge::{self, ArticleHit, Knowledge, PassageHit, lang};
 use crate::model::{
     AI_ACTOR, AuditEvent, Confidence, CustomerMessage, Delivery, Draft, DraftState, new_id, now_ms,
 };
 use crate::storage::{self, DynStore, NewDraft};
+use llm::{LlmClient, LlmError};
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -46,6 +53,15 @@ static DRAFTS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
         "replygate_drafts_total",
         "Drafts created, by channel, locale, confidence level, initial state and generator",
         &["channel", "locale", "level", "state", "generator"]
+    )
+    .unwrap()
+});
+
+static FALLBACKS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+    prometheus::register_int_counter_vec!(
+        "replygate_llm_fallbacks_total",
+        "Drafts written by the extractive drafter because the LLM failed, by reason",
+        &["reason"]
     )
     .unwrap()
 });
@@ -95,6 +111,38 @@ pub struct Drafter {
     knowledge: Arc<Knowledge>,
     policy: policy::Policy,
     config: Arc<Config>,
+    llm: Option<Arc<LlmClient>>,
+}
+
+/// A reply the LLM wrote, checked.
+struct ModelDraft {
+    body: String,
+    citations: Vec<crate::model::Citation>,
+    signals: confidence::ModelSignals,
+}
+
+/// Cleans streamed reply text for display: drops "[n]" citation marks and
+/// puts personal data back, holding back text inside an unfinished "[...]".
+struct DeltaCleaner<'a> {
+    masked: &'a pii::Masked,
+    pending: String,
+}
+
+impl DeltaCleaner<'_> {
+    fn feed(&mut self, text: &str) -> String {
+        self.pending.push_str(text);
+        let cut = match self.pending.rfind('[') {
+            Some(i) if !self.pending[i..].contains(']') && self.pending.len() - i < 24 => i,
+            _ => self.pending.len(),
+        };
+        let ready: String = self.pending.drain(..cut).collect();
+        pii::unmask(&prompt::strip_citation_marks(&ready), self.masked)
+    }
+
+    fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        pii::unmask(&prompt::strip_citation_marks(&rest), self.masked)
+    }
 }
 
 fn check_id(field: &'static str, value: &str, max: usize, required: bool) -> Result<()> {
@@ -143,13 +191,26 @@ fn normalize_channel(channel: &str) -> Result<String> {
 }
 
 impl Drafter {
-    pub fn new(store: DynStore, knowledge: Arc<Knowledge>, config: Arc<Config>) -> Drafter {
-        Drafter {
+    /// The drafter; with `config.llm` set, drafts are written by that model.
+    pub fn new(
+        store: DynStore,
+        knowledge: Arc<Knowledge>,
+        config: Arc<Config>,
+    ) -> std::result::Result<Drafter, String> {
+        let llm = match config.llm.enabled() {
+            true => Some(Arc::new(LlmClient::new(&config.llm)?)),
+            false => None,
+        };
+        if let Some(l) = &llm {
+            tracing::info!(model = l.model(), "drafting with an llm");
+        }
+        Ok(Drafter {
             policy: policy::Policy::new(&config.policy),
             store,
             knowledge,
             config,
-        }
+            llm,
+        })
     }
 
     /// Checks a request against the configured limits.
@@ -219,62 +280,297 @@ impl Drafter {
 
     /// Writes and scores a reply without storing anything (also used by evaluation).
     pub async fn compose(&self, r: &DraftRequest) -> Result<Composed> {
+        self.compose_streaming(r, None).await
+    }
+
+    /// Like [`Drafter::compose`]; reply text is also sent to `deltas` as it is written.
+    pub async fn compose_streaming(
+        &self,
+        r: &DraftRequest,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> Result<Composed> {
         self.validate(r)?;
         let channel = normalize_channel(&r.channel)?;
         let hint = lang::primary_tag(&r.locale);
         let detection = lang::detect(&r.message, hint.as_deref(), self.knowledge.default_locale());
         let flags = self.policy.check(&r.message);
+        // Personal data is masked before retrieval and before anything could leave for the LLM.
+        let mut texts: Vec<&str> = vec![r.message.as_str()];
+        texts.extend(r.history.iter().map(|t| t.text.as_str()));
+        texts.extend(r.context.values().map(String::as_str));
+        let region_hint = if r.locale.is_empty() {
+            detection.locale.as_str()
+        } else {
+            r.locale.as_str()
+        };
+        let masked = pii::mask_all(&texts, region_hint);
         let retrieval = &self.config.retrieval;
         let found = self
             .knowledge
-            .search_in(&r.message, &detection.locale, retrieval.top_articles)
+            .search_in(&masked[0].text, &detection.locale, retrieval.top_articles)
             .await?;
-        let locale_fallback = found.locale != detection.locale;
-        let generated = extractive::compose(
-            &found.hits.articles,
-            phrases::for_locale(&detection.locale),
-            retrieval.max_passages,
-            retrieval.max_reply_chars,
-        );
+        let signals = confidence::Signals {
+            hits: &found.hits.articles,
+            query_terms: found.hits.query_terms.len(),
+            flags: flags.clone(),
+            locale_fallback: found.locale != detection.locale,
+        };
         let thresholds = self.config.routing.for_channel(&channel);
-        let confidence = confidence::assess(
-            &confidence::Signals {
-                hits: &found.hits.articles,
-                query_terms: found.hits.query_terms.len(),
-                flags: flags.clone(),
-                locale_fallback,
-            },
-            thresholds,
-        );
+        let phrases = phrases::for_locale(&detection.locale);
+
+        let mut fallback: Option<LlmError> = None;
+        let mut written = None;
+        if let Some(llm) = &self.llm {
+            match self
+                .write_with_llm(
+                    llm,
+                    &detection.locale,
+                    &found.locale,
+                    &found.hits.articles,
+                    &masked,
+                    r,
+                    deltas,
+                )
+                .await
+            {
+                Ok(d) => written = Some((d, llm.model().to_string())),
+                Err(e) => {
+                    FALLBACKS.with_label_values(&[e.kind()]).inc();
+                    tracing::warn!(
+                        error = e.kind(),
+                        "llm draft failed, using the extractive drafter"
+                    );
+                    fallback = Some(e);
+                }
+            }
+        }
+        let (body, citations, generator, mut confidence) = match written {
+            Some((d, model)) => {
+                let c = confidence::assess_with_model(&signals, &d.signals, thresholds);
+                (d.body, d.citations, model, c)
+            }
+            None => {
+                let g = extractive::compose(
+                    &found.hits.articles,
+                    phrases,
+                    retrieval.max_passages,
+                    retrieval.max_reply_chars,
+                );
+                if let Some(tx) = deltas {
+                    let _ = tx.send(g.body.clone()).await;
+                }
+                (
+                    g.body,
+                    g.citations,
+                    g.generator,
+                    confidence::assess(&signals, thresholds),
+                )
+            }
+        };
+        if let Some(e) = &fallback {
+            let signal = if matches!(e, LlmError::Unparseable(_)) {
+                "llm_unparseable"
+            } else {
+                "llm_unavailable"
+            };
+            confidence.reasons.push(crate::model::Reason {
+                signal: signal.into(),
+                value: 1.0,
+                detail: format!("the extractive drafter wrote this draft: {}", e.kind()),
+            });
+        }
         let state = if confidence::auto_send(&confidence, &flags) {
             DraftState::AutoApproved
         } else {
             DraftState::PendingReview
         };
         Ok(Composed {
-            disclosure: phrases::for_locale(&detection.locale)
-                .disclosure_ai
-                .to_string(),
+            disclosure: phrases.disclosure_ai.to_string(),
             locale: detection.locale,
             channel,
-            body: generated.body,
-            citations: generated.citations,
-            generator: generated.generator,
+            body,
+            citations,
+            generator,
             confidence,
             state,
+        })
+    }
+
+    /// Asks the model for a reply from the best passages and checks it.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_with_llm(
+        &self,
+        llm: &LlmClient,
+        locale: &str,
+        articles_locale: &str,
+        hits: &[ArticleHit],
+        masked: &[pii::Masked],
+        r: &DraftRequest,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> std::result::Result<ModelDraft, LlmError> {
+        let mut passages: Vec<(&ArticleHit, &PassageHit)> = hits
+            .iter()
+            .flat_map(|h| h.passages.iter().map(move |p| (h, p)))
+            .collect();
+        passages.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+        passages.truncate(self.config.llm.max_passages);
+        let prompt_passages: Vec<prompt::PromptPassage> = passages
+            .iter()
+            .map(|(h, p)| prompt::PromptPassage {
+                title: h.title.clone(),
+                heading: p.heading.clone(),
+                text: extractive::clip(&p.text, 1500),
+            })
+            .collect();
+        let history: Vec<(bool, String)> = r
+            .history
+            .iter()
+            .zip(&masked[1..])
+            .map(|(t, m)| (t.role == Role::Customer, m.text.clone()))
+            .collect();
+        let context: Vec<(String, String)> = r
+            .context
+            .keys()
+            .zip(&masked[1 + r.history.len()..])
+            .map(|(k, m)| (k.clone(), m.text.clone()))
+            .collect();
+        let schema = prompt::answer_schema(prompt_passages.len());
+        let ask = |mode| {
+            prompt::messages(
+                locale,
+                &prompt_passages,
+                &masked[0].text,
+                &history,
+                &context,
+                mode,
+            )
+        };
+
+        let mut mode = llm.mode();
+        let mut content_and_logprobs = match deltas {
+            Some(tx) => {
+                let mut stream = llm.stream(&ask(mode), &schema).await?;
+                mode = llm.mode();
+                let mut extractor = prompt::ReplyExtractor::new(mode);
+                let mut cleaner = DeltaCleaner {
+                    masked: &masked[0],
+                    pending: String::new(),
+                };
+                let mut content = String::new();
+                while let Some(delta) = stream.next().await {
+                    let delta = delta?;
+                    content.push_str(&delta);
+                    let shown = cleaner.feed(&extractor.feed(&delta));
+                    if !shown.is_empty() {
+                        let _ = tx.send(shown).await;
+                    }
+                }
+                let rest = cleaner.finish();
+                if !rest.is_empty() {
+                    let _ = tx.send(rest).await;
+                }
+                (content, Vec::new())
+            }
+            None => {
+                let c = llm.complete(&ask(mode), &schema).await?;
+                mode = llm.mode();
+                (c.content, c.logprobs)
+            }
+        };
+        let answer = match prompt::parse_answer(&content_and_logprobs.0, mode) {
+            Ok(a) => a,
+            Err(first) => {
+                // One more try before giving up on the model.
+                tracing::warn!(error = %first, "llm answer unreadable, asking again");
+                mode = llm.mode();
+                let c = llm.complete(&ask(mode), &schema).await?;
+                mode = llm.mode();
+                content_and_logprobs = (c.content, c.logprobs);
+                prompt::parse_answer(&content_and_logprobs.0, mode)
+                    .map_err(LlmError::Unparseable)?
+            }
+        };
+        let logprobs = content_and_logprobs.1;
+
+        let n = passages.len() as i64;
+        let cited: Vec<usize> = {
+            let mut seen = Vec::new();
+            for c in &answer.citations {
+                if (1..=n).contains(c) && !seen.contains(&((*c - 1) as usize)) {
+                    seen.push((*c - 1) as usize);
+                }
+            }
+            seen
+        };
+        let citations_valid =
+            !answer.citations.is_empty() && answer.citations.iter().all(|c| (1..=n).contains(c));
+        let reply_masked = prompt::strip_citation_marks(&answer.reply);
+
+        // Groundedness: the reply's content words against the cited passages.
+        static PLACEHOLDER: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(r"\[[A-Z]+_\d+\]").unwrap());
+        let mut analyzer = lang::analyzer(lang::analyzer_key(articles_locale));
+        let reply_terms = lang::terms(&mut analyzer, &PLACEHOLDER.replace_all(&reply_masked, " "));
+        let mut source_terms: HashSet<String> = HashSet::new();
+        for i in &cited {
+            let (h, p) = passages[*i];
+            source_terms.extend(lang::terms(
+                &mut analyzer,
+                &format!("{}\n{}\n{}", h.title, p.heading, p.text),
+            ));
+        }
+        let grounded = confidence::groundedness(&reply_terms, &source_terms);
+        let token_confidence = (!logprobs.is_empty())
+            .then(|| (logprobs.iter().sum::<f64>() / logprobs.len() as f64).exp());
+
+        let mut citations: Vec<crate::model::Citation> = Vec::new();
+        for i in &cited {
+            let (h, p) = passages[*i];
+            if !citations.iter().any(|c| c.article_id == h.article_id) {
+                citations.push(extractive::citation(h, p));
+            }
+        }
+        let mut body = pii::unmask(reply_masked.trim(), &masked[0]);
+        if let Some(first) = citations.first().filter(|c| !c.url.is_empty()) {
+            body.push_str(&format!(
+                "\n\n{} {} — {}",
+                phrases::for_locale(locale).more_info,
+                first.title,
+                first.url
+            ));
+        }
+        Ok(ModelDraft {
+            body,
+            citations,
+            signals: confidence::ModelSignals {
+                answerable: answer.answerable,
+                self_rating: answer.self_rating,
+                token_confidence,
+                groundedness: grounded,
+                citations_valid,
+            },
         })
     }
 
     /// Drafts a reply to one customer message and stores it durably; the same
     /// request id returns the same draft.
     pub async fn create(&self, r: DraftRequest) -> Result<Draft> {
+        self.create_streaming(r, None).await
+    }
+
+    /// Like [`Drafter::create`], sending the reply's text to `deltas` as it is written.
+    pub async fn create_streaming(
+        &self,
+        r: DraftRequest,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> Result<Draft> {
         self.validate(&r)?;
         if !r.request_id.is_empty()
             && let Some(existing) = self.store.find_draft_by_request_id(&r.request_id).await?
         {
             return Ok(existing);
         }
-        let composed = self.compose(&r).await?;
+        let composed = self.compose_streaming(&r, deltas).await?;
         let now = now_ms();
         let message = CustomerMessage {
             id: new_id(),

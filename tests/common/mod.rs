@@ -326,3 +326,5 @@ pub fn assert_status(
         }
     }
 }
+
+pub mod fake_llm;

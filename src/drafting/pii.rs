@@ -1,0 +1,293 @@
+//! Personal data stays home: before anything leaves for an LLM, e-mail
+//! addresses, phone numbers, payment card numbers, IBANs and national ids are
+//! replaced by stable placeholders (`[EMAIL_1]`, `[PHONE_1]`, …); the model's
+//! answer gets the originals back where it used the placeholders. Phone
+//! numbers are confirmed with libphonenumber's metadata (`phonenumber`),
+//! IBANs with their checksum (`iban_validate`), cards with Luhn.
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// What was masked: placeholder -> original, in order of first appearance.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Masked {
+    pub text: String,
+    pub entities: Vec<(String, String)>,
+}
+
+impl Masked {
+    /// Counts of masked items per kind, e.g. [("EMAIL", 1), ("PHONE", 2)].
+    pub fn kinds(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for (placeholder, _) in &self.entities {
+            let kind = placeholder
+                .trim_matches(['[', ']'])
+                .rsplit_once('_')
+                .map(|(k, _)| k)
+                .unwrap_or("")
+                .to_string();
+            match out.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => out.push((kind, 1)),
+            }
+        }
+        out
+    }
+}
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}").unwrap()
+});
+static IBAN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b[a-z]{2}\d{2}(?:[ ]?[a-z0-9]){11,30}\b").unwrap());
+static CARD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ \-]?\d){12,18}\b").unwrap());
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:\+|\b00|\b)\d[\d \-().]{5,20}\d\b").unwrap());
+/// Brazilian CPF (000.000.000-00) and Italian codice fiscale.
+static NATIONAL_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b\d{3}\.\d{3}\.\d{3}-\d{2}\b|\b[a-z]{6}\d{2}[a-z]\d{2}[a-z]\d{3}[a-z]\b")
+        .unwrap()
+});
+
+/// Regions tried for numbers written without a country code.
+const REGIONS: &[phonenumber::country::Id] = {
+    use phonenumber::country::Id::*;
+    &[US, BR, IT, PT, GB, ES, FR, DE, IN, MX]
+};
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+pub fn luhn_valid(number: &str) -> bool {
+    let d = digits(number);
+    if !(13..=19).contains(&d.len()) {
+        return false;
+    }
+    let sum: u32 = d
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let n = c.to_digit(10).unwrap_or(0);
+            if i % 2 == 1 {
+                let x = n * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                n
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn is_iban(candidate: &str) -> bool {
+    let compact: String = candidate
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    compact.parse::<iban::Iban>().is_ok()
+}
+
+fn is_phone(candidate: &str, region: Option<phonenumber::country::Id>) -> bool {
+    let d = digits(candidate);
+    if !(7..=15).contains(&d.len()) {
+        return false;
+    }
+    let trimmed = candidate.trim();
+    let international = trimmed.starts_with('+') || trimmed.starts_with("00");
+    if international {
+        let normalized = format!(
+            "+{}",
+            d.strip_prefix("00")
+                .filter(|_| trimmed.starts_with("00"))
+                .unwrap_or(&d)
+        );
+        return phonenumber::parse(None, &normalized).is_ok_and(|n| phonenumber::is_valid(&n));
+    }
+    let valid_in = |id: phonenumber::country::Id| {
+        phonenumber::parse(Some(id), trimmed).is_ok_and(|n| phonenumber::is_valid(&n))
+    };
+    if let Some(id) = region {
+        if valid_in(id) {
+            return true;
+        }
+    }
+    // Without a country code, only longer numbers are taken for phones, so
+    // short figures (amounts, versions, codes) stay readable.
+    d.len() >= 9 && REGIONS.iter().any(|id| valid_in(*id))
+}
+
+/// The phone region a locale implies ("pt-BR" -> BR), if any.
+pub fn region_of(locale: &str) -> Option<phonenumber::country::Id> {
+    let region = locale.split(['-', '_']).nth(1)?.to_ascii_uppercase();
+    region.parse().ok()
+}
+
+struct Masker {
+    entities: Vec<(String, String)>,
+    counters: Vec<(&'static str, usize)>,
+}
+
+impl Masker {
+    fn placeholder(&mut self, kind: &'static str, original: &str) -> String {
+        let original = original.trim().to_string();
+        if let Some((p, _)) = self.entities.iter().find(|(_, o)| *o == original) {
+            return p.clone();
+        }
+        let n = match self.counters.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.counters.push((kind, 1));
+                1
+            }
+        };
+        let p = format!("[{kind}_{n}]");
+        self.entities.push((p.clone(), original));
+        p
+    }
+
+    fn replace(
+        &mut self,
+        text: &str,
+        re: &Regex,
+        kind: &'static str,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for m in re.find_iter(text) {
+            let s = m.as_str();
+            // Leading/trailing spaces or brackets the pattern swallowed stay in the text.
+            let core = s.trim_matches(|c: char| {
+                c.is_whitespace() || c == '(' || c == ')' || c == '.' || c == '-'
+            });
+            if core.is_empty() || !accept(core) {
+                continue;
+            }
+            let start = m.start() + s.find(core).unwrap_or(0);
+            out.push_str(&text[last..start]);
+            out.push_str(&self.placeholder(kind, core));
+            last = start + core.len();
+        }
+        out.push_str(&text[last..]);
+        out
+    }
+}
+
+/// Masks personal data in `text`; `locale` (e.g. "pt-BR") helps with local phone numbers.
+pub fn mask(text: &str, locale: &str) -> Masked {
+    mask_all(&[text], locale).pop().unwrap_or_default()
+}
+
+/// Masks several texts with one placeholder table, so the same e-mail in the
+/// message and in the history gets the same placeholder. Every returned item
+/// carries the whole table.
+pub fn mask_all(texts: &[&str], locale: &str) -> Vec<Masked> {
+    let region = region_of(locale);
+    let mut m = Masker {
+        entities: Vec::new(),
+        counters: Vec::new(),
+    };
+    let masked: Vec<String> = texts
+        .iter()
+        .map(|t| {
+            let t = m.replace(t, &EMAIL, "EMAIL", |_| true);
+            let t = m.replace(&t, &IBAN, "IBAN", is_iban);
+            let t = m.replace(&t, &CARD, "CARD", luhn_valid);
+            let t = m.replace(&t, &NATIONAL_ID, "ID", |_| true);
+            m.replace(&t, &PHONE, "PHONE", |c| is_phone(c, region))
+        })
+        .collect();
+    masked
+        .into_iter()
+        .map(|text| Masked {
+            text,
+            entities: m.entities.clone(),
+        })
+        .collect()
+}
+
+/// Puts the originals back where a text uses the placeholders.
+pub fn unmask(text: &str, masked: &Masked) -> String {
+    let mut out = text.to_string();
+    for (placeholder, original) in &masked.entities {
+        out = out.replace(placeholder, original);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_phones_cards_and_ibans_are_masked() {
+        let text = "I'm ana.silva+lumo@example.com.br, call +55 11 98765-4321 or +39 312 345 6789. \
+                    Card 4111 1111 1111 1111, IBAN IT60 X054 2811 1010 0000 0123 456.";
+        let m = mask(text, "en");
+        for secret in ["ana.silva", "98765", "312 345", "4111", "X054"] {
+            assert!(!m.text.contains(secret), "{secret} leaked: {}", m.text);
+        }
+        assert!(
+            m.text.contains("[EMAIL_1]")
+                && m.text.contains("[PHONE_1]")
+                && m.text.contains("[PHONE_2]")
+        );
+        assert!(
+            m.text.contains("[CARD_1]") && m.text.contains("[IBAN_1]"),
+            "{}",
+            m.text
+        );
+        assert_eq!(unmask(&m.text, &m), text);
+    }
+
+    #[test]
+    fn a_local_number_is_masked_with_the_locale_region() {
+        let m = mask("meu numero e (11) 98765-4321", "pt-BR");
+        assert!(m.text.contains("[PHONE_1]"), "{}", m.text);
+    }
+
+    #[test]
+    fn ordinary_figures_are_left_alone() {
+        let text = "App version 2.24.1 on Android 14, 3 GB free, code 123456, order 2024";
+        assert_eq!(mask(text, "en").text, text);
+    }
+
+    #[test]
+    fn a_card_number_that_fails_luhn_is_not_a_card() {
+        assert!(luhn_valid("4111111111111111"));
+        assert!(!luhn_valid("4111111111111112"));
+        assert!(!mask("ref 4111 1111 1111 1112", "en").text.contains("[CARD"));
+    }
+
+    #[test]
+    fn the_same_value_gets_the_same_placeholder_across_texts() {
+        let all = mask_all(&["write to a@b.io", "a@b.io again, or c@d.io"], "en");
+        assert_eq!(all[0].text, "write to [EMAIL_1]");
+        assert_eq!(all[1].text, "[EMAIL_1] again, or [EMAIL_2]");
+    }
+
+    #[test]
+    fn national_ids_are_masked() {
+        let m = mask("CPF 123.456.789-09 e codice RSSMRA85T10A562S", "pt");
+        assert!(
+            !m.text.contains("123.456") && !m.text.contains("RSSMRA"),
+            "{}",
+            m.text
+        );
+    }
+
+    #[test]
+    fn kinds_are_counted() {
+        let m = mask("a@b.io c@d.io +44 20 7946 0958", "en");
+        assert_eq!(
+            m.kinds(),
+            vec![("EMAIL".to_string(), 2), ("PHONE".to_string(), 1)]
+        );
+    }
+}
