@@ -12,6 +12,7 @@
 //! - [`delivery`]: the outbox stream and acknowledgements
 //! - [`storage`]: the `Store` trait and its SQLite implementation
 //! - [`model`]: records shared by the modules
+//! - [`eval`]: routing evaluation on labeled questions
 //! - [`config`], [`telemetry`]
 //!
 //! [`run`] starts everything on listeners the caller bound, so tests use the
@@ -22,6 +23,7 @@ pub mod app;
 pub mod config;
 pub mod delivery;
 pub mod drafting;
+pub mod eval;
 pub mod http;
 pub mod knowledge;
 pub mod model;

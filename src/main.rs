@@ -37,6 +37,24 @@ enum Command {
         #[arg(long)]
         http_addr: Option<String>,
     },
+    /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
+    Eval {
+        /// JSON lines: {"text": ..., "expected": "<article id>" | "out_of_scope", "locale"?: ..., "channel"?: ...}
+        #[arg(long)]
+        questions: PathBuf,
+        /// Help-center folder to answer from [default: the config's knowledge_dir]
+        #[arg(long)]
+        knowledge: Option<PathBuf>,
+        /// TOML config file (thresholds, LLM, ...); REPLYGATE_* variables apply too.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The auto-send precision to find a threshold for.
+        #[arg(long, default_value_t = 0.95)]
+        target_precision: f64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -80,7 +98,84 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Eval {
+            questions,
+            knowledge,
+            config,
+            target_precision,
+            json,
+        } => {
+            let overrides = Overrides {
+                knowledge_dir: knowledge,
+                ..Default::default()
+            };
+            let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if std::env::var_os("RUST_LOG").is_none() {
+                // SAFETY: single-threaded at this point, before any logging starts.
+                unsafe { std::env::set_var("RUST_LOG", "warn") };
+            }
+            replygate::telemetry::init(&config.log_format);
+            match evaluate(config, &questions, target_precision, json).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+/// Answers from a throwaway copy of the knowledge folder, so evaluation never touches a live data dir.
+async fn evaluate(
+    mut config: config::Config,
+    questions: &std::path::Path,
+    target: f64,
+    json: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{IsTerminal, Write};
+    if !(0.0..=1.0).contains(&target) {
+        return Err("--target-precision must be between 0 and 1".into());
+    }
+    let questions = replygate::eval::read_questions(questions)?;
+    let scratch =
+        std::env::temp_dir().join(format!("replygate-eval-{}", replygate::model::new_id()));
+    config.data_dir = scratch.clone();
+    let result = async {
+        let app = replygate::app::App::open(config).await?;
+        let tty = std::io::stderr().is_terminal();
+        let outcomes = replygate::eval::run(&app.drafter, &questions, |done, total| {
+            if tty {
+                let filled = done * 30 / total.max(1);
+                eprint!(
+                    "\r[{}{}] {done}/{total}",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled)
+                );
+                if done == total {
+                    eprintln!();
+                }
+            }
+        })
+        .await?;
+        let report = replygate::eval::report(&outcomes, target);
+        let mut out = std::io::stdout().lock();
+        if json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        } else {
+            write!(out, "{}", report.render())?;
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 async fn serve(config: config::Config) -> Result<(), Box<dyn std::error::Error>> {

@@ -281,3 +281,68 @@ async fn a_python_grpcio_client_runs_the_whole_flow() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn eval_reports_routing_quality_on_the_sample_questions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .args([
+            "eval",
+            "--json",
+            "--target-precision",
+            "0.95",
+            "--questions",
+        ])
+        .arg(root.join("knowledge/eval/questions.jsonl"))
+        .arg("--knowledge")
+        .arg(root.join("knowledge"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["questions"].as_u64().unwrap() >= 100);
+    assert!(report["out_of_scope"].as_u64().unwrap() >= 25);
+    assert_eq!(
+        report["outcomes"].as_array().unwrap().len() as u64,
+        report["questions"].as_u64().unwrap()
+    );
+    // The quality floor measured when confidence v1 was tuned (docs/EVALUATION.md).
+    let configured = &report["configured"];
+    assert!(
+        configured["precision"].as_f64().unwrap() >= 0.95,
+        "{configured}"
+    );
+    assert!(
+        configured["leakage"].as_f64().unwrap() <= 0.05,
+        "{configured}"
+    );
+    assert!(
+        report["top3"].as_f64().unwrap() >= 0.7,
+        "{}",
+        report["top3"]
+    );
+    assert!(report["suggested"]["threshold"].as_f64().is_some());
+}
+
+#[test]
+fn eval_names_the_bad_line_of_a_question_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("q.jsonl");
+    std::fs::write(
+        &file,
+        "{\"text\": \"hi\", \"expected\": \"out_of_scope\"}\nnot json\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .args(["eval", "--questions"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("q.jsonl:2:"), "{stderr}");
+}

@@ -104,6 +104,10 @@ pub struct Composed {
     pub generator: String,
     pub confidence: Confidence,
     pub state: DraftState,
+    /// A policy flag sends it to review whatever its confidence.
+    pub forced_review: bool,
+    /// Retrieved article ids, best first.
+    pub retrieved: Vec<String>,
 }
 
 pub struct Drafter {
@@ -384,7 +388,15 @@ impl Drafter {
         } else {
             DraftState::PendingReview
         };
+        let retrieved = found
+            .hits
+            .articles
+            .iter()
+            .map(|h| h.article_id.clone())
+            .collect();
         Ok(Composed {
+            forced_review: flags.forces_review(),
+            retrieved,
             disclosure: phrases.disclosure_ai.to_string(),
             locale: detection.locale,
             channel,
