@@ -389,3 +389,68 @@ async fn stream_draft_without_an_llm_sends_the_extractive_reply() {
         "conversation_id",
     );
 }
+
+/// Against a real OpenAI-compatible server (CI: llama.cpp with SmolLM2, see
+/// scripts/llama-server.sh): shapes and flow only, never the model's wording.
+#[tokio::test]
+async fn a_real_model_drafts_through_the_full_flow() {
+    let Ok(url) = std::env::var("REPLYGATE_TEST_LLM_URL") else {
+        eprintln!(
+            "skipped: set REPLYGATE_TEST_LLM_URL to a chat-completions base URL (scripts/llama-server.sh)"
+        );
+        return;
+    };
+    let s = TestServer::start_with(move |c| {
+        c.llm.base_url = url;
+        c.llm.model = "smollm2".into();
+        c.llm.timeout_ms = 120_000;
+        c.llm.deadline_ms = 300_000;
+        c.llm.max_tokens = 300;
+        c.llm.temperature = 0.0;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let d = s.ask("c1", COVERED).await;
+    eprintln!(
+        "real model draft in {:?}: generator {}, score {:.2}",
+        started.elapsed(),
+        d.generator,
+        score(&d)
+    );
+    assert!(d.ai_generated && !d.disclosure.is_empty() && !d.body.is_empty());
+    assert!([pb::DraftState::AutoApproved, pb::DraftState::PendingReview].contains(&state(&d)));
+    assert!(reason(&d, "retrieval_strength").is_some());
+    if d.generator == "smollm2" {
+        for signal in ["groundedness", "citation_validity"] {
+            assert!(reason(&d, signal).is_some(), "{signal}: {:?}", d.confidence);
+        }
+        if let Some(t) = reason(&d, "llm_token_confidence") {
+            assert!((0.0..=1.0).contains(&t));
+        }
+    } else {
+        // A tiny model may answer unreadably; the customer still gets a draft.
+        assert_eq!(d.generator, "extractive");
+        assert!(
+            reason(&d, "llm_unparseable").is_some() || reason(&d, "llm_unavailable").is_some(),
+            "{:?}",
+            d.confidence
+        );
+    }
+    // The flow goes on: stored, reviewable, delivered.
+    assert_eq!(s.draft(&d.id).await.id, d.id);
+    if state(&d) == pb::DraftState::PendingReview {
+        s.approve(&d.id, "ana", None).await.unwrap();
+    }
+    let mut stream = s
+        .drafts()
+        .stream_deliveries(pb::StreamDeliveriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let delivery = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.draft_id, d.id);
+}
