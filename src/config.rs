@@ -422,6 +422,8 @@ pub struct Overrides {
 }
 
 const ENV_PREFIX: &str = "REPLYGATE_";
+/// Reserved for test settings (e.g. REPLYGATE_TEST_LLM_URL); never read as config.
+const TEST_PREFIX: &str = "REPLYGATE_TEST_";
 
 /// Reads a scalar from the environment as TOML when it parses as one, else as a string.
 fn env_value(raw: &str) -> toml::Value {
@@ -466,7 +468,8 @@ pub fn load(
         })
         .unwrap_or_else(|| LlmConfig::default().api_key_env);
     for (key, raw) in env.iter().cloned() {
-        if key == key_var {
+        // The key holder is a secret; REPLYGATE_TEST_* belongs to test harnesses.
+        if key == key_var || key.starts_with(TEST_PREFIX) {
             continue;
         }
         let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
@@ -677,6 +680,19 @@ mod tests {
         assert_eq!(c.llm.api_key.expose(), "sk-secret");
         assert!(!format!("{c:?}").contains("sk-secret"));
         assert!(!toml::to_string(&c).unwrap().contains("sk-secret"));
+    }
+
+    #[test]
+    fn test_harness_variables_are_not_config() {
+        let c = load(
+            None,
+            env(&[
+                ("REPLYGATE_TEST_LLM_URL", "http://x"),
+                ("REPLYGATE_TEST_DATABASE_URL", "postgres://"),
+            ]),
+            &Overrides::default(),
+        );
+        assert_eq!(c.unwrap(), Config::default());
     }
 
     #[test]

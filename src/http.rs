@@ -33,7 +33,10 @@ async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
     }
 }
 
-async fn metrics() -> impl IntoResponse {
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    if let Err(e) = app.review.refresh_queue_gauges().await {
+        tracing::warn!(error = %e, "queue gauges not refreshed");
+    }
     let mut out = String::new();
     let encoder = prometheus::TextEncoder::new();
     match encoder.encode_utf8(&prometheus::gather(), &mut out) {

@@ -1336,6 +1336,11 @@ async fn health_reflection_and_metrics_are_served() {
     let body = http_get(s.http_addr, "/metrics").await;
     assert!(body.contains("replygate_drafts_total"), "{body}");
     assert!(body.contains("replygate_knowledge_passages"), "{body}");
+    assert!(body.contains("replygate_review_queue_depth"), "{body}");
+    assert!(
+        body.contains("replygate_review_oldest_pending_seconds"),
+        "{body}"
+    );
     assert!(http_get(s.http_addr, "/healthz").await.contains("ok"));
 }
 

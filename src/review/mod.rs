@@ -64,6 +64,21 @@ static CLAIM_TO_DECISION: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     .unwrap()
 });
 
+static QUEUE_DEPTH: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!(
+        "replygate_review_queue_depth",
+        "Drafts waiting for an agent"
+    )
+    .unwrap()
+});
+static OLDEST_PENDING: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
+    prometheus::register_gauge!(
+        "replygate_review_oldest_pending_seconds",
+        "Age of the oldest draft waiting for an agent"
+    )
+    .unwrap()
+});
+
 /// How a draft relates to the review queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueEventKind {
@@ -255,6 +270,19 @@ impl Review {
             limit: if limit == 0 { max } else { limit },
         };
         Ok(self.store.list_open_drafts(&f, now_ms()).await?)
+    }
+
+    /// Updates the queue gauges (depth, oldest pending age) from the store.
+    pub async fn refresh_queue_gauges(&self) -> Result<()> {
+        let now = now_ms();
+        let (depth, oldest) = self.store.queue_stats(now).await?;
+        QUEUE_DEPTH.set(depth as i64);
+        OLDEST_PENDING.set(
+            oldest
+                .map(|t| ((now - t).max(0) as f64) / 1000.0)
+                .unwrap_or(0.0),
+        );
+        Ok(())
     }
 
     /// Returns expired claims to the queue; returns how many.

@@ -111,6 +111,8 @@ pub trait Store: Send + Sync + 'static {
     async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft>;
     /// Drafts waiting for review at `now` (pending, or claimed with an expired lease), oldest first.
     async fn list_open_drafts(&self, filter: &PendingFilter, now: Millis) -> Result<Vec<Draft>>;
+    /// How many drafts wait for review at `now`, and when the oldest of them was created.
+    async fn queue_stats(&self, now: Millis) -> Result<(u64, Option<Millis>)>;
     /// Claimed drafts whose lease ended before `now`.
     async fn list_expired_claims(&self, now: Millis, limit: u32) -> Result<Vec<Draft>>;
     async fn transcript(&self, conversation_id: &str) -> Result<Option<Transcript>>;

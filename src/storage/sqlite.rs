@@ -426,6 +426,17 @@ impl Store for SqliteStore {
         rows.iter().map(draft_from_row).collect()
     }
 
+    async fn queue_stats(&self, now: Millis) -> Result<(u64, Option<Millis>)> {
+        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM drafts
+             WHERE state = 'PENDING_REVIEW' OR (state = 'CLAIMED' AND claim_expires_at <= ?)",
+        )
+        .bind(now)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok((count as u64, oldest))
+    }
+
     async fn list_expired_claims(&self, now: Millis, limit: u32) -> Result<Vec<Draft>> {
         let rows = sqlx::query(concat!(
             draft_select!(),
