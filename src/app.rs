@@ -48,6 +48,12 @@ impl App {
             Some(path) if !path.is_empty() => path.trim_start_matches("//").into(),
             _ => config.data_dir.join("replygate.db"),
         };
+        // Language models load lazily; load them now, not on the first customer's message.
+        let warm = tokio::task::spawn_blocking(|| {
+            for text in ["How do I back up my chats?", "Como faço backup?", "Come faccio il backup?"] {
+                crate::knowledge::lang::detect(text, None, "en");
+            }
+        });
         let store: DynStore = Arc::new(SqliteStore::open(&db_path).await?);
         let knowledge = Arc::new(
             Knowledge::open(store.clone(), &config.data_dir.join("index"), &config).await?,
@@ -66,6 +72,7 @@ impl App {
         } else {
             tracing::warn!(dir = %config.knowledge_dir.display(), "knowledge folder not found; serving the stored articles only");
         }
+        let _ = warm.await;
         let app = App {
             drafter: Drafter::new(store.clone(), knowledge.clone(), config.clone())
                 .map_err(Error::Llm)?,
