@@ -50,7 +50,11 @@ impl App {
         };
         // Language models load lazily; load them now, not on the first customer's message.
         let warm = tokio::task::spawn_blocking(|| {
-            for text in ["How do I back up my chats?", "Como faço backup?", "Come faccio il backup?"] {
+            for text in [
+                "How do I back up my chats?",
+                "Como faço backup?",
+                "Come faccio il backup?",
+            ] {
                 crate::knowledge::lang::detect(text, None, "en");
             }
         });

@@ -33,6 +33,20 @@ fn reason(signal: &str, value: f64, detail: impl Into<String>) -> Reason {
     }
 }
 
+/// The confidence for a raw score: clamped to 0..1 (NaN counts as 0) and levelled.
+fn finish(score: f64, reasons: Vec<Reason>, thresholds: Thresholds) -> Confidence {
+    let score = if score.is_finite() {
+        score.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    Confidence {
+        score,
+        level: level_for(score, thresholds),
+        reasons,
+    }
+}
+
 pub fn level_for(score: f64, t: Thresholds) -> Level {
     if score >= t.high {
         Level::High
@@ -120,16 +134,7 @@ pub fn assess(s: &Signals, thresholds: Thresholds) -> Confidence {
             format!("the message tries to instruct the assistant: \"{p}\""),
         ));
     }
-    let score = if score.is_finite() {
-        score.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    Confidence {
-        score,
-        level: level_for(score, thresholds),
-        reasons,
-    }
+    finish(score, reasons, thresholds)
 }
 
 /// What the model's answer says about itself.
@@ -234,16 +239,7 @@ pub fn assess_with_model(s: &Signals, m: &ModelSignals, thresholds: Thresholds) 
         "gate_ungrounded",
         "the reply is not supported by its passages",
     );
-    let score = if score.is_finite() {
-        score.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    Confidence {
-        score,
-        level: level_for(score, thresholds),
-        reasons,
-    }
+    finish(score, reasons, thresholds)
 }
 
 /// Share of `reply_terms` (distinct) that appear in `source_terms`; 1 when the reply has none.
