@@ -33,6 +33,7 @@ pub struct App {
     pub drafter: Drafter,
     pub review: Arc<Review>,
     pub deliveries: Deliveries,
+    pub insights: crate::stats::Insights,
 }
 
 impl App {
@@ -82,6 +83,7 @@ impl App {
                 .map_err(Error::Llm)?,
             review: Arc::new(Review::new(store.clone(), config.clone())),
             deliveries: Deliveries::new(store.clone()),
+            insights: crate::stats::Insights::new(store.clone()),
             knowledge,
             store,
             config,

@@ -10,6 +10,7 @@
 //! - [`knowledge`]: articles, Markdown parsing, the folder sync, the tantivy index
 //! - [`review`]: the review state machine, claims with leases, the queue
 //! - [`delivery`]: the outbox stream and acknowledgements
+//! - [`stats`]: figures for managers over a time window
 //! - [`storage`]: the `Store` trait and its SQLite implementation
 //! - [`model`]: records shared by the modules
 //! - [`eval`]: routing evaluation on labeled questions
@@ -28,6 +29,7 @@ pub mod http;
 pub mod knowledge;
 pub mod model;
 pub mod review;
+pub mod stats;
 pub mod storage;
 pub mod telemetry;
 

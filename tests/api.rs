@@ -1502,3 +1502,87 @@ async fn the_index_catches_up_with_the_store_after_being_lost() {
         .into_inner();
     assert_eq!(hits.hits[0].article_id, "en/change-phone-number");
 }
+
+// ---------- insights ----------
+
+#[tokio::test]
+async fn stats_count_a_scripted_desk_over_a_window() {
+    let s = TestServer::start().await;
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3600;
+    let window_start = prost_types::Timestamp {
+        seconds: an_hour_ago,
+        nanos: 0,
+    };
+    s.ask("c1", "How do I block someone?").await; // auto-approved
+    let plain = s.ask("c2", OUT_OF_SCOPE).await;
+    let edit = s.ask("c3", OUT_OF_SCOPE).await;
+    let replace = s.ask("c4", OUT_OF_SCOPE).await;
+    s.ask("c5", OUT_OF_SCOPE).await; // left pending
+    s.approve(&plain.id, "ana", None).await.unwrap();
+    s.approve(&edit.id, "ana", Some("My better words."))
+        .await
+        .unwrap();
+    s.reject(&replace.id, "bob", "off topic", Some("Bob here."))
+        .await
+        .unwrap();
+    let mut insights = replygate::api::pb::insights_client::InsightsClient::new(s.channel());
+    let stats = insights
+        .stats(pb::StatsRequest {
+            from: Some(window_start),
+            to: None,
+            channel: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((stats.conversations, stats.drafts), (5, 5));
+    assert_eq!(
+        (
+            stats.auto_approved,
+            stats.approved,
+            stats.edited,
+            stats.replaced,
+            stats.pending
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    assert!((stats.auto_send_rate - 0.2).abs() < 1e-9);
+    assert!((stats.edit_rate - 0.5).abs() < 1e-9);
+    let agents: Vec<(&str, u64, u64, u64)> = stats
+        .agents
+        .iter()
+        .map(|a| (a.agent.as_str(), a.approved, a.edited, a.replaced))
+        .collect();
+    assert_eq!(agents, vec![("ana", 1, 1, 0), ("bob", 0, 0, 1)]);
+    let none = insights
+        .stats(pb::StatsRequest {
+            from: Some(window_start),
+            to: None,
+            channel: "email".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(none.drafts, 0);
+    assert_status(
+        insights
+            .stats(pb::StatsRequest {
+                from: Some(prost_types::Timestamp {
+                    seconds: 10,
+                    nanos: 0,
+                }),
+                to: Some(prost_types::Timestamp {
+                    seconds: 5,
+                    nanos: 0,
+                }),
+                channel: String::new(),
+            })
+            .await,
+        tonic::Code::InvalidArgument,
+        "from",
+    );
+}

@@ -198,3 +198,44 @@ pub fn search_response(r: SearchResults) -> pb::SearchResponse {
         locale: r.locale,
     }
 }
+
+pub fn millis(t: prost_types::Timestamp) -> Millis {
+    t.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.nanos) / 1_000_000)
+}
+
+pub fn stats(s: crate::stats::Stats) -> pb::StatsResponse {
+    pb::StatsResponse {
+        from: timestamp(s.from),
+        to: timestamp(s.to),
+        conversations: s.conversations,
+        drafts: s.drafts,
+        auto_approved: s.auto_approved,
+        pending: s.pending,
+        approved: s.approved,
+        edited: s.edited,
+        rejected: s.rejected,
+        replaced: s.replaced,
+        superseded: s.superseded,
+        delivered: s.delivered,
+        auto_send_rate: s.auto_send_rate,
+        edit_rate: s.edit_rate,
+        median_seconds_to_approve: s.median_seconds_to_approve,
+        low: s.low,
+        medium: s.medium,
+        high: s.high,
+        agents: s
+            .agents
+            .into_iter()
+            .map(|a| pb::AgentStats {
+                agent: a.agent,
+                approved: a.approved,
+                edited: a.edited,
+                rejected: a.rejected,
+                replaced: a.replaced,
+                median_seconds_to_decide: a.median_seconds_to_decide,
+            })
+            .collect(),
+    }
+}

@@ -5,6 +5,7 @@
 mod convert;
 mod drafts;
 mod identity;
+mod insights;
 mod knowledge;
 mod review;
 mod status;
@@ -68,6 +69,13 @@ pub async fn serve(
     health
         .set_serving::<pb::knowledge_server::KnowledgeServer<knowledge::KnowledgeApi>>()
         .await;
+    let insights =
+        pb::insights_server::InsightsServer::new(insights::InsightsApi::new(app.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+    health
+        .set_serving::<pb::insights_server::InsightsServer<insights::InsightsApi>>()
+        .await;
 
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "grpc listening");
     // Replies are small: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms per call.
@@ -84,6 +92,7 @@ pub async fn serve(
         .add_service(drafts)
         .add_service(review)
         .add_service(knowledge)
+        .add_service(insights)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -2,7 +2,7 @@
 //! mapping names every variant (no catch-all), so a new variant forces a decision.
 
 use crate::model::rfc3339;
-use crate::{delivery, drafting, knowledge, review, storage};
+use crate::{delivery, drafting, knowledge, review, stats, storage};
 use tonic::Status;
 
 impl From<storage::Error> for Status {
@@ -69,6 +69,17 @@ impl From<review::Error> for Status {
             )),
             review::Error::Contended => Status::aborted("the draft kept changing; retry"),
             review::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<stats::Error> for Status {
+    fn from(e: stats::Error) -> Status {
+        match e {
+            stats::Error::Invalid { field, message } => {
+                Status::invalid_argument(format!("{field}: {message}"))
+            }
+            stats::Error::Store(e) => e.into(),
         }
     }
 }

@@ -77,6 +77,24 @@ pub struct PendingFilter {
     pub limit: u32,
 }
 
+/// What stats need to know about one draft.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftFacts {
+    pub conversation_id: String,
+    pub state: crate::model::DraftState,
+    pub level: crate::model::Level,
+    pub created_at: Millis,
+    pub reviewed_by: String,
+    pub ai_generated: bool,
+    pub human_reviewed: bool,
+    /// The delivered text differs from the drafter's.
+    pub edited: bool,
+    /// When an agent approved or rejected it.
+    pub decided_at: Option<Millis>,
+    /// The decision was a rejection.
+    pub rejected: bool,
+}
+
 /// Announced after a commit, so streams wake up without polling.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreEvent {
@@ -113,6 +131,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_open_drafts(&self, filter: &PendingFilter, now: Millis) -> Result<Vec<Draft>>;
     /// How many drafts wait for review at `now`, and when the oldest of them was created.
     async fn queue_stats(&self, now: Millis) -> Result<(u64, Option<Millis>)>;
+    /// Facts about the drafts created in `[from, to)`, optionally of one channel.
+    async fn draft_facts(
+        &self,
+        from: Millis,
+        to: Millis,
+        channel: Option<&str>,
+    ) -> Result<Vec<DraftFacts>>;
     /// Claimed drafts whose lease ended before `now`.
     async fn list_expired_claims(&self, now: Millis, limit: u32) -> Result<Vec<Draft>>;
     async fn transcript(&self, conversation_id: &str) -> Result<Option<Transcript>>;

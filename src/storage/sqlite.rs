@@ -437,6 +437,49 @@ impl Store for SqliteStore {
         Ok((count as u64, oldest))
     }
 
+    async fn draft_facts(
+        &self,
+        from: Millis,
+        to: Millis,
+        channel: Option<&str>,
+    ) -> Result<Vec<super::DraftFacts>> {
+        let rows = sqlx::query(
+            "SELECT d.conversation_id, d.state, d.confidence_level, d.created_at, d.reviewed_by, d.ai_generated,
+                    d.human_reviewed, d.final_body <> d.body AS edited,
+                    (SELECT MIN(e.at) FROM audit_events e WHERE e.draft_id = d.id
+                        AND e.kind IN ('draft_approved', 'draft_rejected')) AS decided_at,
+                    EXISTS (SELECT 1 FROM audit_events e WHERE e.draft_id = d.id AND e.kind = 'draft_rejected') AS rejected
+             FROM drafts d
+             WHERE d.created_at >= ? AND d.created_at < ? AND (? IS NULL OR d.channel = ?)",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(channel)
+        .bind(channel)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state")?;
+                let level: String = row.try_get("confidence_level")?;
+                Ok(super::DraftFacts {
+                    conversation_id: row.try_get("conversation_id")?,
+                    state: DraftState::parse(&state)
+                        .ok_or_else(|| Error::Corrupt(format!("state {state}")))?,
+                    level: Level::parse(&level)
+                        .ok_or_else(|| Error::Corrupt(format!("level {level}")))?,
+                    created_at: row.try_get("created_at")?,
+                    reviewed_by: row.try_get("reviewed_by")?,
+                    ai_generated: row.try_get("ai_generated")?,
+                    human_reviewed: row.try_get("human_reviewed")?,
+                    edited: row.try_get("edited")?,
+                    decided_at: row.try_get("decided_at")?,
+                    rejected: row.try_get("rejected")?,
+                })
+            })
+            .collect()
+    }
+
     async fn list_expired_claims(&self, now: Millis, limit: u32) -> Result<Vec<Draft>> {
         let rows = sqlx::query(concat!(
             draft_select!(),
