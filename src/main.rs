@@ -37,6 +37,24 @@ enum Command {
         #[arg(long)]
         http_addr: Option<String>,
     },
+    /// Measure retrieval (SciFact, beside bm25s), CreateDraft under load, the time around an LLM, and 10k articles.
+    Bench {
+        /// BEIR SciFact folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+        #[arg(long, default_value = "../shared/eval/scifact")]
+        scifact: PathBuf,
+        /// Help center for the CreateDraft runs.
+        #[arg(long, default_value = "knowledge")]
+        knowledge: PathBuf,
+        /// Seconds per load level.
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        /// Articles for the knowledge-scale run.
+        #[arg(long, default_value_t = 10_000)]
+        articles: usize,
+        /// Write the Markdown report here (also printed).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
     Eval {
         /// JSON lines: {"text": ..., "expected": "<article id>" | "out_of_scope", "locale"?: ..., "channel"?: ...}
@@ -93,6 +111,41 @@ async fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "replygate stopped");
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Bench {
+            scifact,
+            knowledge,
+            seconds,
+            articles,
+            out,
+        } => {
+            if std::env::var_os("RUST_LOG").is_none() {
+                // SAFETY: single-threaded at this point, before any logging starts.
+                unsafe { std::env::set_var("RUST_LOG", "warn") };
+            }
+            replygate::telemetry::init("text");
+            let opts = replygate::bench::Options {
+                scifact,
+                knowledge,
+                seconds,
+                articles,
+            };
+            match replygate::bench::run(&opts).await {
+                Ok(md) => {
+                    print!("{md}");
+                    if let Some(path) = out {
+                        if let Err(e) = std::fs::write(&path, &md) {
+                            eprintln!("error: cannot write {}: {e}", path.display());
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::FAILURE
                 }

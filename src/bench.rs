@@ -1,0 +1,603 @@
+//! `replygate bench`: retrieval quality and speed on BEIR SciFact (beside the
+//! Python peer bm25s), CreateDraft throughput and latency over real gRPC with
+//! durable SQLite, the gateway's own time around a 500 ms LLM, and the
+//! knowledge base at 10,000 articles. Prints Markdown (docs/BENCHMARKS.md).
+
+use crate::api::pb;
+use crate::app::App;
+use crate::config::Config;
+use crate::knowledge::index::{Change, SearchIndex};
+use crate::model::Article;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub struct Options {
+    pub scifact: PathBuf,
+    pub knowledge: PathBuf,
+    /// Seconds per load level.
+    pub seconds: u64,
+    pub articles: usize,
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("replygate-bench-{name}-{}", crate::model::new_id()))
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("MemTotal")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+                    / 1024.0
+                    / 1024.0
+            })
+        })
+        .unwrap_or(0.0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!(
+        "{cores} cores ({cpu}), {mem:.0} GiB memory, {} {}, release build",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// Runs every benchmark and returns the report as Markdown.
+pub async fn run(opts: &Options) -> Result<String, BoxError> {
+    let mut md = String::new();
+    writeln!(
+        md,
+        "# Benchmarks\n\nProduced by `cargo run --release -- bench --out docs/BENCHMARKS.md` on {} ({}).\nNumbers from one run on a shared 2-core machine; they move by ±10% between runs.\n",
+        machine(),
+        crate::model::rfc3339(crate::model::now_ms())
+    )?;
+    eprintln!("retrieval: SciFact");
+    md.push_str(&retrieval(&opts.scifact).await?);
+    eprintln!("CreateDraft under load");
+    md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
+    eprintln!("gateway time around a 500 ms LLM");
+    md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
+    eprintln!("knowledge at {} articles", opts.articles);
+    md.push_str(&knowledge_scale(opts.articles).await?);
+    Ok(md)
+}
+
+struct RetrievalScore {
+    ndcg10: f64,
+    recall100: f64,
+    index_seconds: f64,
+    qps: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn read_jsonl(path: &Path) -> Result<Vec<serde_json::Value>, BoxError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?)
+}
+
+fn scifact_blocking(dir: &Path) -> Result<RetrievalScore, BoxError> {
+    let docs = read_jsonl(&dir.join("corpus.jsonl"))?;
+    let queries: HashMap<String, String> = read_jsonl(&dir.join("queries.jsonl"))?
+        .into_iter()
+        .map(|q| {
+            (
+                q["_id"].as_str().unwrap_or_default().to_string(),
+                q["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut qrels: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    for line in std::fs::read_to_string(dir.join("qrels/test.tsv"))?
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() == 3 {
+            qrels
+                .entry(f[0].into())
+                .or_default()
+                .insert(f[1].into(), f[2].parse().unwrap_or(0.0));
+        }
+    }
+    let index_dir = scratch("scifact");
+    let index = SearchIndex::open(&index_dir)?;
+    let changes: Vec<Change> = docs
+        .iter()
+        .map(|d| {
+            Change::Put(Article {
+                id: d["_id"].as_str().unwrap_or_default().to_string(),
+                locale: "en".into(),
+                title: d["title"].as_str().unwrap_or_default().to_string(),
+                body: d["text"].as_str().unwrap_or_default().to_string(),
+                tags: vec![],
+                url: String::new(),
+                version: 1,
+                content_hash: String::new(),
+                source: "bench".into(),
+                updated_at: 0,
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    index.apply(&changes)?;
+    let index_seconds = started.elapsed().as_secs_f64();
+    let mut ndcg = Vec::new();
+    let mut recall = Vec::new();
+    let mut lat = Vec::new();
+    let mut qids: Vec<&String> = qrels.keys().collect();
+    qids.sort();
+    for qid in qids {
+        let rels = &qrels[qid];
+        let t = Instant::now();
+        let hits = index.search(
+            queries.get(qid).map(String::as_str).unwrap_or_default(),
+            "en",
+            100,
+        )?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        let ranked: Vec<&str> = hits
+            .articles
+            .iter()
+            .map(|h| h.article_id.as_str())
+            .collect();
+        let dcg: f64 = ranked
+            .iter()
+            .take(10)
+            .enumerate()
+            .map(|(i, d)| rels.get(*d).copied().unwrap_or(0.0) / (i as f64 + 2.0).log2())
+            .sum();
+        let mut ideal: Vec<f64> = rels.values().copied().collect();
+        ideal.sort_by(|a, b| b.total_cmp(a));
+        let idcg: f64 = ideal
+            .iter()
+            .take(10)
+            .enumerate()
+            .map(|(i, r)| r / (i as f64 + 2.0).log2())
+            .sum();
+        ndcg.push(if idcg > 0.0 { dcg / idcg } else { 0.0 });
+        let found = ranked
+            .iter()
+            .take(100)
+            .filter(|d| rels.contains_key(**d))
+            .count();
+        recall.push(found as f64 / rels.len().max(1) as f64);
+    }
+    let _ = std::fs::remove_dir_all(&index_dir);
+    let total: f64 = lat.iter().sum();
+    lat.sort_by(f64::total_cmp);
+    Ok(RetrievalScore {
+        ndcg10: ndcg.iter().sum::<f64>() / ndcg.len().max(1) as f64,
+        recall100: recall.iter().sum::<f64>() / recall.len().max(1) as f64,
+        index_seconds,
+        qps: lat.len() as f64 / (total / 1000.0).max(1e-9),
+        p50: pct(&lat, 0.5),
+        p99: pct(&lat, 0.99),
+    })
+}
+
+async fn retrieval(dir: &Path) -> Result<String, BoxError> {
+    let d = dir.to_path_buf();
+    let ours = tokio::task::spawn_blocking(move || scifact_blocking(&d)).await??;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/bm25s_scifact.py");
+    let peer = tokio::process::Command::new("python3")
+        .arg(&script)
+        .arg(dir)
+        .output()
+        .await;
+    let peer: Result<serde_json::Value, String> = match peer {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).map_err(|e| e.to_string()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+            .to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## Retrieval: BEIR SciFact\n\n5,183 abstracts (title + text), the 300 test queries one at a time, top 100.\n"
+    )?;
+    writeln!(
+        md,
+        "| system | nDCG@10 | R@100 | index time | queries/s | p50 | p99 |\n|---|---|---|---|---|---|---|"
+    )?;
+    writeln!(
+        md,
+        "| Lucene BM25, flat (published, Pyserini) | 0.6789 | 0.9253 | | | | |"
+    )?;
+    writeln!(
+        md,
+        "| Lucene BM25, multifield (published) | 0.6647 | 0.9076 | | | | |"
+    )?;
+    writeln!(
+        md,
+        "| replygate (tantivy BM25, title ×1.6 + passage + whole article) | {:.4} | {:.4} | {:.2} s | {:.0} | {:.2} ms | {:.2} ms |",
+        ours.ndcg10, ours.recall100, ours.index_seconds, ours.qps, ours.p50, ours.p99
+    )?;
+    match peer {
+        Ok(p) => writeln!(
+            md,
+            "| bm25s (Python, k1=0.9 b=0.4, PyStemmer) | {:.4} | {:.4} | {:.2} s | {:.0} | {:.2} ms | {:.2} ms |",
+            p["ndcg10"].as_f64().unwrap_or(0.0),
+            p["recall100"].as_f64().unwrap_or(0.0),
+            p["index_seconds"].as_f64().unwrap_or(0.0),
+            p["qps"].as_f64().unwrap_or(0.0),
+            p["p50_ms"].as_f64().unwrap_or(0.0),
+            p["p99_ms"].as_f64().unwrap_or(0.0)
+        )?,
+        Err(e) => writeln!(md, "| bm25s (Python) | not run: {e} | | | | | |")?,
+    }
+    writeln!(md)?;
+    Ok(md)
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), crate::Error>>,
+    data: PathBuf,
+}
+
+async fn start(mut config: Config) -> Result<Server, BoxError> {
+    let data = scratch("data");
+    config.data_dir = data.clone();
+    let grpc = TcpListener::bind("127.0.0.1:0").await?;
+    let http = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = grpc.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(crate::run(
+        config,
+        crate::Listeners { grpc, http },
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect_lazy();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "replygate.v1.Drafts".into(),
+        })
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline || handle.is_finished() {
+            return Err("bench server did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Server {
+        addr,
+        stop: Some(tx),
+        handle,
+        data,
+    })
+}
+
+impl Server {
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.handle).await;
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+const QUESTIONS: &[&str] = &[
+    "How do I change my phone number?",
+    "How can I back up my chats?",
+    "What's the weather in Rome tomorrow?",
+    "Come faccio a eliminare il mio account?",
+    "nao consigo restaurar meu backup",
+    "I am not getting notifications",
+    "How many devices can I link?",
+    "Do you sell gift cards?",
+];
+
+/// `clients` concurrent callers for `seconds`; returns (requests/s, sorted latencies in ms).
+async fn drive(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    seconds: u64,
+    tag: &str,
+) -> Result<(f64, Vec<f64>), BoxError> {
+    let connections: Vec<tonic::transport::Channel> = (0..clients.clamp(1, 16))
+        .map(|_| {
+            tonic::transport::Channel::from_shared(format!("http://{addr}"))
+                .map(|c| c.connect_lazy())
+        })
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let mut client =
+            pb::drafts_client::DraftsClient::new(connections[i % connections.len()].clone());
+        let tag = tag.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut k = 0usize;
+            while Instant::now() < deadline {
+                let req = pb::CreateDraftRequest {
+                    conversation_id: format!("{tag}-{i}-{k}"),
+                    message: QUESTIONS[(i + k) % QUESTIONS.len()].into(),
+                    channel: "chat".into(),
+                    ..Default::default()
+                };
+                let t = Instant::now();
+                if client.create_draft(req).await.is_ok() {
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                k += 1;
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Ok((all.len() as f64 / elapsed, all))
+}
+
+async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, BoxError> {
+    let config = Config {
+        knowledge_dir: knowledge.to_path_buf(),
+        log_format: "text".into(),
+        ..Config::default()
+    };
+    let server = start(config).await?;
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## CreateDraft over gRPC (extractive drafter, durable SQLite)\n\nEach client sends CreateDraft back to back for {seconds} s (8 questions in en/pt/it, in and out of scope, each a new conversation); every draft is committed with `synchronous = FULL` before the answer.\n"
+    )?;
+    writeln!(
+        md,
+        "| concurrent clients | drafts/s | p50 | p99 |\n|---|---|---|---|"
+    )?;
+    for clients in [1usize, 16, 64, 256] {
+        eprintln!("  {clients} clients");
+        let (rps, lat) = drive(server.addr, clients, seconds, &format!("load{clients}")).await?;
+        writeln!(
+            md,
+            "| {clients} | {rps:.0} | {:.1} ms | {:.1} ms |",
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        )?;
+    }
+    writeln!(md)?;
+    server.stop().await;
+    Ok(md)
+}
+
+/// An OpenAI-compatible endpoint that answers every request after `delay`.
+async fn fake_llm(delay: Duration) -> Result<std::net::SocketAddr, BoxError> {
+    use axum::routing::post;
+    let answer = serde_json::json!({
+        "choices": [{ "message": { "content": serde_json::json!({ "reply": "To block a contact, open the chat, tap the contact's name and choose Block. [1]", "citations": [1], "answerable": true, "confidence": 0.9 }).to_string() }, "finish_reason": "stop" }]
+    });
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || {
+            let body = answer.to_string();
+            async move {
+                tokio::time::sleep(delay).await;
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
+async fn llm_overhead(knowledge: &Path, seconds: u64) -> Result<String, BoxError> {
+    let llm = fake_llm(Duration::from_millis(500)).await?;
+    let mut config = Config {
+        knowledge_dir: knowledge.to_path_buf(),
+        ..Config::default()
+    };
+    config.llm.base_url = format!("http://{llm}/v1");
+    config.llm.model = "fake-500ms".into();
+    config.llm.max_concurrency = 64;
+    let server = start(config).await?;
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## The gateway's own time around an LLM\n\nA local OpenAI-compatible fake that answers every request after exactly 500 ms; the added time is CreateDraft's latency minus 500 ms (language detection, PII masking, retrieval, prompt, parsing, scoring, the durable commit, gRPC).\n"
+    )?;
+    writeln!(
+        md,
+        "| concurrent clients | drafts/s | added p50 | added p99 |\n|---|---|---|---|"
+    )?;
+    for clients in [1usize, 16] {
+        let (rps, lat) = drive(
+            server.addr,
+            clients,
+            seconds.max(5),
+            &format!("llm{clients}"),
+        )
+        .await?;
+        writeln!(
+            md,
+            "| {clients} | {rps:.1} | {:.1} ms | {:.1} ms |",
+            pct(&lat, 0.5) - 500.0,
+            pct(&lat, 0.99) - 500.0
+        )?;
+    }
+    writeln!(md)?;
+    server.stop().await;
+    Ok(md)
+}
+
+/// Deterministic pseudo-words, so every run indexes the same text.
+struct Words(u64);
+
+impl Words {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn word(&mut self) -> String {
+        const SYLLABLES: &[&str] = &[
+            "ka", "lo", "mi", "ra", "te", "su", "no", "vi", "pe", "da", "ri", "zo", "ban", "tor",
+            "mel", "fin",
+        ];
+        let n = 2 + (self.next() % 3) as usize;
+        (0..n)
+            .map(|_| SYLLABLES[(self.next() % SYLLABLES.len() as u64) as usize])
+            .collect()
+    }
+
+    fn words(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.word()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+async fn knowledge_scale(articles: usize) -> Result<String, BoxError> {
+    let folder = scratch("kb");
+    let mut words = Words(42);
+    std::fs::create_dir_all(folder.join("en"))?;
+    for i in 0..articles {
+        let text = format!(
+            "---\ntitle: {}\n---\n{}\n\n## {}\n{}\n\n## {}\n{}\n",
+            words.words(4),
+            words.words(30),
+            words.words(3),
+            words.words(60),
+            words.words(3),
+            words.words(60)
+        );
+        std::fs::write(folder.join("en").join(format!("article-{i}.md")), text)?;
+    }
+    let config = Config {
+        knowledge_dir: folder.clone(),
+        data_dir: scratch("kbdata"),
+        ..Config::default()
+    };
+    let data = config.data_dir.clone();
+    let started = Instant::now();
+    let app = App::open(config).await?;
+    let import = started.elapsed().as_secs_f64();
+    let mut lat = Vec::new();
+    for _ in 0..500 {
+        let q = words.words(3);
+        let t = Instant::now();
+        app.knowledge.search_in(&q, "en", 5).await?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let mut upsert = Vec::new();
+    let mut visible = Vec::new();
+    for i in 0..30 {
+        let marker = format!("zzmarker{i}qq");
+        let input = crate::knowledge::ArticleInput {
+            id: format!("en/fresh-{i}"),
+            locale: "en".into(),
+            title: format!("Fresh {marker}"),
+            body: format!("{} {marker}", words.words(40)),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        app.knowledge.upsert(input, "api").await?;
+        upsert.push(t.elapsed().as_secs_f64() * 1000.0);
+        let after = Instant::now();
+        loop {
+            let hits = app.knowledge.search_in(&marker, "en", 1).await?;
+            if hits
+                .hits
+                .articles
+                .first()
+                .is_some_and(|h| h.article_id == format!("en/fresh-{i}"))
+            {
+                break;
+            }
+            if after.elapsed() > Duration::from_secs(5) {
+                return Err("an upserted article was not found within 5 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        visible.push(after.elapsed().as_secs_f64() * 1000.0);
+    }
+    upsert.sort_by(f64::total_cmp);
+    visible.sort_by(f64::total_cmp);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&folder);
+    let _ = std::fs::remove_dir_all(&data);
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## Knowledge at {articles} articles\n\nGenerated articles (an intro and two sections, ~150 words) synced from a folder into SQLite and the index at start-up; then 500 searches of 3 random words; then 30 UpsertArticle calls, each followed by a search for a word only the new article has.\n"
+    )?;
+    writeln!(md, "| measure | value |\n|---|---|")?;
+    writeln!(
+        md,
+        "| import {articles} articles (store + index, one commit) | {import:.1} s |"
+    )?;
+    writeln!(
+        md,
+        "| search p50 / p99 | {:.2} ms / {:.2} ms |",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    )?;
+    writeln!(
+        md,
+        "| UpsertArticle p50 / p99 (store commit + index commit) | {:.1} ms / {:.1} ms |",
+        pct(&upsert, 0.5),
+        pct(&upsert, 0.99)
+    )?;
+    writeln!(
+        md,
+        "| from UpsertArticle returning to found, max | {:.2} ms |",
+        visible.last().copied().unwrap_or(0.0)
+    )?;
+    writeln!(md)?;
+    Ok(md)
+}
