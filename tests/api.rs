@@ -1586,3 +1586,69 @@ async fn stats_count_a_scripted_desk_over_a_window() {
         "from",
     );
 }
+
+// ---------- evaluation ----------
+
+#[tokio::test]
+async fn eval_on_a_fixture_help_center_gives_the_expected_counts() {
+    use replygate::eval::{Question, report, run};
+    let tmp = tempfile::tempdir().unwrap();
+    let kb = tmp.path().join("kb");
+    write(
+        &kb,
+        "en/stickers.md",
+        "---\ntitle: Animated stickers\n---\nCreate animated stickers from your photos.\n\n## Create a sticker\nOpen the sticker panel and tap Create to animate a photo.",
+    );
+    write(
+        &kb,
+        "en/themes.md",
+        "---\ntitle: Dark theme\n---\nSwitch the app to a dark theme.\n\n## Turn on the dark theme\nOpen Settings, tap Display and choose the dark theme.",
+    );
+    write(
+        &kb,
+        "en/wallpaper.md",
+        "---\ntitle: Chat wallpaper\n---\nChange the wallpaper behind your chats.\n\n## Pick a wallpaper\nOpen Settings, tap Chats, then Wallpaper, and pick an image.",
+    );
+    let config = replygate::config::Config {
+        knowledge_dir: kb,
+        data_dir: tmp.path().join("data"),
+        ..Default::default()
+    };
+    let app = replygate::app::App::open(config).await.unwrap();
+    let q = |text: &str, expected: &str| Question {
+        text: text.into(),
+        expected: expected.into(),
+        locale: Some("en".into()),
+        channel: None,
+    };
+    let questions = vec![
+        q(
+            "How do I create animated stickers from my photos?",
+            "en/stickers",
+        ),
+        q("How do I turn on the dark theme?", "en/themes"),
+        q("How can I change the chat wallpaper?", "en/wallpaper"),
+        q("What is the capital of Peru?", "out_of_scope"),
+        q("Can you recommend a good pizza recipe?", "out_of_scope"),
+    ];
+    let mut calls = 0;
+    let outcomes = run(&app.drafter, &questions, |_, _| calls += 1)
+        .await
+        .unwrap();
+    assert_eq!(calls, 5);
+    let r = report(&outcomes, 0.99);
+    assert_eq!((r.questions, r.in_scope, r.out_of_scope), (5, 3, 2));
+    assert_eq!((r.top1, r.top3), (1.0, 1.0));
+    assert_eq!(
+        r.levels[0][2], 2,
+        "both out-of-scope questions are LOW: {:?}",
+        r.levels
+    );
+    assert_eq!(r.configured.leakage, 0.0);
+    assert_eq!(
+        r.levels.iter().map(|row| row[0]).sum::<usize>(),
+        3,
+        "all three in-scope answers cite the expected article"
+    );
+    assert_eq!(r.configured.precision.unwrap_or(1.0), 1.0);
+}

@@ -18,6 +18,7 @@ struct Process {
     child: Child,
     channel: Channel,
     addr: String,
+    http_addr: String,
 }
 
 /// Starts `replygate serve` on ports chosen by the OS and waits until it serves.
@@ -45,16 +46,26 @@ async fn start(data_dir: &Path) -> Process {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v["fields"]["message"] == "grpc listening"
-            {
-                let _ = tx.send(v["fields"]["addr"].as_str().unwrap_or_default().to_string());
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                let message = v["fields"]["message"].as_str().unwrap_or_default();
+                if message == "grpc listening" || message == "http listening" {
+                    let addr = v["fields"]["addr"].as_str().unwrap_or_default().to_string();
+                    let _ = tx.send((message.to_string(), addr));
+                }
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("server did not report its address");
+    let (mut addr, mut http_addr) = (String::new(), String::new());
+    while addr.is_empty() || http_addr.is_empty() {
+        let (message, a) = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("server did not report its addresses");
+        if message == "grpc listening" {
+            addr = a;
+        } else {
+            http_addr = a;
+        }
+    }
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy();
@@ -74,6 +85,7 @@ async fn start(data_dir: &Path) -> Process {
         child,
         channel,
         addr,
+        http_addr,
     }
 }
 
@@ -345,4 +357,86 @@ fn eval_names_the_bad_line_of_a_question_file() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("q.jsonl:2:"), "{stderr}");
+}
+
+/// Metrics are process-wide, so a fresh process gives exact values.
+#[tokio::test]
+async fn metrics_show_the_values_of_a_scripted_flow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = start(&tmp.path().join("data")).await;
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    let ask = |conversation: &str, message: &str| pb::CreateDraftRequest {
+        conversation_id: conversation.into(),
+        message: message.into(),
+        channel: "whatsapp".into(),
+        ..Default::default()
+    };
+    let auto = drafts
+        .create_draft(ask("c1", "How do I block someone?"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(auto.state, pb::DraftState::AutoApproved as i32);
+    let pending = drafts
+        .create_draft(ask("c2", "What's the weather in Rome tomorrow?"))
+        .await
+        .unwrap()
+        .into_inner();
+    drafts
+        .create_draft(ask("c3", "Do you sell gift cards for birthdays?"))
+        .await
+        .unwrap();
+    let mut review = ReviewClient::new(p.channel.clone());
+    review
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: pending.id.clone(),
+                edited_body: None,
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let body = http_get(&p.http_addr, "/metrics").await;
+    let value = |needle: &str| -> f64 {
+        body.lines()
+            .find(|l| !l.starts_with('#') && needle.split('|').all(|part| l.contains(part)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no metric line with {needle}:\n{body}"))
+    };
+    assert_eq!(
+        value("replygate_drafts_total{|state=\"AUTO_APPROVED\"|channel=\"whatsapp\""),
+        1.0
+    );
+    assert_eq!(
+        value("replygate_drafts_total{|state=\"PENDING_REVIEW\"|level=\"LOW\""),
+        2.0
+    );
+    assert_eq!(
+        value("replygate_review_actions_total{|action=\"approve\"|agent=\"ana\""),
+        1.0
+    );
+    assert_eq!(value("replygate_review_queue_depth"), 1.0);
+    assert!(value("replygate_review_oldest_pending_seconds") >= 0.0);
+    assert_eq!(value("replygate_review_decision_seconds_count"), 1.0);
+    assert_eq!(value("replygate_retrieval_seconds_count"), 3.0);
+    assert!(value("replygate_knowledge_passages") > 100.0);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
+
+async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
 }
