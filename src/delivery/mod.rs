@@ -26,7 +26,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 static ACKED: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     prometheus::register_histogram!(
         "replygate_create_to_delivery_seconds",
-        "Time from a draft's delivery being ready to the platform's acknowledgement",
+        "Time from a customer message's draft being created to the platform acknowledging its delivery",
         vec![0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0]
     )
     .unwrap()
@@ -136,14 +136,14 @@ impl Deliveries {
             now,
         );
         let newly = self.store.ack_delivery(cursor, event, now).await?;
-        if newly {
-            ACKED.observe(((now - delivery.created_at).max(0) as f64) / 1000.0);
-        }
         let draft = self
             .store
             .get_draft(&delivery.draft_id)
             .await?
             .ok_or(Error::NotFound(cursor))?;
+        if newly {
+            ACKED.observe(((now - draft.created_at).max(0) as f64) / 1000.0);
+        }
         Ok((newly, draft))
     }
 }
