@@ -374,7 +374,13 @@ impl SearchIndex {
         let idf_total: f64 = idf.iter().sum();
 
         let mut articles: Vec<ArticleHit> = Vec::new();
-        for (score, address) in top {
+        // Reading stored passages is the cost of a search: stop once `limit`
+        // articles are found and their nearest runner-up passages were seen.
+        let enough = limit * 2 + 8;
+        for (read, (score, address)) in top.into_iter().enumerate() {
+            if articles.len() >= limit && read >= enough {
+                break;
+            }
             let doc: TantivyDocument = searcher.doc(address)?;
             let text_of = |field| {
                 doc.get_first(field)
