@@ -34,7 +34,7 @@ async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
-    if let Err(e) = app.review.refresh_queue_gauges().await {
+    if let Err(e) = app.review.refresh_gauges().await {
         tracing::warn!(error = %e, "queue gauges not refreshed");
     }
     let mut out = String::new();

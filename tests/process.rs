@@ -422,6 +422,8 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
     assert_eq!(value("replygate_review_decision_seconds_count"), 1.0);
     assert_eq!(value("replygate_retrieval_seconds_count"), 3.0);
     assert!(value("replygate_knowledge_passages") > 100.0);
+    assert!(value("replygate_knowledge_articles") >= 78.0);
+    assert!((value("replygate_auto_send_ratio") - 1.0 / 3.0).abs() < 1e-6);
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }

@@ -66,6 +66,27 @@ static FALLBACKS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     .unwrap()
 });
 
+static AUTO_SEND_RATIO: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
+    prometheus::register_gauge!(
+        "replygate_auto_send_ratio",
+        "Share of drafts auto-approved since this process started"
+    )
+    .unwrap()
+});
+static DRAFTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static AUTO_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn count_for_ratio(auto: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let total = DRAFTED.fetch_add(1, Relaxed) + 1;
+    let sent = if auto {
+        AUTO_SENT.fetch_add(1, Relaxed) + 1
+    } else {
+        AUTO_SENT.load(Relaxed)
+    };
+    AUTO_SEND_RATIO.set(sent as f64 / total as f64);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Customer,
@@ -660,6 +681,7 @@ impl Drafter {
             .await?;
         let d = &created.draft;
         if created.created {
+            count_for_ratio(d.state == DraftState::AutoApproved);
             DRAFTS
                 .with_label_values(&[
                     d.channel.as_str(),

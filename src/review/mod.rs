@@ -79,6 +79,11 @@ static OLDEST_PENDING: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
     .unwrap()
 });
 
+static LIVE_ARTICLES: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!("replygate_knowledge_articles", "Live help-center articles")
+        .unwrap()
+});
+
 /// How a draft relates to the review queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueEventKind {
@@ -272,16 +277,17 @@ impl Review {
         Ok(self.store.list_open_drafts(&f, now_ms()).await?)
     }
 
-    /// Updates the queue gauges (depth, oldest pending age) from the store.
-    pub async fn refresh_queue_gauges(&self) -> Result<()> {
+    /// Updates the queue gauges (depth, oldest pending age) and the live-article count from the store.
+    pub async fn refresh_gauges(&self) -> Result<()> {
         let now = now_ms();
-        let (depth, oldest) = self.store.queue_stats(now).await?;
-        QUEUE_DEPTH.set(depth as i64);
+        let g = self.store.gauges(now).await?;
+        QUEUE_DEPTH.set(g.queue_depth as i64);
         OLDEST_PENDING.set(
-            oldest
+            g.oldest_pending
                 .map(|t| ((now - t).max(0) as f64) / 1000.0)
                 .unwrap_or(0.0),
         );
+        LIVE_ARTICLES.set(g.live_articles as i64);
         Ok(())
     }
 

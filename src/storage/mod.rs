@@ -77,6 +77,16 @@ pub struct PendingFilter {
     pub limit: u32,
 }
 
+/// Point-in-time figures for /metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Gauges {
+    /// Drafts waiting for review.
+    pub queue_depth: u64,
+    /// When the oldest of them was created.
+    pub oldest_pending: Option<Millis>,
+    pub live_articles: u64,
+}
+
 /// What stats need to know about one draft.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftFacts {
@@ -129,8 +139,8 @@ pub trait Store: Send + Sync + 'static {
     async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft>;
     /// Drafts waiting for review at `now` (pending, or claimed with an expired lease), oldest first.
     async fn list_open_drafts(&self, filter: &PendingFilter, now: Millis) -> Result<Vec<Draft>>;
-    /// How many drafts wait for review at `now`, and when the oldest of them was created.
-    async fn queue_stats(&self, now: Millis) -> Result<(u64, Option<Millis>)>;
+    /// Figures for the gauges on /metrics.
+    async fn gauges(&self, now: Millis) -> Result<Gauges>;
     /// Facts about the drafts created in `[from, to)`, optionally of one channel.
     async fn draft_facts(
         &self,

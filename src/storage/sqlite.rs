@@ -426,15 +426,19 @@ impl Store for SqliteStore {
         rows.iter().map(draft_from_row).collect()
     }
 
-    async fn queue_stats(&self, now: Millis) -> Result<(u64, Option<Millis>)> {
-        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(created_at) FROM drafts
+    async fn gauges(&self, now: Millis) -> Result<super::Gauges> {
+        let (count, oldest, articles): (i64, Option<i64>, i64) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at), (SELECT COUNT(*) FROM articles WHERE deleted = 0) FROM drafts
              WHERE state = 'PENDING_REVIEW' OR (state = 'CLAIMED' AND claim_expires_at <= ?)",
         )
         .bind(now)
         .fetch_one(&self.reader)
         .await?;
-        Ok((count as u64, oldest))
+        Ok(super::Gauges {
+            queue_depth: count as u64,
+            oldest_pending: oldest,
+            live_articles: articles as u64,
+        })
     }
 
     async fn draft_facts(
