@@ -1344,22 +1344,6 @@ async fn health_reflection_and_metrics_are_served() {
     assert!(http_get(s.http_addr, "/healthz").await.contains("ok"));
 }
 
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    out
-}
-
 #[tokio::test]
 async fn graceful_shutdown_ends_open_streams_and_the_data_survives_a_restart() {
     let s = TestServer::start().await;

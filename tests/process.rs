@@ -2,6 +2,8 @@
 //! acknowledging work and restarted on the same data dir (nothing acknowledged
 //! is lost), and driven by a Python grpcio client.
 
+mod common;
+
 use replygate::api::pb;
 use replygate::api::pb::drafts_client::DraftsClient;
 use replygate::api::pb::review_client::ReviewClient;
@@ -397,7 +399,7 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
         ))
         .await
         .unwrap();
-    let body = http_get(&p.http_addr, "/metrics").await;
+    let body = common::http_get(p.http_addr.parse().unwrap(), "/metrics").await;
     let value = |needle: &str| -> f64 {
         body.lines()
             .find(|l| !l.starts_with('#') && needle.split('|').all(|part| l.contains(part)))
@@ -426,19 +428,4 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
     assert!((value("replygate_auto_send_ratio") - 1.0 / 3.0).abs() < 1e-6);
     p.child.kill().unwrap();
     p.child.wait().unwrap();
-}
-
-async fn http_get(addr: &str, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).await.unwrap();
-    out
 }
