@@ -137,11 +137,11 @@ async fn main() -> ExitCode {
             match replygate::bench::run(&opts).await {
                 Ok(md) => {
                     print!("{md}");
-                    if let Some(path) = out {
-                        if let Err(e) = std::fs::write(&path, &md) {
-                            eprintln!("error: cannot write {}: {e}", path.display());
-                            return ExitCode::FAILURE;
-                        }
+                    if let Some(path) = out
+                        && let Err(e) = std::fs::write(&path, &md)
+                    {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        return ExitCode::FAILURE;
                     }
                     ExitCode::SUCCESS
                 }

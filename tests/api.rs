@@ -433,7 +433,7 @@ async fn a_rejection_with_a_replacement_delivers_human_text_without_the_ai_label
 async fn a_plain_rejection_delivers_nothing() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    s.reject(&d.id, "ana", &"wrong", None).await.unwrap();
+    s.reject(&d.id, "ana", "wrong", None).await.unwrap();
     assert_no_delivery(&mut open_stream(&s, 0).await).await;
 }
 
@@ -441,7 +441,7 @@ async fn a_plain_rejection_delivers_nothing() {
 async fn illegal_state_changes_fail_with_failed_precondition_and_change_nothing() {
     let s = TestServer::start().await;
     let d = s.ask("c1", OUT_OF_SCOPE).await;
-    s.reject(&d.id, "ana", &"wrong", None).await.unwrap();
+    s.reject(&d.id, "ana", "wrong", None).await.unwrap();
     assert_status(
         s.approve(&d.id, "ana", None).await,
         Code::FailedPrecondition,
@@ -608,7 +608,7 @@ async fn a_new_customer_message_supersedes_the_pending_and_claimed_drafts() {
     s.claim(&second.id, "ana").await.unwrap();
     let third = s.ask("c1", "How do I block someone?").await;
     for id in [&first.id, &second.id] {
-        let d = s.draft(&id).await;
+        let d = s.draft(id).await;
         assert_eq!(state(&d), pb::DraftState::Superseded);
     }
     assert_status(

@@ -20,6 +20,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 /// Generated protobuf types, clients and servers of `replygate.v1`.
 pub mod pb {
+    #![allow(clippy::large_enum_variant)]
     tonic::include_proto!("replygate.v1");
     /// The encoded descriptor set, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =

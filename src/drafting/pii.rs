@@ -78,7 +78,7 @@ pub fn luhn_valid(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn is_iban(candidate: &str) -> bool {
@@ -109,10 +109,10 @@ fn is_phone(candidate: &str, region: Option<phonenumber::country::Id>) -> bool {
     let valid_in = |id: phonenumber::country::Id| {
         phonenumber::parse(Some(id), trimmed).is_ok_and(|n| phonenumber::is_valid(&n))
     };
-    if let Some(id) = region {
-        if valid_in(id) {
-            return true;
-        }
+    if let Some(id) = region
+        && valid_in(id)
+    {
+        return true;
     }
     // Without a country code, only longer numbers are taken for phones, so
     // short figures (amounts, versions, codes) stay readable.
