@@ -265,7 +265,7 @@ impl Knowledge {
         let written = self.put(input, source, now_ms()).await?;
         match written {
             ArticleWrite::Unchanged(article) => Ok(article),
-            ArticleWrite::Written(article) => {
+            ArticleWrite::Created(article) | ArticleWrite::Updated(article) => {
                 self.apply_to_index(vec![Change::Put(article.clone())])
                     .await?;
                 Ok(article)
@@ -483,15 +483,14 @@ impl Knowledge {
                     continue;
                 }
             };
-            let existed = self.store.get_article(&input.id).await?.is_some();
             match self.put(input, "folder", now).await? {
                 ArticleWrite::Unchanged(_) => report.unchanged += 1,
-                ArticleWrite::Written(article) => {
-                    if existed {
-                        report.updated += 1
-                    } else {
-                        report.added += 1
-                    }
+                ArticleWrite::Created(article) => {
+                    report.added += 1;
+                    changes.push(Change::Put(article));
+                }
+                ArticleWrite::Updated(article) => {
+                    report.updated += 1;
                     changes.push(Change::Put(article));
                 }
             }

@@ -120,11 +120,15 @@ pub enum StoreEvent {
     },
 }
 
-/// Whether a knowledge change wrote anything.
+/// What a knowledge change did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArticleWrite {
+    /// The live article already had this content.
     Unchanged(Article),
-    Written(Article),
+    /// No live article had this id (new, or back after a delete).
+    Created(Article),
+    /// A new version of a live article.
+    Updated(Article),
 }
 
 #[async_trait]

@@ -619,6 +619,7 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         article.version = 1;
+        let mut replaces_live = false;
         if let Some(row) = existing {
             let deleted: bool = row.try_get("deleted")?;
             let stored = article_from_row(&row)?;
@@ -626,6 +627,7 @@ impl Store for SqliteStore {
                 return Ok(ArticleWrite::Unchanged(stored));
             }
             article.version = stored.version + 1;
+            replaces_live = !deleted;
         }
         sqlx::query(
             "INSERT INTO articles (id, locale, title, body, tags, url, version, content_hash, source, deleted, updated_at)
@@ -651,7 +653,11 @@ impl Store for SqliteStore {
         self.announce(StoreEvent::ArticleChanged {
             id: article.id.clone(),
         });
-        Ok(ArticleWrite::Written(article))
+        Ok(if replaces_live {
+            ArticleWrite::Updated(article)
+        } else {
+            ArticleWrite::Created(article)
+        })
     }
 
     async fn delete_article(&self, id: &str, now: Millis) -> Result<Option<u64>> {
