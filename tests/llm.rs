@@ -317,21 +317,11 @@ async fn stream_draft_sends_the_reply_as_it_is_written_then_the_stored_draft() {
     })
     .await;
     let s = server_with(&fake, |_| {}).await;
-    let mut stream = s
-        .drafts()
-        .stream_draft(pb::CreateDraftRequest {
-            conversation_id: "c1".into(),
-            message: COVERED.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let mut text = String::new();
     let mut deltas = 0;
     let mut last = None;
-    while let Some(event) = stream.next().await {
-        match event.unwrap().event.unwrap() {
+    for event in s.stream_draft_events(COVERED).await {
+        match event {
             pb::draft_event::Event::Delta(d) => {
                 deltas += 1;
                 text.push_str(&d);
@@ -355,20 +345,7 @@ async fn stream_draft_sends_the_reply_as_it_is_written_then_the_stored_draft() {
 #[tokio::test]
 async fn stream_draft_without_an_llm_sends_the_extractive_reply() {
     let s = TestServer::start().await;
-    let mut stream = s
-        .drafts()
-        .stream_draft(pb::CreateDraftRequest {
-            conversation_id: "c1".into(),
-            message: COVERED.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut events = Vec::new();
-    while let Some(e) = stream.next().await {
-        events.push(e.unwrap().event.unwrap());
-    }
+    let events = s.stream_draft_events(COVERED).await;
     let [
         pb::draft_event::Event::Delta(text),
         pb::draft_event::Event::Draft(d),

@@ -224,6 +224,39 @@ impl TestServer {
             .map(|r| r.into_inner())
     }
 
+    /// Ids of the drafts waiting for review, optionally of one channel or locale.
+    pub async fn pending_ids(&self, channel: &str, locale: &str) -> Vec<String> {
+        let req = pb::ListPendingRequest {
+            channel: channel.into(),
+            locale: locale.into(),
+            limit: 0,
+        };
+        let list = self
+            .review()
+            .list_pending(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .drafts;
+        list.into_iter().map(|d| d.id).collect()
+    }
+
+    /// Every event of a StreamDraft call for `message` in conversation "c1".
+    pub async fn stream_draft_events(&self, message: &str) -> Vec<pb::draft_event::Event> {
+        use tokio_stream::StreamExt;
+        let req = pb::CreateDraftRequest {
+            conversation_id: "c1".into(),
+            message: message.into(),
+            ..Default::default()
+        };
+        let mut stream = self.drafts().stream_draft(req).await.unwrap().into_inner();
+        let mut events = Vec::new();
+        while let Some(e) = stream.next().await {
+            events.push(e.unwrap().event.unwrap());
+        }
+        events
+    }
+
     pub async fn pending(&self) -> Vec<pb::Draft> {
         self.review()
             .list_pending(pb::ListPendingRequest::default())
