@@ -7,7 +7,7 @@ use crate::drafting::Drafter;
 use crate::knowledge::Knowledge;
 use crate::model::Transcript;
 use crate::review::Review;
-use crate::storage::{self, DynStore, SqliteStore};
+use crate::storage::{self, DynStore};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,10 +45,6 @@ impl App {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let db_path = match config.database_url.strip_prefix("sqlite:") {
-            Some(path) if !path.is_empty() => path.trim_start_matches("//").into(),
-            _ => config.data_dir.join("replygate.db"),
-        };
         // Language models load lazily; load them now, not on the first customer's message.
         let warm = tokio::task::spawn_blocking(|| {
             for text in [
@@ -59,7 +55,7 @@ impl App {
                 crate::knowledge::lang::detect(text, None, "en");
             }
         });
-        let store: DynStore = Arc::new(SqliteStore::open(&db_path).await?);
+        let store = storage::open(&config).await?;
         let knowledge = Arc::new(
             Knowledge::open(store.clone(), &config.data_dir.join("index"), &config).await?,
         );

@@ -31,8 +31,10 @@ pub struct Config {
     pub knowledge_dir: PathBuf,
     /// Where the SQLite database and the search index live.
     pub data_dir: PathBuf,
-    /// Empty: SQLite under data_dir.
+    /// Empty: SQLite under data_dir; `sqlite:PATH`; or `postgres://...` for several replicas.
     pub database_url: String,
+    /// Connection pool for PostgreSQL.
+    pub database: DatabaseConfig,
     /// Language used when a message's language cannot be told and no hint is given.
     pub default_locale: String,
     /// "text" or "json".
@@ -53,6 +55,7 @@ impl Default for Config {
             knowledge_dir: "knowledge".into(),
             data_dir: "./data".into(),
             database_url: String::new(),
+            database: DatabaseConfig::default(),
             default_locale: "en".into(),
             log_format: "text".into(),
             limits: Limits::default(),
@@ -61,6 +64,28 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             retrieval: RetrievalConfig::default(),
             llm: LlmConfig::default(),
+        }
+    }
+}
+
+/// The PostgreSQL pool (SQLite uses one writer and four readers regardless).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections per replica; replicas × this must stay under the server's `max_connections`.
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a connection before failing with UNAVAILABLE.
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout_ms: 5000,
         }
     }
 }
@@ -584,11 +609,22 @@ impl Config {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return bad("log_format", "must be \"text\" or \"json\"");
         }
-        if !self.database_url.is_empty() && !self.database_url.starts_with("sqlite:") {
+        let url = self.database_url.as_str();
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return bad(
                 "database_url",
-                "only SQLite is available in this version (leave it empty, or sqlite:PATH)",
+                "must be empty (SQLite under data_dir), sqlite:PATH or postgres://...",
             );
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be at least 1");
+        }
+        if self.database.acquire_timeout_ms == 0 {
+            return bad("database.acquire_timeout_ms", "must be at least 1");
         }
         let l = &self.llm;
         if l.enabled() && !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://"))

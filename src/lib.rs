@@ -65,6 +65,7 @@ pub async fn run(
     let app = Arc::new(app::App::open(config).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let sweeper = tokio::spawn(app.review.clone().run_sweeper(stop_rx.clone()));
+    let follower = tokio::spawn(app.knowledge.clone().follow(stop_rx.clone()));
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stopped| *stopped).await;
     };
@@ -82,6 +83,7 @@ pub async fn run(
     };
     let (grpc, http, ()) = tokio::join!(grpc, http, signal);
     sweeper.abort();
+    follower.abort();
     grpc?;
     http?;
     Ok(())

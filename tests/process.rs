@@ -1,11 +1,13 @@
 //! The real `replygate` binary as a process: killed with SIGKILL right after
 //! acknowledging work and restarted on the same data dir (nothing acknowledged
-//! is lost), and driven by a Python grpcio client.
+//! is lost), driven by a Python grpcio client, and run as several replicas on
+//! one PostgreSQL database.
 
 mod common;
 
 use replygate::api::pb;
 use replygate::api::pb::drafts_client::DraftsClient;
+use replygate::api::pb::knowledge_client::KnowledgeClient;
 use replygate::api::pb::review_client::ReviewClient;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -25,6 +27,11 @@ struct Process {
 
 /// Starts `replygate serve` on ports chosen by the OS and waits until it serves.
 async fn start(data_dir: &Path) -> Process {
+    start_with(data_dir, &[]).await
+}
+
+/// `start` with extra environment (`REPLYGATE_*` settings).
+async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Process {
     let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
     let mut child = Command::new(env!("CARGO_BIN_EXE_replygate"))
         .args([
@@ -40,6 +47,7 @@ async fn start(data_dir: &Path) -> Process {
         .arg(&knowledge)
         .env("REPLYGATE_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -426,6 +434,330 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
     assert!(value("replygate_knowledge_passages") > 100.0);
     assert!(value("replygate_knowledge_articles") >= 78.0);
     assert!((value("replygate_auto_send_ratio") - 1.0 / 3.0).abs() < 1e-6);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
+
+// --- several replicas on one PostgreSQL ---
+
+/// `n` replicas on the database at `url`, each with a data dir of its own.
+async fn start_replicas(n: usize, url: &str, dir: &Path) -> Vec<Process> {
+    let mut replicas = Vec::new();
+    for i in 0..n {
+        let data_dir = dir.join(format!("replica-{i}"));
+        // Tests share the server's 100 connections.
+        let env = [
+            ("REPLYGATE_DATABASE_URL", url),
+            ("REPLYGATE_DATABASE__MAX_CONNECTIONS", "8"),
+        ];
+        replicas.push(start_with(&data_dir, &env).await);
+    }
+    replicas
+}
+
+fn stop(mut replicas: Vec<Process>) {
+    for p in &mut replicas {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    }
+}
+
+fn needs_review(conversation: &str) -> pb::CreateDraftRequest {
+    pb::CreateDraftRequest {
+        conversation_id: conversation.into(),
+        message: "What's the weather in Rome tomorrow?".into(),
+        request_id: format!("req-{conversation}"),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_on_one_database_share_the_queue_deliveries_and_articles() {
+    let Some(url) = common::postgres_schema_url().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let replicas = start_replicas(3, &url, tmp.path()).await;
+
+    // 100 drafts that need review, written through all three replicas.
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..100 {
+        let mut drafts = DraftsClient::new(replicas[i % 3].channel.clone());
+        let d = drafts
+            .create_draft(needs_review(&format!("q{i}")))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(d.state, pb::DraftState::PendingReview as i32);
+        ids.insert(d.id);
+    }
+
+    // 20 agents spread over the replicas claim until the queue is empty.
+    let mut agents = Vec::new();
+    for a in 0..20 {
+        let channel = replicas[a % 3].channel.clone();
+        agents.push(tokio::spawn(async move {
+            let agent = format!("agent-{a}");
+            let mut review = ReviewClient::new(channel);
+            let mut won = Vec::new();
+            loop {
+                let open = review
+                    .list_pending(as_agent(
+                        pb::ListPendingRequest {
+                            limit: 20,
+                            ..Default::default()
+                        },
+                        &agent,
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .drafts;
+                if open.is_empty() {
+                    return won;
+                }
+                for d in open {
+                    let claim = pb::ClaimRequest {
+                        draft_id: d.id.clone(),
+                        lease_seconds: 0,
+                    };
+                    match review.claim(as_agent(claim, &agent)).await {
+                        Ok(r) => {
+                            assert_eq!(r.into_inner().claimed_by, agent);
+                            won.push((d.id, agent.clone()));
+                        }
+                        Err(s) => assert!(
+                            matches!(
+                                s.code(),
+                                tonic::Code::FailedPrecondition | tonic::Code::Aborted
+                            ),
+                            "{s:?}"
+                        ),
+                    }
+                }
+            }
+        }));
+    }
+    let mut claims: Vec<(String, String)> = Vec::new();
+    for a in agents {
+        claims.extend(a.await.unwrap());
+    }
+    let claimed: std::collections::HashSet<String> =
+        claims.iter().map(|(d, _)| d.clone()).collect();
+    assert_eq!(claims.len(), 100, "every draft claimed exactly once");
+    assert_eq!(claimed, ids);
+
+    // Approvals on replica A reach a delivery stream on replica B, in order.
+    let mut stream = DraftsClient::new(replicas[1].channel.clone())
+        .stream_deliveries(pb::StreamDeliveriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut review_a = ReviewClient::new(replicas[0].channel.clone());
+    let mut approved = Vec::new();
+    for (draft_id, agent) in claims.iter().take(10) {
+        let d = review_a
+            .approve(as_agent(
+                pb::ApproveRequest {
+                    draft_id: draft_id.clone(),
+                    edited_body: Some(format!("Reply by {agent}")),
+                },
+                agent,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        approved.push(d.id);
+    }
+    let mut delivered = Vec::new();
+    let mut last_cursor = 0;
+    while delivered.len() < approved.len() {
+        let d = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("deliveries from replica A reach replica B")
+            .unwrap()
+            .unwrap();
+        assert!(d.cursor > last_cursor, "cursors increase");
+        last_cursor = d.cursor;
+        delivered.push(d.draft_id);
+    }
+    assert_eq!(delivered, approved, "in the order they were approved");
+
+    // An article written through A is found through B within 2 s.
+    let mut knowledge_a = KnowledgeClient::new(replicas[0].channel.clone());
+    let mut knowledge_b = KnowledgeClient::new(replicas[2].channel.clone());
+    knowledge_a
+        .upsert_article(pb::UpsertArticleRequest {
+            article: Some(pb::Article {
+                id: "en/quokka-stickers".into(),
+                locale: "en".into(),
+                title: "Quokka stickers".into(),
+                body: "Send a quokka sticker from the sticker tray.".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let written = Instant::now();
+    loop {
+        let hits = knowledge_b
+            .search(pb::SearchRequest {
+                query: "quokka sticker".into(),
+                locale: "en".into(),
+                limit: 3,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .hits;
+        if hits.iter().any(|h| h.article_id == "en/quokka-stickers") {
+            break;
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(2),
+            "replica B did not find the article within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    stop(replicas);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_during_a_burst_loses_no_acknowledged_draft() {
+    let Some(url) = common::postgres_schema_url().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut replicas = start_replicas(2, &url, tmp.path()).await;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut clients = Vec::new();
+    for c in 0..16 {
+        let channel = replicas[0].channel.clone();
+        let acknowledged = acknowledged.clone();
+        clients.push(tokio::spawn(async move {
+            let mut drafts = DraftsClient::new(channel);
+            for i in 0.. {
+                let message = if i % 2 == 0 {
+                    "How do I block someone?"
+                } else {
+                    "What's the weather in Rome tomorrow?"
+                };
+                let request = pb::CreateDraftRequest {
+                    conversation_id: format!("k{c}-{i}"),
+                    message: message.into(),
+                    request_id: format!("k{c}-{i}"),
+                    ..Default::default()
+                };
+                match drafts.create_draft(request).await {
+                    Ok(d) => acknowledged.lock().unwrap().push(d.into_inner()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    replicas[0].child.kill().unwrap();
+    replicas[0].child.wait().unwrap();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    assert!(
+        acknowledged.len() >= 10,
+        "the burst was under way: {}",
+        acknowledged.len()
+    );
+    let mut survivor = DraftsClient::new(replicas[1].channel.clone());
+    for before in &acknowledged {
+        let after = survivor
+            .get_draft(pb::GetDraftRequest {
+                draft_id: before.id.clone(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("acknowledged draft {} lost: {s:?}", before.id))
+            .into_inner();
+        assert_eq!(after.state, before.state);
+        assert_eq!(after.body, before.body);
+    }
+    stop(replicas);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_database_gives_unavailable_and_recovers_without_a_restart() {
+    let Some(url) = common::postgres_schema_url().await else {
+        return;
+    };
+    let proxy = common::TcpProxy::start(&url).await;
+    let via_proxy = proxy.rewrite(&url);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = start_with(
+        &tmp.path().join("data"),
+        &[
+            ("REPLYGATE_DATABASE_URL", via_proxy.as_str()),
+            ("REPLYGATE_DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .await;
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    let before = drafts
+        .create_draft(needs_review("before"))
+        .await
+        .unwrap()
+        .into_inner();
+
+    proxy.cut();
+    let during = drafts.create_draft(needs_review("during")).await;
+    assert_eq!(during.unwrap_err().code(), tonic::Code::Unavailable);
+    let read = drafts
+        .get_draft(pb::GetDraftRequest {
+            draft_id: before.id.clone(),
+        })
+        .await;
+    assert_eq!(read.unwrap_err().code(), tonic::Code::Unavailable);
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let retried = loop {
+        match drafts.create_draft(needs_review("during")).await {
+            Ok(d) => break d.into_inner(),
+            Err(s) => {
+                assert_eq!(s.code(), tonic::Code::Unavailable, "{s:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "no recovery after the database came back"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    // Once more: the retry with the same request id is not a second draft.
+    let again = drafts
+        .create_draft(needs_review("during"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.id, retried.id);
+    let conversation = drafts
+        .get_conversation(pb::GetConversationRequest {
+            conversation_id: "during".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        conversation.messages.len(),
+        1,
+        "the failed attempt wrote nothing"
+    );
+    assert_eq!(conversation.drafts.len(), 1);
+    let before_now = drafts
+        .get_draft(pb::GetDraftRequest {
+            draft_id: before.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(before_now.state, before.state, "nothing lost");
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }

@@ -8,7 +8,9 @@ use tonic::Status;
 impl From<storage::Error> for Status {
     fn from(e: storage::Error) -> Status {
         match e {
-            storage::Error::Conflict => Status::aborted("the record changed concurrently; retry"),
+            storage::Error::Conflict | storage::Error::Duplicate(_) => {
+                Status::aborted("the record changed concurrently; retry")
+            }
             storage::Error::NotFound(what) => Status::not_found(format!("{what} not found")),
             storage::Error::Unavailable(_) => {
                 tracing::warn!(error = %e, "store unavailable");

@@ -94,7 +94,7 @@ impl Deliveries {
                 loop {
                     tokio::select! {
                         e = events.recv() => match e {
-                            Ok(StoreEvent::DeliveryCreated { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                            Ok(StoreEvent::DeliveryCreated { .. } | StoreEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => break,
                             Ok(_) => continue,
                             Err(broadcast::error::RecvError::Closed) => return,
                         },

@@ -1,7 +1,8 @@
 //! The help center: articles (Markdown + front matter), the folder sync, the
 //! knowledge RPCs' domain, and retrieval for drafting. The store holds the
 //! articles; the tantivy index is a cache of them, updated in the same call
-//! as the store so a change is searchable when the call returns.
+//! as the store so a change is searchable when the call returns. Changes
+//! other replicas commit reach this index through `follow`.
 
 pub mod index;
 pub mod lang;
@@ -9,13 +10,19 @@ pub mod parse;
 
 use crate::config::{Config, Limits};
 use crate::model::{Article, Millis, now_ms};
-use crate::storage::{self, ArticleWrite, DynStore};
+use crate::storage::{self, ArticleWrite, DynStore, StoreEvent};
 pub use index::{ArticleHit, Hits, PassageHit};
 use index::{Change, SearchIndex};
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
-use std::time::Instant;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch};
+
+/// How often `follow` compares every stored version with the index, in case
+/// a change notification was lost.
+const RECHECK_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -93,6 +100,8 @@ pub struct Knowledge {
     index: Arc<SearchIndex>,
     /// Serializes writers so the index applies changes in the store's order.
     write_lock: tokio::sync::Mutex<()>,
+    /// article id -> version in the index; changed only under `write_lock`.
+    indexed: Mutex<HashMap<String, u64>>,
     limits: Limits,
     default_locale: String,
 }
@@ -134,11 +143,17 @@ impl Knowledge {
     /// Opens the index under `index_dir` and brings it up to date with the store.
     pub async fn open(store: DynStore, index_dir: &Path, config: &Config) -> Result<Knowledge> {
         let dir = index_dir.to_path_buf();
-        let index = Arc::new(blocking(move || SearchIndex::open(&dir)).await?);
+        let (index, indexed) = blocking(move || {
+            let index = SearchIndex::open(&dir)?;
+            let indexed = index.indexed_versions()?;
+            Ok::<_, index::IndexError>((index, indexed))
+        })
+        .await?;
         let knowledge = Knowledge {
             store,
-            index,
+            index: Arc::new(index),
             write_lock: tokio::sync::Mutex::new(()),
+            indexed: Mutex::new(indexed),
             limits: config.limits.clone(),
             default_locale: config.default_locale.clone(),
         };
@@ -149,21 +164,34 @@ impl Knowledge {
     /// Re-indexes every article whose stored version differs from the indexed one.
     pub async fn catch_up(&self) -> Result<usize> {
         let _guard = self.write_lock.lock().await;
-        let index = self.index.clone();
-        let mut indexed = blocking(move || index.indexed_versions()).await?;
-        let mut changes = Vec::new();
-        let mut after = String::new();
-        loop {
-            let page = self.store.list_articles(None, &after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id.clone();
-            for article in page {
-                if indexed.remove(&article.id) != Some(article.version) {
+        let mut indexed = self.indexed_versions();
+        let mut stale = HashSet::new();
+        for (id, version) in self.store.article_versions().await? {
+            if indexed.remove(&id) != Some(version) {
+                stale.insert(id);
+            }
+        }
+        let mut changes: Vec<Change> = indexed.into_keys().map(Change::Remove).collect();
+        if stale.len() <= 64 {
+            for id in &stale {
+                // Deleted since we listed it: the next check removes it if indexed.
+                if let Some(article) = self.store.get_article(id).await? {
                     changes.push(Change::Put(article));
                 }
             }
+        } else {
+            let mut after = String::new();
+            loop {
+                let page = self.store.list_articles(None, &after, 500).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id.clone();
+                changes.extend(
+                    page.into_iter()
+                        .filter(|a| stale.contains(&a.id))
+                        .map(Change::Put),
+                );
+            }
         }
-        changes.extend(indexed.into_keys().map(Change::Remove));
         let n = changes.len();
         self.apply_to_index(changes).await?;
         if n > 0 {
@@ -172,14 +200,82 @@ impl Knowledge {
         Ok(n)
     }
 
+    fn indexed_versions(&self) -> HashMap<String, u64> {
+        self.indexed
+            .lock()
+            .expect("indexed versions poisoned")
+            .clone()
+    }
+
+    /// Brings one article's index entry in line with the store.
+    async fn refresh(&self, id: &str) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let stored = self.store.get_article(id).await?;
+        let indexed = self
+            .indexed
+            .lock()
+            .expect("indexed versions poisoned")
+            .get(id)
+            .copied();
+        let change = match (stored, indexed) {
+            (Some(article), v) if v != Some(article.version) => Change::Put(article),
+            (None, Some(_)) => Change::Remove(id.to_string()),
+            _ => return Ok(()),
+        };
+        self.apply_to_index(vec![change]).await
+    }
+
+    /// Keeps the index in step with changes committed elsewhere (another
+    /// replica, or this one): an `ArticleChanged` re-reads that article; a
+    /// `Resync` or a lagging receiver compares every version; and every
+    /// `RECHECK_EVERY` a full comparison catches a lost notification.
+    /// Returns on shutdown.
+    pub async fn follow(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut events = self.store.subscribe();
+        let mut recheck = tokio::time::interval(RECHECK_EVERY);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        recheck.tick().await;
+        loop {
+            let result = tokio::select! {
+                event = events.recv() => match event {
+                    Ok(StoreEvent::ArticleChanged { id }) => self.refresh(&id).await,
+                    Ok(StoreEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.catch_up().await.map(drop)
+                    }
+                    Ok(_) => Ok(()),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = recheck.tick() => self.catch_up().await.map(drop),
+                _ = shutdown.changed() => return,
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "search index could not follow the store; retrying");
+            }
+        }
+    }
+
     async fn apply_to_index(&self, changes: Vec<Change>) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
         let index = self.index.clone();
-        blocking(move || {
+        let changes = blocking(move || {
             index.apply(&changes)?;
             INDEXED_ARTICLES.set(index.num_passages() as i64);
-            Ok::<_, index::IndexError>(())
+            Ok::<_, index::IndexError>(changes)
         })
         .await?;
+        let mut indexed = self.indexed.lock().expect("indexed versions poisoned");
+        for change in changes {
+            match change {
+                Change::Put(article) => {
+                    indexed.insert(article.id, article.version);
+                }
+                Change::Remove(id) => {
+                    indexed.remove(&id);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -437,8 +533,10 @@ impl Knowledge {
             let dir = dir.to_path_buf();
             blocking(move || collect_files(&dir)).await
         };
+        // Replicas sharing a database take turns; the later ones find it done.
+        let _sync_lock = self.store.lock_folder_sync().await?;
         let _guard = self.write_lock.lock().await;
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut changes = Vec::new();
         let now = now_ms();
         for file in files {

@@ -342,6 +342,10 @@ impl Review {
         let snapshot = self.list_pending(&filter, 0).await?;
         let (tx, rx) = mpsc::channel(64);
         let store = self.store.clone();
+        let review = Review {
+            store: self.store.clone(),
+            config: self.config.clone(),
+        };
         tokio::spawn(async move {
             for draft in snapshot {
                 let kind = if draft.claim_is_live(now_ms()) {
@@ -361,11 +365,28 @@ impl Review {
                 };
                 let draft_id = match event {
                     Ok(StoreEvent::QueueChanged { draft_id }) => draft_id,
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "queue watcher lagged");
+                    // Changes may have been missed: send the open drafts again.
+                    Ok(StoreEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let open = match review.list_pending(&filter, 0).await {
+                            Ok(open) => open,
+                            Err(e) => {
+                                let _ = tx.send(Err(e)).await;
+                                return;
+                            }
+                        };
+                        for draft in open {
+                            let kind = if draft.claim_is_live(now_ms()) {
+                                QueueEventKind::Claimed
+                            } else {
+                                QueueEventKind::Snapshot
+                            };
+                            if tx.send(Ok(QueueEvent { kind, draft })).await.is_err() {
+                                return;
+                            }
+                        }
                         continue;
                     }
+                    Ok(_) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
                 let draft = match store.get_draft(&draft_id).await {

@@ -1,47 +1,90 @@
-//! Numbered migrations, embedded in the binary and applied in order at start-up.
-//! Each backend has its own folder under `migrations/`.
+//! Numbered migrations, embedded in the binary and applied in order at
+//! start-up, each in its own transaction. Each backend has its own folder
+//! under `migrations/`, with the same numbers for the same changes.
 
 use sqlx::{Connection, Executor};
 
 /// (version, name, sql)
-pub(crate) type Migration = (i64, &'static str, &'static str);
+type Migration = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: &[Migration] = &[(
+const SQLITE: &[Migration] = &[(
     1,
     "init",
     include_str!("../../migrations/sqlite/0001_init.sql"),
 )];
 
-/// Applies the migrations `conn` has not seen, each in its own transaction.
-pub(crate) async fn apply_sqlite(
-    conn: &mut sqlx::SqliteConnection,
-    migrations: &[Migration],
-) -> Result<(), sqlx::Error> {
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-    )
-    .await?;
-    for (version, name, sql) in migrations {
+const POSTGRES: &[Migration] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+/// Any number that no other advisory-lock user of the database picks.
+pub(crate) const MIGRATION_LOCK: i64 = 0x7265_706c_7967_0001;
+
+const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+pub(crate) async fn apply_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    conn.execute(TRACKING_TABLE).await?;
+    for (version, name, sql) in SQLITE {
         let mut tx = conn.begin().await?;
         let seen: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_optional(&mut *tx)
                 .await?;
         if seen.is_none() {
             tx.execute(*sql).await?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-            )
-            .bind(version)
-            .bind(name)
-            .bind(crate::model::now_ms())
-            .execute(&mut *tx)
-            .await?;
-            tracing::info!(version, name, "applied migration");
+            record(&mut tx, *version, name).await?;
         }
         tx.commit().await?;
     }
+    Ok(())
+}
+
+/// Replicas starting together take turns: the first applies, the others
+/// wait on the lock and then find nothing left to do.
+pub(crate) async fn apply_postgres(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    for (version, name, sql) in POSTGRES {
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        tx.execute(TRACKING_TABLE).await?;
+        let seen: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if seen.is_none() {
+            tx.execute(*sql).await?;
+            record(&mut tx, *version, name).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn record<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    version: i64,
+    name: &str,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+        .bind(version)
+        .bind(name)
+        .bind(crate::model::now_ms())
+        .execute(&mut **tx)
+        .await?;
+    tracing::info!(version, name, "applied migration");
     Ok(())
 }

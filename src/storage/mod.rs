@@ -1,9 +1,12 @@
 //! Durable state behind one `Store` trait: articles, conversations, drafts,
 //! deliveries (the outbox) and the audit trail. SQLite is the default
-//! implementation; every method that changes several rows does so in one
-//! transaction, and the caller is answered only after it commits.
+//! implementation, PostgreSQL the one for several replicas; both run the
+//! same statements (`sql.rs`). Every method that changes several rows does
+//! so in one transaction, and the caller is answered only after it commits.
 
 mod migrate;
+pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use crate::model::{Article, AuditEvent, CustomerMessage, Delivery, Draft, Millis, Transcript};
@@ -11,6 +14,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +24,9 @@ pub enum Error {
     Conflict,
     #[error("{0} not found")]
     NotFound(String),
+    /// A unique key (named) already exists.
+    #[error("duplicate {0}")]
+    Duplicate(String),
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error("the database failed: {0}")]
@@ -32,12 +39,47 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::RowNotFound => Error::NotFound("row".into()),
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Error::Unavailable(e.to_string())
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(e.to_string()),
+            sqlx::Error::Database(ref db) => {
+                if db.is_unique_violation() {
+                    return Error::Duplicate(db.constraint().unwrap_or("key").to_string());
+                }
+                match db.code().as_deref().unwrap_or_default() {
+                    // connection exceptions; admin or crash shutdown; cannot connect now;
+                    // read-only replica (a failover in progress)
+                    code if code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code == "25006" =>
+                    {
+                        Error::Unavailable(e.to_string())
+                    }
+                    // serialization failure, deadlock: the caller may retry
+                    "40001" | "40P01" => Error::Conflict,
+                    _ => Error::Internal(e.to_string()),
+                }
             }
             other => Error::Internal(other.to_string()),
         }
     }
+}
+
+/// Opens the store the config names: SQLite under the data dir by default,
+/// another SQLite file for `sqlite:PATH`, PostgreSQL for `postgres://...`.
+pub async fn open(config: &crate::config::Config) -> Result<DynStore> {
+    let url = config.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PgStore::open(url, &config.database).await?));
+    }
+    let path = match url.strip_prefix("sqlite:") {
+        Some(path) if !path.is_empty() => path.trim_start_matches("//").into(),
+        _ => config.data_dir.join("replygate.db"),
+    };
+    Ok(Arc::new(SqliteStore::open(&path).await?))
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -118,6 +160,22 @@ pub enum StoreEvent {
     ArticleChanged {
         id: String,
     },
+    /// Events may have been missed (another replica's notifications were
+    /// cut off): subscribers should re-read the state they follow.
+    Resync,
+}
+
+/// Held while one process applies the knowledge folder; released on drop.
+pub struct StoreLock(#[allow(dead_code)] Option<Box<dyn Send>>);
+
+impl StoreLock {
+    pub fn none() -> Self {
+        StoreLock(None)
+    }
+
+    pub fn new(guard: impl Send + 'static) -> Self {
+        StoreLock(Some(Box::new(guard)))
+    }
 }
 
 /// What a knowledge change did.
@@ -177,6 +235,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_article(&self, id: &str, now: Millis) -> Result<Option<u64>>;
     /// The live article, or None when absent or deleted.
     async fn get_article(&self, id: &str) -> Result<Option<Article>>;
+    /// (id, version) of every live article, ordered by id.
+    async fn article_versions(&self) -> Result<Vec<(String, u64)>>;
+    /// Waits until no other process is applying the knowledge folder.
+    async fn lock_folder_sync(&self) -> Result<StoreLock>;
     /// Live articles ordered by id, after `after_id`, optionally of one locale.
     async fn list_articles(
         &self,

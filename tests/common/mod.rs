@@ -378,3 +378,93 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
 }
+
+/// A PostgreSQL URL whose connections use a new, empty schema, so tests can
+/// share one database in parallel; None (with a notice) when
+/// `REPLYGATE_TEST_DATABASE_URL` is not set.
+pub async fn postgres_schema_url() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(base) = std::env::var("REPLYGATE_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set REPLYGATE_TEST_DATABASE_URL (see .ci/run)"
+        );
+        eprintln!("skipped: set REPLYGATE_TEST_DATABASE_URL to run the PostgreSQL tests");
+        return None;
+    };
+    let schema = format!("t_{}", replygate::model::new_id().replace('-', ""));
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to REPLYGATE_TEST_DATABASE_URL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options[search_path]={schema}"))
+}
+
+/// A TCP proxy in front of the database that a test can cut and restore,
+/// as a network partition or a database restart would.
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    target: String,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    /// Listens on 127.0.0.1:0 and forwards to the host:port of `url`.
+    pub async fn start(url: &str) -> TcpProxy {
+        let target = host_port(url).to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (up, _) = tokio::sync::watch::channel(true);
+        let watch = up.subscribe();
+        let to = target.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !*watch.borrow() {
+                    drop(inbound); // refused while cut
+                    continue;
+                }
+                let mut cut = watch.clone();
+                let to = to.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { addr, target, up }
+    }
+
+    /// `url` with the database's host:port replaced by the proxy's.
+    pub fn rewrite(&self, url: &str) -> String {
+        url.replacen(&self.target, &self.addr.to_string(), 1)
+    }
+
+    /// Drops every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+/// The host:port of a `postgres://user@host:port/db?...` URL.
+fn host_port(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    authority.rsplit_once('@').map_or(authority, |(_, hp)| hp)
+}

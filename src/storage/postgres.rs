@@ -1,0 +1,247 @@
+//! The store for several replicas: one PostgreSQL database shared by every
+//! gateway process. The statements are in `sql.rs`; this module adds what
+//! sharing needs:
+//!
+//! - Store events travel between replicas with `NOTIFY`, sent inside the
+//!   transaction (so only committed changes are announced) on a channel named
+//!   after the schema. A listener task turns other replicas' notifications
+//!   into local events; when its connection drops it announces `Resync`, and
+//!   subscribers re-read state (the delivery stream also polls by cursor).
+//! - Delivery cursors come from an identity column, under a transaction-scoped
+//!   advisory lock: a cursor is handed out only after the previous delivery's
+//!   transaction ended, so readers never see cursor 7 before cursor 6 and a
+//!   stream resuming "after 6" cannot skip one.
+//! - The knowledge-folder sync takes a session advisory lock on a connection
+//!   of its own, so one replica at a time applies it.
+
+use super::{migrate, sql::sql_store};
+use crate::config::DatabaseConfig;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+const OUTBOX_LOCK: i64 = 0x7265_706c_7967_0002;
+const FOLDER_SYNC_LOCK: i64 = 0x7265_706c_7967_0003;
+
+pub struct PgStore {
+    pool: PgPool,
+    options: PgConnectOptions,
+    events: broadcast::Sender<StoreEvent>,
+    /// Where this store's notifications go: one channel per schema.
+    channel: String,
+    /// Tells this process's own notifications apart from other replicas'.
+    origin: String,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl PgStore {
+    /// Connects, applies migrations and starts listening for other replicas' changes.
+    pub async fn open(url: &str, config: &DatabaseConfig) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Unavailable(format!("database_url: {e}")))?
+            .application_name("replygate");
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .min_connections(config.min_connections.min(config.max_connections))
+            .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+        {
+            let mut conn = pool.acquire().await?;
+            migrate::apply_postgres(&mut conn).await?;
+        }
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await?;
+        let channel = format!("replygate.{schema}");
+        let origin = crate::model::new_id();
+        let (events, _) = broadcast::channel(1024);
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(&channel).await?;
+        let task = tokio::spawn(listen(
+            listener,
+            pool.clone(),
+            origin.clone(),
+            events.clone(),
+        ));
+        Ok(PgStore {
+            pool,
+            options,
+            events,
+            channel,
+            origin,
+            listener: task,
+        })
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Held until the transaction ends; see the module comment.
+    async fn lock_outbox(tx: &mut Transaction<'_, sqlx::Postgres>) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(OUTBOX_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The transcript's reads see one snapshot, as with SQLite.
+    async fn snapshot_reads(tx: &mut Transaction<'_, sqlx::Postgres>) -> Result<()> {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Queues one notification per event; PostgreSQL sends them at commit.
+    async fn publish(
+        &self,
+        tx: &mut Transaction<'_, sqlx::Postgres>,
+        events: &[StoreEvent],
+    ) -> Result<()> {
+        for event in events {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&self.channel)
+                .bind(encode(&self.origin, event))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A session lock on a connection of its own, released when the guard
+    /// drops (closing the connection ends the session and its locks).
+    async fn lock_folder_sync_impl(&self) -> Result<StoreLock> {
+        let mut conn = self.options.connect().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(FOLDER_SYNC_LOCK)
+            .execute(&mut conn)
+            .await?;
+        Ok(StoreLock::new(FolderSyncLock(Some(conn))))
+    }
+}
+
+struct FolderSyncLock(Option<sqlx::PgConnection>);
+
+impl Drop for FolderSyncLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // Close politely when a runtime is around; dropping the socket
+            // releases the lock all the same.
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = conn.close().await;
+                });
+            }
+        }
+    }
+}
+
+/// `origin|kind|value`, with kind `d` (delivery cursor), `q` (draft id) or `a` (article id).
+fn encode(origin: &str, event: &StoreEvent) -> String {
+    match event {
+        StoreEvent::DeliveryCreated { cursor } => format!("{origin}|d|{cursor}"),
+        StoreEvent::QueueChanged { draft_id } => format!("{origin}|q|{draft_id}"),
+        StoreEvent::ArticleChanged { id } => format!("{origin}|a|{id}"),
+        StoreEvent::Resync => format!("{origin}|r|"),
+    }
+}
+
+/// The event in a notification, and whether this process sent it.
+fn decode(payload: &str, own_origin: &str) -> Option<(StoreEvent, bool)> {
+    let (origin, rest) = payload.split_once('|')?;
+    let (kind, value) = rest.split_once('|')?;
+    let event = match kind {
+        "d" => StoreEvent::DeliveryCreated {
+            cursor: value.parse().ok()?,
+        },
+        "q" => StoreEvent::QueueChanged {
+            draft_id: value.to_string(),
+        },
+        "a" => StoreEvent::ArticleChanged {
+            id: value.to_string(),
+        },
+        "r" => StoreEvent::Resync,
+        _ => return None,
+    };
+    Some((event, origin == own_origin))
+}
+
+/// Forwards other replicas' notifications until the store is dropped.
+async fn listen(
+    mut listener: PgListener,
+    pool: PgPool,
+    origin: String,
+    events: broadcast::Sender<StoreEvent>,
+) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match decode(notification.payload(), &origin) {
+                Some((_, true)) => {} // announced locally already
+                Some((event, false)) => {
+                    let _ = events.send(event);
+                }
+                None => tracing::warn!(
+                    payload = notification.payload(),
+                    "ignoring a malformed store notification"
+                ),
+            },
+            // The connection dropped and came back: anything sent meanwhile is lost.
+            Ok(None) => {
+                tracing::warn!("store notifications reconnected; subscribers re-read state");
+                let _ = events.send(StoreEvent::Resync);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "store notifications unavailable; retrying");
+                // Wait until the database answers again, then tell subscribers
+                // to re-read what they may have missed.
+                while sqlx::query("SELECT 1").execute(&pool).await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                let _ = events.send(StoreEvent::Resync);
+            }
+        }
+    }
+}
+
+sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_round_trip_and_know_their_origin() {
+        for event in [
+            StoreEvent::DeliveryCreated { cursor: 42 },
+            StoreEvent::QueueChanged {
+                draft_id: "0192-x".into(),
+            },
+            StoreEvent::ArticleChanged {
+                id: "en/a|b".into(),
+            },
+            StoreEvent::Resync,
+        ] {
+            let payload = encode("me", &event);
+            assert_eq!(decode(&payload, "me"), Some((event.clone(), true)));
+            assert_eq!(decode(&payload, "other"), Some((event, false)));
+        }
+        assert_eq!(decode("garbage", "me"), None);
+        assert_eq!(decode("x|d|not-a-number", "me"), None);
+    }
+}

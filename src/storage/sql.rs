@@ -1,0 +1,719 @@
+//! The `Store` implementation both SQL backends share. The statements are
+//! written once, with `$n` placeholders that SQLite and PostgreSQL both
+//! accept, and `sql_store!` expands them for one backend's types. What really
+//! differs lives in each backend's module as a few inherent methods:
+//!
+//! - `writer()` / `reader()`: the pools for writes and for reads;
+//! - `lock_outbox(tx)`: makes delivery cursors become visible in cursor order;
+//! - `publish(tx, events)`: tells other replicas, inside the transaction;
+//! - `lock_folder_sync_impl()`: the cross-process knowledge-sync lock.
+
+/// Expands `impl Store for $store` over the database `$db` and its row type `$row`.
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $row:ty) => {
+        use $crate::model::{
+            Article, AuditEvent, CustomerMessage, Delivery, Draft, DraftState, Level, Millis,
+            Transcript,
+        };
+        use $crate::storage::{
+            ArticleWrite, CreatedDraft, DraftChange, DraftFacts, Error, Gauges, NewDraft,
+            PendingFilter, Result, Store, StoreEvent, StoreLock,
+        };
+        use sqlx::{Row, Transaction};
+
+        /// The columns of a draft with its customer message, as a literal for `concat!`.
+        macro_rules! draft_select {
+            () => {
+                "SELECT d.*, m.text AS customer_message FROM drafts d JOIN messages m ON m.id = d.message_id "
+            };
+        }
+
+        fn json<T: serde::Serialize>(value: &T) -> String {
+            serde_json::to_string(value).expect("serializing plain data cannot fail")
+        }
+
+        fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+            serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("column {column}: {e}")))
+        }
+
+        fn parse_state(state: &str) -> Result<DraftState> {
+            DraftState::parse(state).ok_or_else(|| Error::Corrupt(format!("state {state}")))
+        }
+
+        fn parse_level(level: &str) -> Result<Level> {
+            Level::parse(level).ok_or_else(|| Error::Corrupt(format!("level {level}")))
+        }
+
+        fn draft_from_row(row: &$row) -> Result<Draft> {
+            Ok(Draft {
+                id: row.try_get("id")?,
+                conversation_id: row.try_get("conversation_id")?,
+                message_id: row.try_get("message_id")?,
+                request_id: row.try_get("request_id")?,
+                channel: row.try_get("channel")?,
+                locale: row.try_get("locale")?,
+                body: row.try_get("body")?,
+                disclosure: row.try_get("disclosure")?,
+                ai_generated: row.try_get("ai_generated")?,
+                human_reviewed: row.try_get("human_reviewed")?,
+                generator: row.try_get("generator")?,
+                confidence: $crate::model::Confidence {
+                    score: row.try_get("confidence_score")?,
+                    level: parse_level(row.try_get("confidence_level")?)?,
+                    reasons: parse_json("reasons", row.try_get("reasons")?)?,
+                },
+                citations: parse_json("citations", row.try_get("citations")?)?,
+                state: parse_state(row.try_get("state")?)?,
+                final_body: row.try_get("final_body")?,
+                reviewed_by: row.try_get("reviewed_by")?,
+                claimed_by: row.try_get("claimed_by")?,
+                claim_expires_at: row.try_get("claim_expires_at")?,
+                reject_reason: row.try_get("reject_reason")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                revision: row.try_get("revision")?,
+                customer_message: row.try_get("customer_message")?,
+            })
+        }
+
+        fn delivery_from_row(row: &$row) -> Result<Delivery> {
+            Ok(Delivery {
+                cursor: row.try_get::<i64, _>("cursor")? as u64,
+                draft_id: row.try_get("draft_id")?,
+                conversation_id: row.try_get("conversation_id")?,
+                channel: row.try_get("channel")?,
+                locale: row.try_get("locale")?,
+                body: row.try_get("body")?,
+                disclosure: row.try_get("disclosure")?,
+                text: row.try_get("text")?,
+                ai_generated: row.try_get("ai_generated")?,
+                human_reviewed: row.try_get("human_reviewed")?,
+                author: row.try_get("author")?,
+                created_at: row.try_get("created_at")?,
+                acked_at: row.try_get("acked_at")?,
+            })
+        }
+
+        fn article_from_row(row: &$row) -> Result<Article> {
+            Ok(Article {
+                id: row.try_get("id")?,
+                locale: row.try_get("locale")?,
+                title: row.try_get("title")?,
+                body: row.try_get("body")?,
+                tags: parse_json("tags", row.try_get("tags")?)?,
+                url: row.try_get("url")?,
+                version: row.try_get::<i64, _>("version")? as u64,
+                content_hash: row.try_get("content_hash")?,
+                source: row.try_get("source")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn event_from_row(row: &$row) -> Result<AuditEvent> {
+            Ok(AuditEvent {
+                seq: row.try_get::<i64, _>("seq")? as u64,
+                at: row.try_get("at")?,
+                kind: row.try_get("kind")?,
+                actor: row.try_get("actor")?,
+                conversation_id: row.try_get("conversation_id")?,
+                draft_id: row.try_get("draft_id")?,
+                detail: parse_json("detail", row.try_get("detail")?)?,
+            })
+        }
+
+        fn message_from_row(row: &$row) -> Result<CustomerMessage> {
+            Ok(CustomerMessage {
+                id: row.try_get("id")?,
+                conversation_id: row.try_get("conversation_id")?,
+                text: row.try_get("text")?,
+                locale: row.try_get("locale")?,
+                channel: row.try_get("channel")?,
+                context: parse_json("context", row.try_get("context")?)?,
+                received_at: row.try_get("received_at")?,
+            })
+        }
+
+        async fn insert_event(tx: &mut Transaction<'_, $db>, e: &AuditEvent) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO audit_events (at, kind, actor, conversation_id, draft_id, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(e.at)
+            .bind(&e.kind)
+            .bind(&e.actor)
+            .bind(&e.conversation_id)
+            .bind(&e.draft_id)
+            .bind(json(&e.detail))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Writes the delivery and its audit event; returns the delivery's cursor.
+        async fn insert_delivery(
+            tx: &mut Transaction<'_, $db>,
+            d: &Delivery,
+            draft: &Draft,
+        ) -> Result<u64> {
+            <$store>::lock_outbox(tx).await?;
+            let cursor: i64 = sqlx::query_scalar(
+                "INSERT INTO deliveries (draft_id, conversation_id, channel, locale, body, disclosure, text,
+                    ai_generated, human_reviewed, author, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING cursor",
+            )
+            .bind(&d.draft_id)
+            .bind(&d.conversation_id)
+            .bind(&d.channel)
+            .bind(&d.locale)
+            .bind(&d.body)
+            .bind(&d.disclosure)
+            .bind(&d.text)
+            .bind(d.ai_generated)
+            .bind(d.human_reviewed)
+            .bind(&d.author)
+            .bind(d.created_at)
+            .fetch_one(&mut **tx)
+            .await?;
+            let event = AuditEvent::new(
+                "delivery_created",
+                &d.author,
+                draft,
+                serde_json::json!({ "cursor": cursor }),
+                d.created_at,
+            );
+            insert_event(tx, &event).await?;
+            Ok(cursor as u64)
+        }
+
+        async fn fetch_draft(tx: &mut Transaction<'_, $db>, id: &str) -> Result<Option<Draft>> {
+            let row = sqlx::query(concat!(draft_select!(), "WHERE d.id = $1"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.as_ref().map(draft_from_row).transpose()
+        }
+
+        async fn draft_by_request_id(
+            executor: impl sqlx::Executor<'_, Database = $db>,
+            request_id: &str,
+        ) -> Result<Option<Draft>> {
+            let row = sqlx::query(concat!(draft_select!(), "WHERE d.request_id = $1"))
+                .bind(request_id)
+                .fetch_optional(executor)
+                .await?;
+            row.as_ref().map(draft_from_row).transpose()
+        }
+
+        impl $store {
+            async fn insert_new_draft(&self, new: &NewDraft) -> Result<CreatedDraft> {
+                let mut tx = self.writer().begin().await?;
+                if let Some(request_id) = &new.draft.request_id
+                    && let Some(draft) = draft_by_request_id(&mut *tx, request_id).await?
+                {
+                    return Ok(CreatedDraft { draft, superseded: vec![], created: false });
+                }
+                let m = &new.message;
+                // The upsert also locks the conversation's row until commit, so
+                // two messages of one conversation are written one after the other.
+                sqlx::query(
+                    "INSERT INTO conversations (id, channel, created_at, updated_at) VALUES ($1, $2, $3, $3)
+                     ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+                )
+                .bind(&m.conversation_id)
+                .bind(&m.channel)
+                .bind(m.received_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO messages (id, conversation_id, text, locale, channel, context, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&m.id)
+                .bind(&m.conversation_id)
+                .bind(&m.text)
+                .bind(&m.locale)
+                .bind(&m.channel)
+                .bind(json(&m.context))
+                .bind(m.received_at)
+                .execute(&mut *tx)
+                .await?;
+
+                // A newer message makes the conversation's undecided drafts obsolete.
+                let superseded: Vec<(String,)> = sqlx::query_as(
+                    "UPDATE drafts SET state = 'SUPERSEDED', claimed_by = '', claim_expires_at = NULL,
+                         updated_at = $1, revision = revision + 1
+                     WHERE conversation_id = $2 AND state IN ('PENDING_REVIEW', 'CLAIMED') RETURNING id",
+                )
+                .bind(m.received_at)
+                .bind(&m.conversation_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let superseded: Vec<String> = superseded.into_iter().map(|(id,)| id).collect();
+                for id in &superseded {
+                    let event = AuditEvent {
+                        seq: 0,
+                        at: m.received_at,
+                        kind: "draft_superseded".into(),
+                        actor: "system".into(),
+                        conversation_id: m.conversation_id.clone(),
+                        draft_id: id.clone(),
+                        detail: serde_json::json!({ "by_message": m.id, "by_draft": new.draft.id }),
+                    };
+                    insert_event(&mut tx, &event).await?;
+                }
+
+                let d = &new.draft;
+                sqlx::query(
+                    "INSERT INTO drafts (id, conversation_id, message_id, request_id, channel, locale, body,
+                        disclosure, ai_generated, human_reviewed, generator, confidence_score, confidence_level,
+                        reasons, citations, state, final_body, reviewed_by, claimed_by, claim_expires_at,
+                        reject_reason, created_at, updated_at, revision)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                        $19, $20, $21, $22, $23, $24)",
+                )
+                .bind(&d.id)
+                .bind(&d.conversation_id)
+                .bind(&d.message_id)
+                .bind(&d.request_id)
+                .bind(&d.channel)
+                .bind(&d.locale)
+                .bind(&d.body)
+                .bind(&d.disclosure)
+                .bind(d.ai_generated)
+                .bind(d.human_reviewed)
+                .bind(&d.generator)
+                .bind(d.confidence.score)
+                .bind(d.confidence.level.as_str())
+                .bind(json(&d.confidence.reasons))
+                .bind(json(&d.citations))
+                .bind(d.state.as_str())
+                .bind(&d.final_body)
+                .bind(&d.reviewed_by)
+                .bind(&d.claimed_by)
+                .bind(d.claim_expires_at)
+                .bind(&d.reject_reason)
+                .bind(d.created_at)
+                .bind(d.updated_at)
+                .bind(d.revision)
+                .execute(&mut *tx)
+                .await?;
+                for event in &new.events {
+                    insert_event(&mut tx, event).await?;
+                }
+                let mut announced: Vec<StoreEvent> = superseded
+                    .iter()
+                    .map(|id| StoreEvent::QueueChanged { draft_id: id.clone() })
+                    .collect();
+                announced.push(StoreEvent::QueueChanged { draft_id: d.id.clone() });
+                if let Some(delivery) = &new.delivery {
+                    let cursor = insert_delivery(&mut tx, delivery, d).await?;
+                    announced.push(StoreEvent::DeliveryCreated { cursor });
+                }
+                let draft = fetch_draft(&mut tx, &d.id)
+                    .await?
+                    .ok_or_else(|| Error::Internal("inserted draft vanished".into()))?;
+                self.publish(&mut tx, &announced).await?;
+                tx.commit().await?;
+                self.announce(announced);
+                Ok(CreatedDraft { draft, superseded, created: true })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            async fn create_draft(&self, new: NewDraft) -> Result<CreatedDraft> {
+                match self.insert_new_draft(&new).await {
+                    // Another process wrote the same request id between our check and our insert.
+                    Err(Error::Duplicate(_)) if new.draft.request_id.is_some() => {
+                        let request_id = new.draft.request_id.as_deref().unwrap_or_default();
+                        let draft = draft_by_request_id(self.writer(), request_id)
+                            .await?
+                            .ok_or_else(|| Error::Internal("duplicate request id vanished".into()))?;
+                        Ok(CreatedDraft { draft, superseded: vec![], created: false })
+                    }
+                    other => other,
+                }
+            }
+
+            async fn get_draft(&self, id: &str) -> Result<Option<Draft>> {
+                let row = sqlx::query(concat!(draft_select!(), "WHERE d.id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(draft_from_row).transpose()
+            }
+
+            async fn find_draft_by_request_id(&self, request_id: &str) -> Result<Option<Draft>> {
+                draft_by_request_id(self.reader(), request_id).await
+            }
+
+            async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft> {
+                let d = &change.draft;
+                let mut tx = self.writer().begin().await?;
+                // Compare-and-swap on the revision: of two agents (or replicas)
+                // acting on one draft, the database lets exactly one through.
+                let updated = sqlx::query(
+                    "UPDATE drafts SET state = $1, final_body = $2, disclosure = $3, ai_generated = $4,
+                        human_reviewed = $5, reviewed_by = $6, claimed_by = $7, claim_expires_at = $8,
+                        reject_reason = $9, updated_at = $10, revision = revision + 1
+                     WHERE id = $11 AND revision = $12",
+                )
+                .bind(d.state.as_str())
+                .bind(&d.final_body)
+                .bind(&d.disclosure)
+                .bind(d.ai_generated)
+                .bind(d.human_reviewed)
+                .bind(&d.reviewed_by)
+                .bind(&d.claimed_by)
+                .bind(d.claim_expires_at)
+                .bind(&d.reject_reason)
+                .bind(d.updated_at)
+                .bind(&d.id)
+                .bind(change.expected_revision)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(Error::Conflict);
+                }
+                for event in &change.events {
+                    insert_event(&mut tx, event).await?;
+                }
+                let mut announced = vec![StoreEvent::QueueChanged { draft_id: d.id.clone() }];
+                if let Some(delivery) = &change.delivery {
+                    let cursor = insert_delivery(&mut tx, delivery, d).await?;
+                    announced.push(StoreEvent::DeliveryCreated { cursor });
+                }
+                let draft = fetch_draft(&mut tx, &d.id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("draft {}", d.id)))?;
+                self.publish(&mut tx, &announced).await?;
+                tx.commit().await?;
+                self.announce(announced);
+                Ok(draft)
+            }
+
+            async fn list_open_drafts(&self, filter: &PendingFilter, now: Millis) -> Result<Vec<Draft>> {
+                let rows = sqlx::query(concat!(
+                    draft_select!(),
+                    "WHERE (d.state = 'PENDING_REVIEW' OR (d.state = 'CLAIMED' AND d.claim_expires_at <= $1))
+                       AND ($2 IS NULL OR d.channel = $2) AND ($3 IS NULL OR d.locale = $3)
+                     ORDER BY d.created_at, d.id LIMIT $4"
+                ))
+                .bind(now)
+                .bind(&filter.channel)
+                .bind(&filter.locale)
+                .bind(filter.limit as i64)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(draft_from_row).collect()
+            }
+
+            async fn gauges(&self, now: Millis) -> Result<Gauges> {
+                let (count, oldest, articles): (i64, Option<i64>, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(created_at), (SELECT COUNT(*) FROM articles WHERE NOT deleted)
+                     FROM drafts WHERE state = 'PENDING_REVIEW' OR (state = 'CLAIMED' AND claim_expires_at <= $1)",
+                )
+                .bind(now)
+                .fetch_one(self.reader())
+                .await?;
+                Ok(Gauges {
+                    queue_depth: count as u64,
+                    oldest_pending: oldest,
+                    live_articles: articles as u64,
+                })
+            }
+
+            async fn draft_facts(
+                &self,
+                from: Millis,
+                to: Millis,
+                channel: Option<&str>,
+            ) -> Result<Vec<DraftFacts>> {
+                let rows = sqlx::query(
+                    "SELECT d.conversation_id, d.state, d.confidence_level, d.created_at, d.reviewed_by,
+                            d.ai_generated, d.human_reviewed, d.final_body <> d.body AS edited,
+                            (SELECT MIN(e.at) FROM audit_events e WHERE e.draft_id = d.id
+                                AND e.kind IN ('draft_approved', 'draft_rejected')) AS decided_at,
+                            EXISTS (SELECT 1 FROM audit_events e
+                                    WHERE e.draft_id = d.id AND e.kind = 'draft_rejected') AS rejected
+                     FROM drafts d
+                     WHERE d.created_at >= $1 AND d.created_at < $2 AND ($3 IS NULL OR d.channel = $3)",
+                )
+                .bind(from)
+                .bind(to)
+                .bind(channel)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(DraftFacts {
+                            conversation_id: row.try_get("conversation_id")?,
+                            state: parse_state(row.try_get("state")?)?,
+                            level: parse_level(row.try_get("confidence_level")?)?,
+                            created_at: row.try_get("created_at")?,
+                            reviewed_by: row.try_get("reviewed_by")?,
+                            ai_generated: row.try_get("ai_generated")?,
+                            human_reviewed: row.try_get("human_reviewed")?,
+                            edited: row.try_get("edited")?,
+                            decided_at: row.try_get("decided_at")?,
+                            rejected: row.try_get("rejected")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn list_expired_claims(&self, now: Millis, limit: u32) -> Result<Vec<Draft>> {
+                let rows = sqlx::query(concat!(
+                    draft_select!(),
+                    "WHERE d.state = 'CLAIMED' AND d.claim_expires_at <= $1 ORDER BY d.created_at LIMIT $2"
+                ))
+                .bind(now)
+                .bind(limit as i64)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(draft_from_row).collect()
+            }
+
+            async fn transcript(&self, conversation_id: &str) -> Result<Option<Transcript>> {
+                // One read transaction, so the parts agree with each other.
+                let mut tx = self.reader().begin().await?;
+                <$store>::snapshot_reads(&mut tx).await?;
+                let exists: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM conversations WHERE id = $1")
+                        .bind(conversation_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                let messages = sqlx::query(
+                    "SELECT * FROM messages WHERE conversation_id = $1 ORDER BY received_at, id",
+                )
+                .bind(conversation_id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(message_from_row)
+                .collect::<Result<Vec<_>>>()?;
+                let drafts = sqlx::query(concat!(
+                    draft_select!(),
+                    "WHERE d.conversation_id = $1 ORDER BY d.created_at, d.id"
+                ))
+                .bind(conversation_id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(draft_from_row)
+                .collect::<Result<Vec<_>>>()?;
+                let events =
+                    sqlx::query("SELECT * FROM audit_events WHERE conversation_id = $1 ORDER BY seq")
+                        .bind(conversation_id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(event_from_row)
+                        .collect::<Result<Vec<_>>>()?;
+                let deliveries =
+                    sqlx::query("SELECT * FROM deliveries WHERE conversation_id = $1 ORDER BY cursor")
+                        .bind(conversation_id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(delivery_from_row)
+                        .collect::<Result<Vec<_>>>()?;
+                tx.commit().await?;
+                Ok(Some(Transcript {
+                    conversation_id: conversation_id.to_string(),
+                    messages,
+                    drafts,
+                    events,
+                    deliveries,
+                }))
+            }
+
+            async fn deliveries_after(
+                &self,
+                after_cursor: u64,
+                channel: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<Delivery>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM deliveries
+                     WHERE cursor > $1 AND acked_at IS NULL AND ($2 IS NULL OR channel = $2)
+                     ORDER BY cursor LIMIT $3",
+                )
+                .bind(after_cursor as i64)
+                .bind(channel)
+                .bind(limit as i64)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(delivery_from_row).collect()
+            }
+
+            async fn get_delivery(&self, cursor: u64) -> Result<Option<Delivery>> {
+                let row = sqlx::query("SELECT * FROM deliveries WHERE cursor = $1")
+                    .bind(cursor as i64)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(delivery_from_row).transpose()
+            }
+
+            async fn ack_delivery(&self, cursor: u64, event: AuditEvent, now: Millis) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                let acked = sqlx::query(
+                    "UPDATE deliveries SET acked_at = $1 WHERE cursor = $2 AND acked_at IS NULL",
+                )
+                .bind(now)
+                .bind(cursor as i64)
+                .execute(&mut *tx)
+                .await?;
+                if acked.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE drafts SET state = 'DELIVERED', updated_at = $1, revision = revision + 1
+                     WHERE id = (SELECT draft_id FROM deliveries WHERE cursor = $2)",
+                )
+                .bind(now)
+                .bind(cursor as i64)
+                .execute(&mut *tx)
+                .await?;
+                insert_event(&mut tx, &event).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn put_article(&self, mut article: Article) -> Result<ArticleWrite> {
+                let mut tx = self.writer().begin().await?;
+                let was_live: Option<bool> =
+                    sqlx::query_scalar("SELECT NOT deleted FROM articles WHERE id = $1")
+                        .bind(&article.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                // The version is computed by the statement itself, so two
+                // replicas writing one article at once still get two versions.
+                let version: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO articles (id, locale, title, body, tags, url, version, content_hash, source,
+                        deleted, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, FALSE, $9)
+                     ON CONFLICT (id) DO UPDATE SET locale = excluded.locale, title = excluded.title,
+                        body = excluded.body, tags = excluded.tags, url = excluded.url,
+                        version = articles.version + 1, content_hash = excluded.content_hash,
+                        source = excluded.source, deleted = FALSE, updated_at = excluded.updated_at
+                     WHERE articles.deleted OR articles.content_hash <> excluded.content_hash
+                     RETURNING version",
+                )
+                .bind(&article.id)
+                .bind(&article.locale)
+                .bind(&article.title)
+                .bind(&article.body)
+                .bind(json(&article.tags))
+                .bind(&article.url)
+                .bind(&article.content_hash)
+                .bind(&article.source)
+                .bind(article.updated_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(version) = version else {
+                    // The live article already has this content.
+                    let row = sqlx::query("SELECT * FROM articles WHERE id = $1")
+                        .bind(&article.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(ArticleWrite::Unchanged(article_from_row(&row)?));
+                };
+                article.version = version as u64;
+                let announced = [StoreEvent::ArticleChanged { id: article.id.clone() }];
+                self.publish(&mut tx, &announced).await?;
+                tx.commit().await?;
+                self.announce(announced);
+                Ok(if was_live == Some(true) {
+                    ArticleWrite::Updated(article)
+                } else {
+                    ArticleWrite::Created(article)
+                })
+            }
+
+            async fn delete_article(&self, id: &str, now: Millis) -> Result<Option<u64>> {
+                let mut tx = self.writer().begin().await?;
+                let deleted: Option<i64> = sqlx::query_scalar(
+                    "UPDATE articles SET deleted = TRUE, updated_at = $1 WHERE id = $2 AND NOT deleted
+                     RETURNING version",
+                )
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let announced = [StoreEvent::ArticleChanged { id: id.to_string() }];
+                if deleted.is_some() {
+                    self.publish(&mut tx, &announced).await?;
+                }
+                tx.commit().await?;
+                if deleted.is_some() {
+                    self.announce(announced);
+                }
+                Ok(deleted.map(|v| v as u64))
+            }
+
+            async fn get_article(&self, id: &str) -> Result<Option<Article>> {
+                let row = sqlx::query("SELECT * FROM articles WHERE id = $1 AND NOT deleted")
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(article_from_row).transpose()
+            }
+
+            async fn list_articles(
+                &self,
+                locale: Option<&str>,
+                after_id: &str,
+                limit: u32,
+            ) -> Result<Vec<Article>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM articles WHERE NOT deleted AND id > $1 AND ($2 IS NULL OR locale = $2)
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(after_id)
+                .bind(locale)
+                .bind(limit as i64)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(article_from_row).collect()
+            }
+
+            async fn article_versions(&self) -> Result<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT id, version FROM articles WHERE NOT deleted ORDER BY id")
+                        .fetch_all(self.reader())
+                        .await?;
+                Ok(rows.into_iter().map(|(id, v)| (id, v as u64)).collect())
+            }
+
+            async fn lock_folder_sync(&self) -> Result<StoreLock> {
+                self.lock_folder_sync_impl().await
+            }
+
+            fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreEvent> {
+                self.events.subscribe()
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+        }
+
+        impl $store {
+            /// Tells this process's subscribers, after the commit.
+            fn announce(&self, events: impl IntoIterator<Item = StoreEvent>) {
+                for event in events {
+                    // No receiver is fine: nobody is streaming right now.
+                    let _ = self.events.send(event);
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

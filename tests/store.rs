@@ -1,0 +1,914 @@
+//! One suite of store behaviours, run against every backend: SQLite always,
+//! PostgreSQL when `REPLYGATE_TEST_DATABASE_URL` is set (each test in a schema
+//! of its own, so they run in parallel). The same assertions for both.
+
+mod common;
+
+use replygate::config::DatabaseConfig;
+use replygate::model::{
+    Article, AuditEvent, Confidence, CustomerMessage, Delivery, Draft, DraftState, Level, new_id,
+    now_ms,
+};
+use replygate::storage::{
+    ArticleWrite, DraftChange, DynStore, Error, NewDraft, PendingFilter, PgStore, SqliteStore,
+    StoreEvent,
+};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A store under test, and how to open another one on the same data.
+struct Fixture {
+    store: DynStore,
+    kind: Kind,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Fixture {
+    async fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        Fixture {
+            store: Arc::new(SqliteStore::open(&path).await.unwrap()),
+            kind: Kind::Sqlite(path),
+            _dir: dir,
+        }
+    }
+
+    /// None, with a notice, when no PostgreSQL is configured for tests.
+    async fn postgres() -> Option<Fixture> {
+        let url = common::postgres_schema_url().await?;
+        let store = PgStore::open(&url, &small_pool()).await.unwrap();
+        Some(Fixture {
+            store: Arc::new(store),
+            kind: Kind::Postgres(url),
+            _dir: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// A second store on the same database, as another replica would open it.
+    async fn reopen(&self) -> DynStore {
+        match &self.kind {
+            Kind::Sqlite(path) => Arc::new(SqliteStore::open(path).await.unwrap()),
+            Kind::Postgres(url) => Arc::new(PgStore::open(url, &small_pool()).await.unwrap()),
+        }
+    }
+
+    fn shares_events_across_processes(&self) -> bool {
+        matches!(self.kind, Kind::Postgres(_))
+    }
+}
+
+/// Tests run in parallel: keep each store's share of the server's connections small.
+fn small_pool() -> DatabaseConfig {
+    DatabaseConfig {
+        max_connections: 6,
+        ..DatabaseConfig::default()
+    }
+}
+
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(fixture) = super::Fixture::postgres().await {
+                        super::$name(fixture).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_every_store!(
+    a_new_draft_is_stored_with_its_message_and_events,
+    a_repeated_request_id_returns_the_first_draft_and_writes_nothing,
+    concurrent_requests_with_one_id_create_exactly_one_draft,
+    a_new_message_supersedes_the_open_drafts_of_its_conversation,
+    a_change_at_a_stale_revision_is_a_conflict_and_changes_nothing,
+    of_many_concurrent_claims_exactly_one_wins,
+    the_open_queue_filters_by_channel_and_locale_and_includes_expired_claims,
+    deliveries_come_in_cursor_order_and_an_ack_counts_once,
+    a_reader_following_the_cursor_never_misses_a_concurrent_delivery,
+    article_versions_increase_across_updates_and_deletes,
+    articles_list_by_page_and_locale,
+    gauges_and_facts_describe_the_queue,
+    events_are_announced_after_commits,
+    changes_reach_another_store_on_the_same_database,
+    the_folder_sync_lock_is_exclusive_across_stores,
+);
+
+// --- builders ---
+
+fn message(conversation: &str, channel: &str, locale: &str) -> CustomerMessage {
+    CustomerMessage {
+        id: new_id(),
+        conversation_id: conversation.into(),
+        text: "How do I back up my chats?".into(),
+        locale: locale.into(),
+        channel: channel.into(),
+        context: BTreeMap::from([("plan".to_string(), "pro".to_string())]),
+        received_at: now_ms(),
+    }
+}
+
+/// A pending draft (or an auto-approved one with its delivery) for a new message.
+fn new_draft(conversation: &str, request_id: Option<&str>, auto_approved: bool) -> NewDraft {
+    new_draft_in(conversation, "whatsapp", "en", request_id, auto_approved)
+}
+
+fn new_draft_in(
+    conversation: &str,
+    channel: &str,
+    locale: &str,
+    request_id: Option<&str>,
+    auto_approved: bool,
+) -> NewDraft {
+    let message = message(conversation, channel, locale);
+    let now = message.received_at;
+    let draft = Draft {
+        id: new_id(),
+        conversation_id: conversation.into(),
+        message_id: message.id.clone(),
+        request_id: request_id.map(str::to_string),
+        channel: channel.into(),
+        locale: locale.into(),
+        body: "Open Settings > Chats > Backup.".into(),
+        disclosure: "Written by AI".into(),
+        ai_generated: true,
+        human_reviewed: false,
+        generator: "extractive".into(),
+        confidence: Confidence {
+            score: if auto_approved { 0.9 } else { 0.3 },
+            level: if auto_approved {
+                Level::High
+            } else {
+                Level::Low
+            },
+            reasons: vec![],
+        },
+        citations: vec![],
+        state: if auto_approved {
+            DraftState::AutoApproved
+        } else {
+            DraftState::PendingReview
+        },
+        final_body: if auto_approved {
+            "Open Settings > Chats > Backup.".into()
+        } else {
+            String::new()
+        },
+        reviewed_by: String::new(),
+        claimed_by: String::new(),
+        claim_expires_at: None,
+        reject_reason: String::new(),
+        created_at: now,
+        updated_at: now,
+        revision: 1,
+        customer_message: String::new(),
+    };
+    let events = vec![AuditEvent::new(
+        "draft_created",
+        "ai",
+        &draft,
+        serde_json::json!({"level": draft.confidence.level.as_str()}),
+        now,
+    )];
+    let delivery = auto_approved.then(|| Delivery::for_draft(&draft, "ai", now));
+    NewDraft {
+        message,
+        draft,
+        events,
+        delivery,
+    }
+}
+
+/// The change an agent's claim makes.
+fn claim(draft: &Draft, agent: &str, lease_ms: i64) -> DraftChange {
+    let now = now_ms();
+    let mut next = draft.clone();
+    next.state = DraftState::Claimed;
+    next.claimed_by = agent.into();
+    next.claim_expires_at = Some(now + lease_ms);
+    next.updated_at = now;
+    DraftChange {
+        events: vec![AuditEvent::new(
+            "draft_claimed",
+            agent,
+            draft,
+            serde_json::json!({}),
+            now,
+        )],
+        draft: next,
+        expected_revision: draft.revision,
+        delivery: None,
+    }
+}
+
+/// The change an approval makes: the draft goes out with its delivery.
+fn approve(draft: &Draft, agent: &str) -> DraftChange {
+    let now = now_ms();
+    let mut next = draft.clone();
+    next.state = DraftState::Approved;
+    next.final_body = draft.body.clone();
+    next.human_reviewed = true;
+    next.reviewed_by = agent.into();
+    next.claimed_by = String::new();
+    next.claim_expires_at = None;
+    next.updated_at = now;
+    DraftChange {
+        events: vec![AuditEvent::new(
+            "draft_approved",
+            agent,
+            draft,
+            serde_json::json!({}),
+            now,
+        )],
+        delivery: Some(Delivery::for_draft(&next, agent, now)),
+        draft: next,
+        expected_revision: draft.revision,
+    }
+}
+
+fn article(id: &str, locale: &str, body: &str) -> Article {
+    Article {
+        id: id.into(),
+        locale: locale.into(),
+        title: format!("Title of {id}"),
+        body: body.into(),
+        tags: vec!["t".into()],
+        url: String::new(),
+        version: 0,
+        content_hash: format!("hash-of-{body}"),
+        source: "api".into(),
+        updated_at: now_ms(),
+    }
+}
+
+fn all_open() -> PendingFilter {
+    PendingFilter {
+        channel: None,
+        locale: None,
+        limit: 500,
+    }
+}
+
+async fn recv_within(
+    rx: &mut tokio::sync::broadcast::Receiver<StoreEvent>,
+    wanted: impl Fn(&StoreEvent) -> bool,
+) -> bool {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if wanted(&e) => return true,
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+// --- behaviours ---
+
+async fn a_new_draft_is_stored_with_its_message_and_events(f: Fixture) {
+    let new = new_draft("c1", Some("r1"), false);
+    let created = f.store.create_draft(new.clone()).await.unwrap();
+    assert!(created.created);
+    assert!(created.superseded.is_empty());
+    let stored = f.store.get_draft(&new.draft.id).await.unwrap().unwrap();
+    assert_eq!(stored, created.draft);
+    assert_eq!(stored.customer_message, new.message.text);
+    assert_eq!(stored.state, DraftState::PendingReview);
+    assert_eq!(stored.confidence, new.draft.confidence);
+    let by_request = f.store.find_draft_by_request_id("r1").await.unwrap();
+    assert_eq!(by_request.map(|d| d.id), Some(new.draft.id.clone()));
+
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    assert_eq!(t.messages, vec![new.message.clone()]);
+    assert_eq!(t.drafts.len(), 1);
+    assert_eq!(
+        t.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        vec!["draft_created"]
+    );
+    assert!(t.deliveries.is_empty());
+    assert!(f.store.transcript("nobody").await.unwrap().is_none());
+    assert!(f.store.get_draft("missing").await.unwrap().is_none());
+}
+
+async fn a_repeated_request_id_returns_the_first_draft_and_writes_nothing(f: Fixture) {
+    let first = f
+        .store
+        .create_draft(new_draft("c1", Some("same"), false))
+        .await
+        .unwrap();
+    let again = f
+        .store
+        .create_draft(new_draft("c1", Some("same"), false))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.draft.id, first.draft.id);
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    assert_eq!(t.messages.len(), 1, "the retry wrote no second message");
+    assert_eq!(t.drafts.len(), 1);
+    assert_eq!(
+        t.drafts[0].state,
+        DraftState::PendingReview,
+        "not superseded by its own retry"
+    );
+}
+
+async fn concurrent_requests_with_one_id_create_exactly_one_draft(f: Fixture) {
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = f.store.clone();
+        // Different conversations, so only the request id collides.
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_draft(new_draft(&format!("c{i}"), Some("one-id"), true))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        ids.insert(r.draft.id);
+        created += usize::from(r.created);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1, "every caller got the same draft");
+    let deliveries = f.store.deliveries_after(0, None, 100).await.unwrap();
+    assert_eq!(deliveries.len(), 1, "and exactly one delivery");
+}
+
+async fn a_new_message_supersedes_the_open_drafts_of_its_conversation(f: Fixture) {
+    let a = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap();
+    let other = f
+        .store
+        .create_draft(new_draft("c2", None, false))
+        .await
+        .unwrap();
+    assert_eq!(b.superseded, vec![a.draft.id.clone()]);
+    let a_now = f.store.get_draft(&a.draft.id).await.unwrap().unwrap();
+    assert_eq!(a_now.state, DraftState::Superseded);
+    assert_eq!(a_now.revision, a.draft.revision + 1);
+    let open: Vec<String> = f
+        .store
+        .list_open_drafts(&all_open(), now_ms())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(open, vec![b.draft.id.clone(), other.draft.id.clone()]);
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    assert!(
+        t.events
+            .iter()
+            .any(|e| e.kind == "draft_superseded" && e.draft_id == a.draft.id)
+    );
+}
+
+async fn a_change_at_a_stale_revision_is_a_conflict_and_changes_nothing(f: Fixture) {
+    let d = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let claimed = f
+        .store
+        .apply_draft_change(claim(&d, "ana", 60_000))
+        .await
+        .unwrap();
+    assert_eq!(claimed.state, DraftState::Claimed);
+    assert_eq!(claimed.claimed_by, "ana");
+    assert_eq!(claimed.revision, d.revision + 1);
+
+    // Bruno read the draft before Ana's claim.
+    let late = f.store.apply_draft_change(claim(&d, "bruno", 60_000)).await;
+    assert!(matches!(late, Err(Error::Conflict)), "{late:?}");
+    let late = f.store.apply_draft_change(approve(&d, "bruno")).await;
+    assert!(matches!(late, Err(Error::Conflict)), "{late:?}");
+    assert_eq!(f.store.get_draft(&d.id).await.unwrap().unwrap(), claimed);
+    assert!(
+        f.store
+            .deliveries_after(0, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    assert_eq!(
+        t.events.len(),
+        2,
+        "created + Ana's claim, nothing of Bruno's"
+    );
+}
+
+async fn of_many_concurrent_claims_exactly_one_wins(f: Fixture) {
+    let d = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let mut tasks = Vec::new();
+    for agent in 0..20 {
+        let store = f.store.clone();
+        let change = claim(&d, &format!("agent-{agent}"), 60_000);
+        tasks.push(tokio::spawn(async move {
+            store.apply_draft_change(change).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(draft) => winners.push(draft.claimed_by),
+            Err(Error::Conflict) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let stored = f.store.get_draft(&d.id).await.unwrap().unwrap();
+    assert_eq!(stored.claimed_by, winners[0]);
+}
+
+async fn the_open_queue_filters_by_channel_and_locale_and_includes_expired_claims(f: Fixture) {
+    let wa_en = f
+        .store
+        .create_draft(new_draft_in("c1", "whatsapp", "en", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let mail_pt = f
+        .store
+        .create_draft(new_draft_in("c2", "email", "pt", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let expired = f
+        .store
+        .create_draft(new_draft_in("c3", "email", "en", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let live = f
+        .store
+        .create_draft(new_draft_in("c4", "email", "en", None, false))
+        .await
+        .unwrap()
+        .draft;
+    f.store
+        .apply_draft_change(claim(&expired, "ana", -1))
+        .await
+        .unwrap();
+    f.store
+        .apply_draft_change(claim(&live, "ana", 60_000))
+        .await
+        .unwrap();
+    let ids = |v: Vec<Draft>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    let now = now_ms();
+    assert_eq!(
+        ids(f.store.list_open_drafts(&all_open(), now).await.unwrap()),
+        vec![wa_en.id.clone(), mail_pt.id.clone(), expired.id.clone()]
+    );
+    let email = PendingFilter {
+        channel: Some("email".into()),
+        ..all_open()
+    };
+    assert_eq!(
+        ids(f.store.list_open_drafts(&email, now).await.unwrap()),
+        vec![mail_pt.id.clone(), expired.id.clone()]
+    );
+    let pt = PendingFilter {
+        locale: Some("pt".into()),
+        ..all_open()
+    };
+    assert_eq!(
+        ids(f.store.list_open_drafts(&pt, now).await.unwrap()),
+        vec![mail_pt.id.clone()]
+    );
+    let one = PendingFilter {
+        limit: 1,
+        ..all_open()
+    };
+    assert_eq!(
+        ids(f.store.list_open_drafts(&one, now).await.unwrap()),
+        vec![wa_en.id]
+    );
+    assert_eq!(
+        ids(f.store.list_expired_claims(now, 10).await.unwrap()),
+        vec![expired.id]
+    );
+}
+
+async fn deliveries_come_in_cursor_order_and_an_ack_counts_once(f: Fixture) {
+    let auto = f
+        .store
+        .create_draft(new_draft("c1", None, true))
+        .await
+        .unwrap()
+        .draft;
+    let pending = f
+        .store
+        .create_draft(new_draft("c2", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let approved = f
+        .store
+        .apply_draft_change(approve(&pending, "ana"))
+        .await
+        .unwrap();
+    assert_eq!(approved.state, DraftState::Approved);
+    let mail = f
+        .store
+        .create_draft(new_draft_in("c3", "email", "en", None, true))
+        .await
+        .unwrap()
+        .draft;
+
+    let all = f.store.deliveries_after(0, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|d| d.draft_id.clone()).collect::<Vec<_>>(),
+        vec![auto.id.clone(), approved.id.clone(), mail.id.clone()]
+    );
+    assert!(all.windows(2).all(|w| w[0].cursor < w[1].cursor));
+    assert_eq!(all[1].author, "ana");
+    assert!(
+        all[0].text.ends_with("Written by AI"),
+        "AI replies carry their label"
+    );
+    let email = f
+        .store
+        .deliveries_after(0, Some("email"), 10)
+        .await
+        .unwrap();
+    assert_eq!(email.len(), 1);
+    assert_eq!(
+        f.store
+            .deliveries_after(all[0].cursor, None, 1)
+            .await
+            .unwrap()[0],
+        all[1]
+    );
+
+    let ack = |cursor| AuditEvent {
+        seq: 0,
+        at: now_ms(),
+        kind: "delivery_acked".into(),
+        actor: "platform".into(),
+        conversation_id: "c1".into(),
+        draft_id: auto.id.clone(),
+        detail: serde_json::json!({ "cursor": cursor }),
+    };
+    assert!(
+        f.store
+            .ack_delivery(all[0].cursor, ack(all[0].cursor), now_ms())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .ack_delivery(all[0].cursor, ack(all[0].cursor), now_ms())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .ack_delivery(999_999, ack(999_999), now_ms())
+            .await
+            .unwrap()
+    );
+    let delivered = f.store.get_draft(&auto.id).await.unwrap().unwrap();
+    assert_eq!(delivered.state, DraftState::Delivered);
+    assert!(
+        f.store
+            .get_delivery(all[0].cursor)
+            .await
+            .unwrap()
+            .unwrap()
+            .acked_at
+            .is_some()
+    );
+    let left = f.store.deliveries_after(0, None, 10).await.unwrap();
+    assert_eq!(left.len(), 2, "an acked delivery is not sent again");
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    assert_eq!(
+        t.events
+            .iter()
+            .filter(|e| e.kind == "delivery_acked")
+            .count(),
+        1,
+        "the repeated ack left no second event"
+    );
+}
+
+async fn a_reader_following_the_cursor_never_misses_a_concurrent_delivery(f: Fixture) {
+    const WRITERS: usize = 6;
+    const EACH: usize = 15;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let store = f.store.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut cursor = 0;
+            let mut seen = Vec::new();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                for d in store.deliveries_after(cursor, None, 50).await.unwrap() {
+                    cursor = d.cursor;
+                    seen.push(d.draft_id);
+                }
+                if finished {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let store = f.store.clone();
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                let d = store
+                    .create_draft(new_draft(&format!("w{w}-{i}"), None, true))
+                    .await
+                    .unwrap();
+                ids.push(d.draft.id);
+            }
+            ids
+        }));
+    }
+    let mut written = HashSet::new();
+    for w in writers {
+        written.extend(w.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    assert_eq!(seen.len(), WRITERS * EACH, "nothing seen twice or skipped");
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), written);
+}
+
+async fn article_versions_increase_across_updates_and_deletes(f: Fixture) {
+    let s = &f.store;
+    let ArticleWrite::Created(a1) = s.put_article(article("en/a", "en", "one")).await.unwrap()
+    else {
+        panic!("a new article is created")
+    };
+    assert_eq!(a1.version, 1);
+    let same = s.put_article(article("en/a", "en", "one")).await.unwrap();
+    assert!(
+        matches!(same, ArticleWrite::Unchanged(ref a) if a.version == 1),
+        "{same:?}"
+    );
+    let ArticleWrite::Updated(a2) = s.put_article(article("en/a", "en", "two")).await.unwrap()
+    else {
+        panic!("new content is an update")
+    };
+    assert_eq!(a2.version, 2);
+    assert_eq!(s.get_article("en/a").await.unwrap().unwrap().body, "two");
+    assert_eq!(s.delete_article("en/a", now_ms()).await.unwrap(), Some(2));
+    assert_eq!(s.delete_article("en/a", now_ms()).await.unwrap(), None);
+    assert!(s.get_article("en/a").await.unwrap().is_none());
+    assert!(s.article_versions().await.unwrap().is_empty());
+    let ArticleWrite::Created(a3) = s.put_article(article("en/a", "en", "two")).await.unwrap()
+    else {
+        panic!("back after a delete is a creation")
+    };
+    assert_eq!(a3.version, 3, "versions keep increasing across deletes");
+    assert_eq!(
+        s.article_versions().await.unwrap(),
+        vec![("en/a".to_string(), 3)]
+    );
+    assert_eq!(
+        s.get_article("en/a").await.unwrap().unwrap().tags,
+        vec!["t"]
+    );
+}
+
+async fn articles_list_by_page_and_locale(f: Fixture) {
+    for (id, locale) in [
+        ("en/b", "en"),
+        ("pt/a", "pt"),
+        ("en/a", "en"),
+        ("en/c", "en"),
+    ] {
+        f.store.put_article(article(id, locale, id)).await.unwrap();
+    }
+    f.store.delete_article("en/c", now_ms()).await.unwrap();
+    let ids = |v: Vec<Article>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(f.store.list_articles(None, "", 2).await.unwrap()),
+        ["en/a", "en/b"]
+    );
+    assert_eq!(
+        ids(f.store.list_articles(None, "en/b", 2).await.unwrap()),
+        ["pt/a"]
+    );
+    assert_eq!(
+        ids(f.store.list_articles(Some("pt"), "", 10).await.unwrap()),
+        ["pt/a"]
+    );
+    assert_eq!(
+        f.store.article_versions().await.unwrap(),
+        vec![("en/a".into(), 1), ("en/b".into(), 1), ("pt/a".into(), 1)]
+    );
+}
+
+async fn gauges_and_facts_describe_the_queue(f: Fixture) {
+    let before = now_ms();
+    let first = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    f.store
+        .create_draft(new_draft("c2", None, false))
+        .await
+        .unwrap();
+    f.store
+        .create_draft(new_draft("c3", None, true))
+        .await
+        .unwrap();
+    f.store
+        .put_article(article("en/a", "en", "x"))
+        .await
+        .unwrap();
+    let approved = f
+        .store
+        .apply_draft_change(approve(&first, "ana"))
+        .await
+        .unwrap();
+    let g = f.store.gauges(now_ms()).await.unwrap();
+    assert_eq!(g.queue_depth, 1);
+    assert!(g.oldest_pending.is_some_and(|t| t >= before));
+    assert_eq!(g.live_articles, 1);
+
+    let facts = f
+        .store
+        .draft_facts(before, now_ms() + 1, None)
+        .await
+        .unwrap();
+    assert_eq!(facts.len(), 3);
+    let c1 = facts.iter().find(|x| x.conversation_id == "c1").unwrap();
+    assert_eq!(c1.state, DraftState::Approved);
+    assert_eq!(c1.reviewed_by, "ana");
+    assert!(c1.human_reviewed && !c1.edited && !c1.rejected);
+    assert_eq!(c1.decided_at, Some(approved.updated_at));
+    let c3 = facts.iter().find(|x| x.conversation_id == "c3").unwrap();
+    assert_eq!(
+        (c3.state, c3.level, c3.decided_at),
+        (DraftState::AutoApproved, Level::High, None)
+    );
+    assert!(
+        f.store
+            .draft_facts(before, now_ms() + 1, Some("email"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn events_are_announced_after_commits(f: Fixture) {
+    let mut rx = f.store.subscribe();
+    let d = f
+        .store
+        .create_draft(new_draft("c1", None, true))
+        .await
+        .unwrap()
+        .draft;
+    let id = d.id.clone();
+    assert!(
+        recv_within(&mut rx, |e| *e
+            == StoreEvent::QueueChanged {
+                draft_id: id.clone()
+            })
+        .await
+    );
+    assert!(recv_within(&mut rx, |e| matches!(e, StoreEvent::DeliveryCreated { .. })).await);
+    f.store
+        .put_article(article("en/a", "en", "x"))
+        .await
+        .unwrap();
+    assert!(
+        recv_within(&mut rx, |e| *e
+            == StoreEvent::ArticleChanged { id: "en/a".into() })
+        .await
+    );
+    // A conflict commits nothing and announces nothing.
+    let mut stale = claim(&d, "ana", 1000);
+    stale.expected_revision += 100;
+    assert!(matches!(
+        f.store.apply_draft_change(stale).await,
+        Err(Error::Conflict)
+    ));
+    assert!(
+        rx.try_recv().is_err(),
+        "no event for a change that did not happen"
+    );
+}
+
+async fn changes_reach_another_store_on_the_same_database(f: Fixture) {
+    let other = f.reopen().await;
+    let d = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    // Shared state: the other store reads it and the CAS is shared.
+    assert_eq!(other.get_draft(&d.id).await.unwrap().unwrap().id, d.id);
+    let mut rx = other.subscribe();
+    f.store
+        .apply_draft_change(claim(&d, "ana", 60_000))
+        .await
+        .unwrap();
+    assert!(matches!(
+        other.apply_draft_change(claim(&d, "bruno", 60_000)).await,
+        Err(Error::Conflict)
+    ));
+    if !f.shares_events_across_processes() {
+        return; // one SQLite file has one writing process: events stay local
+    }
+    let id = d.id.clone();
+    assert!(
+        recv_within(&mut rx, |e| *e
+            == StoreEvent::QueueChanged {
+                draft_id: id.clone()
+            })
+        .await
+    );
+    f.store
+        .create_draft(new_draft("c2", None, true))
+        .await
+        .unwrap();
+    assert!(recv_within(&mut rx, |e| matches!(e, StoreEvent::DeliveryCreated { .. })).await);
+    f.store
+        .put_article(article("en/a", "en", "x"))
+        .await
+        .unwrap();
+    assert!(
+        recv_within(&mut rx, |e| *e
+            == StoreEvent::ArticleChanged { id: "en/a".into() })
+        .await
+    );
+}
+
+async fn the_folder_sync_lock_is_exclusive_across_stores(f: Fixture) {
+    if !f.shares_events_across_processes() {
+        // SQLite: one process owns the file; the lock is a no-op by design.
+        let _a = f.store.lock_folder_sync().await.unwrap();
+        let _b = f.store.lock_folder_sync().await.unwrap();
+        return;
+    }
+    let other = f.reopen().await;
+    let held = f.store.lock_folder_sync().await.unwrap();
+    let waiting = tokio::spawn(async move {
+        let _lock = other.lock_folder_sync().await.unwrap();
+        now_ms()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the second replica waits");
+    let released_at = now_ms();
+    drop(held);
+    let acquired_at = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the lock is released when its holder drops it")
+        .unwrap();
+    assert!(acquired_at >= released_at);
+}
