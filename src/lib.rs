@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod bench;
 pub mod config;
 pub mod delivery;

@@ -73,6 +73,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute the hash chain of the store the config names; exit 1 naming the first broken link.
+    Verify {
+        /// TOML config file; REPLYGATE_* variables apply too (database_url, data_dir).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the SQLite database lives [default: ./data]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -181,6 +199,58 @@ async fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Audit {
+            action: AuditAction::Verify { config, data_dir },
+        } => {
+            let overrides = Overrides {
+                data_dir,
+                ..Default::default()
+            };
+            let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            verify_audit(&config).await
+        }
+    }
+}
+
+/// Prints the verdict: the event count and head hash, or the first broken link.
+async fn verify_audit(config: &config::Config) -> ExitCode {
+    use replygate::audit::Verdict;
+    // Opening would create an empty database: say there is none instead.
+    if config.database_url.is_empty() && !config.data_dir.join("replygate.db").is_file() {
+        eprintln!(
+            "error: no database at {}",
+            config.data_dir.join("replygate.db").display()
+        );
+        return ExitCode::from(2);
+    }
+    let verdict = match replygate::storage::open(config).await {
+        Ok(store) => replygate::audit::verify(&store).await,
+        Err(e) => Err(e),
+    };
+    match verdict {
+        Ok(Verdict::Intact { events, head }) => {
+            println!("audit chain intact: {events} events, head {head}");
+            ExitCode::SUCCESS
+        }
+        Ok(Verdict::Broken {
+            position,
+            seq,
+            reason,
+        }) => {
+            let seq = seq.map(|s| format!(" (event seq {s})")).unwrap_or_default();
+            println!("audit chain broken at position {position}{seq}: {reason}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

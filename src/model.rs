@@ -219,6 +219,17 @@ pub struct AuditEvent {
     pub conversation_id: String,
     pub draft_id: String,
     pub detail: serde_json::Value,
+    /// Where the store put it in the hash chain (empty before it is written).
+    pub chain: ChainLink,
+}
+
+/// An event's place in the tamper-evident audit chain (see `audit.rs`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChainLink {
+    /// 1, 2, 3... in the order events were committed.
+    pub position: u64,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 impl AuditEvent {
@@ -237,6 +248,21 @@ impl AuditEvent {
             conversation_id: draft.conversation_id.clone(),
             draft_id: draft.id.clone(),
             detail,
+            chain: ChainLink::default(),
+        }
+    }
+
+    /// An event about an article (no conversation or draft).
+    pub fn about_article(kind: &str, actor: &str, detail: serde_json::Value, at: Millis) -> Self {
+        AuditEvent {
+            seq: 0,
+            at,
+            kind: kind.to_string(),
+            actor: actor.to_string(),
+            conversation_id: String::new(),
+            draft_id: String::new(),
+            detail,
+            chain: ChainLink::default(),
         }
     }
 }

@@ -761,3 +761,68 @@ async fn a_lost_database_gives_unavailable_and_recovers_without_a_restart() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn audit_verify_passes_an_untouched_trail_and_names_the_first_tampered_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let mut p = start(&data_dir).await;
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    for i in 0..3 {
+        drafts
+            .create_draft(needs_review(&format!("a{i}")))
+            .await
+            .unwrap();
+    }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_replygate"))
+            .args(["audit", "verify", "--data-dir"])
+            .arg(&data_dir)
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // The sample help center's articles (one event each) and the drafts' events.
+    assert!(stdout.starts_with("audit chain intact: "), "{stdout}");
+    let events: u64 = stdout["audit chain intact: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(events >= 78 + 3, "{stdout}");
+
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", data_dir.join("replygate.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_events SET detail = '{}' WHERE chain_pos = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let broken = verify();
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("audit chain broken at position 2"),
+        "{stdout}"
+    );
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(tmp.path().join("nowhere"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"));
+}

@@ -60,6 +60,23 @@ impl Fixture {
         }
     }
 
+    /// Runs SQL behind the store's back, as someone with database access could.
+    async fn tamper(&self, sql: &str) {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match &self.kind {
+            Kind::Sqlite(path) => {
+                let url = format!("sqlite://{}", path.display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+            Kind::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
     fn shares_events_across_processes(&self) -> bool {
         matches!(self.kind, Kind::Postgres(_))
     }
@@ -112,6 +129,8 @@ on_every_store!(
     events_are_announced_after_commits,
     changes_reach_another_store_on_the_same_database,
     the_folder_sync_lock_is_exclusive_across_stores,
+    the_audit_chain_links_every_write_and_names_the_first_tampered_event,
+    events_written_before_the_chain_existed_are_chained_at_open,
 );
 
 // --- builders ---
@@ -592,6 +611,7 @@ async fn deliveries_come_in_cursor_order_and_an_ack_counts_once(f: Fixture) {
         conversation_id: "c1".into(),
         draft_id: auto.id.clone(),
         detail: serde_json::json!({ "cursor": cursor }),
+        chain: Default::default(),
     };
     assert!(
         f.store
@@ -685,27 +705,45 @@ async fn a_reader_following_the_cursor_never_misses_a_concurrent_delivery(f: Fix
 
 async fn article_versions_increase_across_updates_and_deletes(f: Fixture) {
     let s = &f.store;
-    let ArticleWrite::Created(a1) = s.put_article(article("en/a", "en", "one")).await.unwrap()
+    let ArticleWrite::Created(a1) = s
+        .put_article(article("en/a", "en", "one"), "editor")
+        .await
+        .unwrap()
     else {
         panic!("a new article is created")
     };
     assert_eq!(a1.version, 1);
-    let same = s.put_article(article("en/a", "en", "one")).await.unwrap();
+    let same = s
+        .put_article(article("en/a", "en", "one"), "editor")
+        .await
+        .unwrap();
     assert!(
         matches!(same, ArticleWrite::Unchanged(ref a) if a.version == 1),
         "{same:?}"
     );
-    let ArticleWrite::Updated(a2) = s.put_article(article("en/a", "en", "two")).await.unwrap()
+    let ArticleWrite::Updated(a2) = s
+        .put_article(article("en/a", "en", "two"), "editor")
+        .await
+        .unwrap()
     else {
         panic!("new content is an update")
     };
     assert_eq!(a2.version, 2);
     assert_eq!(s.get_article("en/a").await.unwrap().unwrap().body, "two");
-    assert_eq!(s.delete_article("en/a", now_ms()).await.unwrap(), Some(2));
-    assert_eq!(s.delete_article("en/a", now_ms()).await.unwrap(), None);
+    assert_eq!(
+        s.delete_article("en/a", now_ms(), "editor").await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        s.delete_article("en/a", now_ms(), "editor").await.unwrap(),
+        None
+    );
     assert!(s.get_article("en/a").await.unwrap().is_none());
     assert!(s.article_versions().await.unwrap().is_empty());
-    let ArticleWrite::Created(a3) = s.put_article(article("en/a", "en", "two")).await.unwrap()
+    let ArticleWrite::Created(a3) = s
+        .put_article(article("en/a", "en", "two"), "editor")
+        .await
+        .unwrap()
     else {
         panic!("back after a delete is a creation")
     };
@@ -727,9 +765,15 @@ async fn articles_list_by_page_and_locale(f: Fixture) {
         ("en/a", "en"),
         ("en/c", "en"),
     ] {
-        f.store.put_article(article(id, locale, id)).await.unwrap();
+        f.store
+            .put_article(article(id, locale, id), "editor")
+            .await
+            .unwrap();
     }
-    f.store.delete_article("en/c", now_ms()).await.unwrap();
+    f.store
+        .delete_article("en/c", now_ms(), "editor")
+        .await
+        .unwrap();
     let ids = |v: Vec<Article>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
     assert_eq!(
         ids(f.store.list_articles(None, "", 2).await.unwrap()),
@@ -766,7 +810,7 @@ async fn gauges_and_facts_describe_the_queue(f: Fixture) {
         .await
         .unwrap();
     f.store
-        .put_article(article("en/a", "en", "x"))
+        .put_article(article("en/a", "en", "x"), "editor")
         .await
         .unwrap();
     let approved = f
@@ -822,7 +866,7 @@ async fn events_are_announced_after_commits(f: Fixture) {
     );
     assert!(recv_within(&mut rx, |e| matches!(e, StoreEvent::DeliveryCreated { .. })).await);
     f.store
-        .put_article(article("en/a", "en", "x"))
+        .put_article(article("en/a", "en", "x"), "editor")
         .await
         .unwrap();
     assert!(
@@ -879,7 +923,7 @@ async fn changes_reach_another_store_on_the_same_database(f: Fixture) {
         .unwrap();
     assert!(recv_within(&mut rx, |e| matches!(e, StoreEvent::DeliveryCreated { .. })).await);
     f.store
-        .put_article(article("en/a", "en", "x"))
+        .put_article(article("en/a", "en", "x"), "editor")
         .await
         .unwrap();
     assert!(
@@ -911,4 +955,163 @@ async fn the_folder_sync_lock_is_exclusive_across_stores(f: Fixture) {
         .expect("the lock is released when its holder drops it")
         .unwrap();
     assert!(acquired_at >= released_at);
+}
+
+async fn the_audit_chain_links_every_write_and_names_the_first_tampered_event(f: Fixture) {
+    use replygate::audit::{Verdict, verify};
+    let s = &f.store;
+    // One of each kind of write, then concurrent writers.
+    let auto = s
+        .create_draft(new_draft("c1", None, true))
+        .await
+        .unwrap()
+        .draft; // 2 events
+    let pending = s
+        .create_draft(new_draft("c2", None, false))
+        .await
+        .unwrap()
+        .draft; // 1
+    let claimed = s
+        .apply_draft_change(claim(&pending, "ana", 60_000))
+        .await
+        .unwrap(); // 1
+    s.apply_draft_change(approve(&claimed, "ana"))
+        .await
+        .unwrap(); // 2
+    let cursor = s.deliveries_after(0, None, 1).await.unwrap()[0].cursor;
+    let mut ack = AuditEvent::new(
+        "delivery_acked",
+        "platform",
+        &auto,
+        serde_json::json!({}),
+        now_ms(),
+    );
+    ack.detail = serde_json::json!({ "cursor": cursor });
+    s.ack_delivery(cursor, ack, now_ms()).await.unwrap(); // 1
+    s.put_article(article("en/a", "en", "x"), "ed")
+        .await
+        .unwrap(); // 1
+    s.delete_article("en/a", now_ms(), "ed").await.unwrap(); // 1
+    let mut writers = Vec::new();
+    for w in 0..6 {
+        let store = s.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..8 {
+                store
+                    .create_draft(new_draft(&format!("w{w}-{i}"), None, i % 2 == 0))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let expected = 9 + 6 * 8 + 6 * 4; // each auto-approved draft adds its delivery event
+    let Verdict::Intact { events, head } = verify(s).await.unwrap() else {
+        panic!("an untouched chain verifies")
+    };
+    assert_eq!(events, expected);
+    assert_eq!(s.audit_head().await.unwrap(), (expected, head));
+    let t = s.transcript("c1").await.unwrap().unwrap();
+    assert!(
+        t.events
+            .iter()
+            .all(|e| e.chain.position > 0 && e.chain.hash.len() == 64)
+    );
+    let kinds: Vec<String> = s
+        .audit_chain(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in [
+        "draft_created",
+        "delivery_created",
+        "draft_claimed",
+        "draft_approved",
+        "delivery_acked",
+        "article_created",
+        "article_deleted",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} is chained");
+    }
+
+    // Rewriting who did something breaks the chain at that event.
+    f.tamper("UPDATE audit_events SET actor = 'mallory' WHERE chain_pos = 4")
+        .await;
+    let Verdict::Broken {
+        position, reason, ..
+    } = verify(s).await.unwrap()
+    else {
+        panic!("a changed event is found")
+    };
+    assert_eq!(position, 4);
+    assert!(reason.contains("changed"), "{reason}");
+    f.tamper("UPDATE audit_events SET actor = 'ana' WHERE chain_pos = 4")
+        .await;
+    assert!(
+        matches!(verify(s).await.unwrap(), Verdict::Intact { .. }),
+        "restored, it verifies"
+    );
+
+    // Removing the newest events is found through the head.
+    f.tamper(&format!(
+        "DELETE FROM audit_events WHERE chain_pos = {expected}"
+    ))
+    .await;
+    let Verdict::Broken {
+        position, reason, ..
+    } = verify(s).await.unwrap()
+    else {
+        panic!("a removed last event is found")
+    };
+    assert_eq!(position, expected);
+    assert!(reason.contains("removed"), "{reason}");
+
+    // Removing one in the middle is found at the gap.
+    f.tamper("DELETE FROM audit_events WHERE chain_pos = 2")
+        .await;
+    let Verdict::Broken {
+        position, reason, ..
+    } = verify(s).await.unwrap()
+    else {
+        panic!("a removed event is found")
+    };
+    assert_eq!(position, 2);
+    assert!(reason.contains("missing"), "{reason}");
+}
+
+async fn events_written_before_the_chain_existed_are_chained_at_open(f: Fixture) {
+    use replygate::audit::{GENESIS, Verdict, verify};
+    for i in 0..3 {
+        f.store
+            .create_draft(new_draft(&format!("c{i}"), None, true))
+            .await
+            .unwrap();
+    }
+    // What a database written by a version without the chain looks like.
+    f.tamper("UPDATE audit_events SET chain_pos = 0, prev_hash = '', hash = ''")
+        .await;
+    f.tamper(&format!(
+        "UPDATE audit_head SET pos = 0, hash = '{GENESIS}'"
+    ))
+    .await;
+    let reopened = f.reopen().await;
+    assert_eq!(
+        verify(&reopened).await.unwrap(),
+        Verdict::Intact {
+            events: 6,
+            head: reopened.audit_head().await.unwrap().1
+        }
+    );
+    reopened
+        .create_draft(new_draft("later", None, false))
+        .await
+        .unwrap();
+    assert!(matches!(
+        verify(&reopened).await.unwrap(),
+        Verdict::Intact { events: 7, .. }
+    ));
 }

@@ -110,6 +110,9 @@ fn event(e: AuditEvent) -> pb::AuditEvent {
         conversation_id: e.conversation_id,
         draft_id: e.draft_id,
         detail: e.detail.to_string(),
+        chain_position: e.chain.position,
+        prev_hash: e.chain.prev_hash,
+        hash: e.chain.hash,
     }
 }
 

@@ -1,5 +1,9 @@
 //! `replygate.v1.Knowledge`: content teams.
 
+/// Who changed knowledge through the API, for the audit trail. (Until
+/// authentication names the editor.)
+const EDITOR: &str = "api";
+
 use super::{convert, pb};
 use crate::app::App;
 use std::sync::Arc;
@@ -28,7 +32,7 @@ impl pb::knowledge_server::Knowledge for KnowledgeApi {
         let stored = self
             .app
             .knowledge
-            .upsert(convert::article_input(article), "api")
+            .upsert(convert::article_input(article), EDITOR)
             .await?;
         Ok(Response::new(convert::article(stored)))
     }
@@ -37,7 +41,11 @@ impl pb::knowledge_server::Knowledge for KnowledgeApi {
         &self,
         request: Request<pb::DeleteArticleRequest>,
     ) -> Result<Response<pb::DeleteArticleResponse>, Status> {
-        let version = self.app.knowledge.delete(&request.into_inner().id).await?;
+        let version = self
+            .app
+            .knowledge
+            .delete(&request.into_inner().id, EDITOR)
+            .await?;
         Ok(Response::new(pb::DeleteArticleResponse { version }))
     }
 

@@ -24,6 +24,9 @@ use tokio::sync::{broadcast, watch};
 /// a change notification was lost.
 const RECHECK_EVERY: Duration = Duration::from_secs(30);
 
+/// The audit trail's actor for changes made by the knowledge-folder sync.
+pub const FOLDER_ACTOR: &str = "folder-sync";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{field}: {message}")]
@@ -355,10 +358,11 @@ impl Knowledge {
     }
 
     /// Creates or replaces an article; searchable when this returns.
-    pub async fn upsert(&self, input: ArticleInput, source: &str) -> Result<Article> {
+    /// `editor` goes to the audit trail.
+    pub async fn upsert(&self, input: ArticleInput, editor: &str) -> Result<Article> {
         let input = self.validate(input)?;
         let _guard = self.write_lock.lock().await;
-        let written = self.put(input, source, now_ms()).await?;
+        let written = self.put(input, "api", editor, now_ms()).await?;
         match written {
             ArticleWrite::Unchanged(article) => Ok(article),
             ArticleWrite::Created(article) | ArticleWrite::Updated(article) => {
@@ -369,7 +373,14 @@ impl Knowledge {
         }
     }
 
-    async fn put(&self, input: ArticleInput, source: &str, now: Millis) -> Result<ArticleWrite> {
+    /// `actor`: who made the change, for the audit trail (an editor, or "folder").
+    async fn put(
+        &self,
+        input: ArticleInput,
+        source: &str,
+        actor: &str,
+        now: Millis,
+    ) -> Result<ArticleWrite> {
         let article = Article {
             content_hash: content_hash(&input),
             id: input.id,
@@ -382,16 +393,16 @@ impl Knowledge {
             source: source.to_string(),
             updated_at: now,
         };
-        Ok(self.store.put_article(article).await?)
+        Ok(self.store.put_article(article, actor).await?)
     }
 
-    /// Deletes an article; returns the deleted version.
-    pub async fn delete(&self, id: &str) -> Result<u64> {
+    /// Deletes an article; returns the deleted version. `editor` goes to the audit trail.
+    pub async fn delete(&self, id: &str, editor: &str) -> Result<u64> {
         self.check_id(id)?;
         let _guard = self.write_lock.lock().await;
         let version = self
             .store
-            .delete_article(id, now_ms())
+            .delete_article(id, now_ms(), editor)
             .await?
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
         self.apply_to_index(vec![Change::Remove(id.to_string())])
@@ -581,7 +592,7 @@ impl Knowledge {
                     continue;
                 }
             };
-            match self.put(input, "folder", now).await? {
+            match self.put(input, "folder", FOLDER_ACTOR, now).await? {
                 ArticleWrite::Unchanged(_) => report.unchanged += 1,
                 ArticleWrite::Created(article) => {
                     report.added += 1;
@@ -600,7 +611,9 @@ impl Knowledge {
             after = last.id.clone();
             for article in page {
                 if article.source == "folder" && !seen.contains(&article.id) {
-                    self.store.delete_article(&article.id, now).await?;
+                    self.store
+                        .delete_article(&article.id, now, FOLDER_ACTOR)
+                        .await?;
                     changes.push(Change::Remove(article.id));
                     report.removed += 1;
                 }

@@ -7,17 +7,31 @@ use sqlx::{Connection, Executor};
 /// (version, name, sql)
 type Migration = (i64, &'static str, &'static str);
 
-const SQLITE: &[Migration] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE: &[Migration] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "audit_chain",
+        include_str!("../../migrations/sqlite/0002_audit_chain.sql"),
+    ),
+];
 
-const POSTGRES: &[Migration] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: &[Migration] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "audit_chain",
+        include_str!("../../migrations/postgres/0002_audit_chain.sql"),
+    ),
+];
 
 /// Any number that no other advisory-lock user of the database picks.
 pub(crate) const MIGRATION_LOCK: i64 = 0x7265_706c_7967_0001;

@@ -230,9 +230,10 @@ pub trait Store: Send + Sync + 'static {
     // --- knowledge ---
     /// Writes the article with the next version (versions keep increasing across
     /// deletes), unless the live stored one has the same content hash.
-    async fn put_article(&self, article: Article) -> Result<ArticleWrite>;
+    /// `actor` is recorded in the audit trail.
+    async fn put_article(&self, article: Article, actor: &str) -> Result<ArticleWrite>;
     /// Marks the article deleted; returns the deleted version, None when absent.
-    async fn delete_article(&self, id: &str, now: Millis) -> Result<Option<u64>>;
+    async fn delete_article(&self, id: &str, now: Millis, actor: &str) -> Result<Option<u64>>;
     /// The live article, or None when absent or deleted.
     async fn get_article(&self, id: &str) -> Result<Option<Article>>;
     /// (id, version) of every live article, ordered by id.
@@ -246,6 +247,16 @@ pub trait Store: Send + Sync + 'static {
         after_id: &str,
         limit: u32,
     ) -> Result<Vec<Article>>;
+
+    // --- audit ---
+    /// Chained audit events after `after_position`, in chain order, as stored.
+    async fn audit_chain(
+        &self,
+        after_position: u64,
+        limit: u32,
+    ) -> Result<Vec<crate::audit::StoredEvent>>;
+    /// The chain's last position and hash.
+    async fn audit_head(&self) -> Result<(u64, String)>;
 
     /// Store events after commits; receivers that lag should re-read state.
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent>;

@@ -73,14 +73,16 @@ impl PgStore {
             origin.clone(),
             events.clone(),
         ));
-        Ok(PgStore {
+        let store = PgStore {
             pool,
             options,
             events,
             channel,
             origin,
             listener: task,
-        })
+        };
+        store.chain_legacy_events().await?;
+        Ok(store)
     }
 
     fn writer(&self) -> &PgPool {

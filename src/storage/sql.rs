@@ -118,6 +118,26 @@ macro_rules! sql_store {
                 conversation_id: row.try_get("conversation_id")?,
                 draft_id: row.try_get("draft_id")?,
                 detail: parse_json("detail", row.try_get("detail")?)?,
+                chain: $crate::model::ChainLink {
+                    position: row.try_get::<i64, _>("chain_pos")? as u64,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                },
+            })
+        }
+
+        fn stored_event_from_row(row: &$row) -> Result<$crate::audit::StoredEvent> {
+            Ok($crate::audit::StoredEvent {
+                position: row.try_get::<i64, _>("chain_pos")? as u64,
+                seq: row.try_get::<i64, _>("seq")? as u64,
+                at: row.try_get("at")?,
+                kind: row.try_get("kind")?,
+                actor: row.try_get("actor")?,
+                conversation_id: row.try_get("conversation_id")?,
+                draft_id: row.try_get("draft_id")?,
+                detail: row.try_get("detail")?,
+                prev_hash: row.try_get("prev_hash")?,
+                hash: row.try_get("hash")?,
             })
         }
 
@@ -133,28 +153,62 @@ macro_rules! sql_store {
             })
         }
 
-        async fn insert_event(tx: &mut Transaction<'_, $db>, e: &AuditEvent) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO audit_events (at, kind, actor, conversation_id, draft_id, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(e.at)
-            .bind(&e.kind)
-            .bind(&e.actor)
-            .bind(&e.conversation_id)
-            .bind(&e.draft_id)
-            .bind(json(&e.detail))
-            .execute(&mut **tx)
-            .await?;
+        /// Appends the events to the audit chain, in order. Call it last in a
+        /// transaction: locking the chain's head row makes concurrent writers
+        /// (other connections, other replicas) take turns until they commit.
+        async fn append_audit(tx: &mut Transaction<'_, $db>, events: &[AuditEvent]) -> Result<()> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            let (mut pos, mut hash): (i64, String) =
+                sqlx::query_as("UPDATE audit_head SET pos = pos WHERE id = 1 RETURNING pos, hash")
+                    .fetch_one(&mut **tx)
+                    .await?;
+            for e in events {
+                pos += 1;
+                let detail = json(&e.detail);
+                let next = $crate::audit::link_hash(
+                    &hash,
+                    pos as u64,
+                    e.at,
+                    &e.kind,
+                    &e.actor,
+                    &e.conversation_id,
+                    &e.draft_id,
+                    &detail,
+                );
+                sqlx::query(
+                    "INSERT INTO audit_events (at, kind, actor, conversation_id, draft_id, detail,
+                        chain_pos, prev_hash, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(e.at)
+                .bind(&e.kind)
+                .bind(&e.actor)
+                .bind(&e.conversation_id)
+                .bind(&e.draft_id)
+                .bind(detail)
+                .bind(pos)
+                .bind(&hash)
+                .bind(&next)
+                .execute(&mut **tx)
+                .await?;
+                hash = next;
+            }
+            sqlx::query("UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1")
+                .bind(pos)
+                .bind(&hash)
+                .execute(&mut **tx)
+                .await?;
             Ok(())
         }
 
-        /// Writes the delivery and its audit event; returns the delivery's cursor.
+        /// Writes the delivery; returns its cursor and the audit event to append.
         async fn insert_delivery(
             tx: &mut Transaction<'_, $db>,
             d: &Delivery,
             draft: &Draft,
-        ) -> Result<u64> {
+        ) -> Result<(u64, AuditEvent)> {
             <$store>::lock_outbox(tx).await?;
             let cursor: i64 = sqlx::query_scalar(
                 "INSERT INTO deliveries (draft_id, conversation_id, channel, locale, body, disclosure, text,
@@ -181,8 +235,7 @@ macro_rules! sql_store {
                 serde_json::json!({ "cursor": cursor }),
                 d.created_at,
             );
-            insert_event(tx, &event).await?;
-            Ok(cursor as u64)
+            Ok((cursor as u64, event))
         }
 
         async fn fetch_draft(tx: &mut Transaction<'_, $db>, id: &str) -> Result<Option<Draft>> {
@@ -249,8 +302,9 @@ macro_rules! sql_store {
                 .fetch_all(&mut *tx)
                 .await?;
                 let superseded: Vec<String> = superseded.into_iter().map(|(id,)| id).collect();
+                let mut events = Vec::new();
                 for id in &superseded {
-                    let event = AuditEvent {
+                    events.push(AuditEvent {
                         seq: 0,
                         at: m.received_at,
                         kind: "draft_superseded".into(),
@@ -258,8 +312,8 @@ macro_rules! sql_store {
                         conversation_id: m.conversation_id.clone(),
                         draft_id: id.clone(),
                         detail: serde_json::json!({ "by_message": m.id, "by_draft": new.draft.id }),
-                    };
-                    insert_event(&mut tx, &event).await?;
+                        chain: Default::default(),
+                    });
                 }
 
                 let d = &new.draft;
@@ -297,21 +351,21 @@ macro_rules! sql_store {
                 .bind(d.revision)
                 .execute(&mut *tx)
                 .await?;
-                for event in &new.events {
-                    insert_event(&mut tx, event).await?;
-                }
+                events.extend(new.events.iter().cloned());
                 let mut announced: Vec<StoreEvent> = superseded
                     .iter()
                     .map(|id| StoreEvent::QueueChanged { draft_id: id.clone() })
                     .collect();
                 announced.push(StoreEvent::QueueChanged { draft_id: d.id.clone() });
                 if let Some(delivery) = &new.delivery {
-                    let cursor = insert_delivery(&mut tx, delivery, d).await?;
+                    let (cursor, event) = insert_delivery(&mut tx, delivery, d).await?;
+                    events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
                 }
                 let draft = fetch_draft(&mut tx, &d.id)
                     .await?
                     .ok_or_else(|| Error::Internal("inserted draft vanished".into()))?;
+                append_audit(&mut tx, &events).await?;
                 self.publish(&mut tx, &announced).await?;
                 tx.commit().await?;
                 self.announce(announced);
@@ -375,17 +429,17 @@ macro_rules! sql_store {
                 if updated.rows_affected() == 0 {
                     return Err(Error::Conflict);
                 }
-                for event in &change.events {
-                    insert_event(&mut tx, event).await?;
-                }
+                let mut events = change.events.clone();
                 let mut announced = vec![StoreEvent::QueueChanged { draft_id: d.id.clone() }];
                 if let Some(delivery) = &change.delivery {
-                    let cursor = insert_delivery(&mut tx, delivery, d).await?;
+                    let (cursor, event) = insert_delivery(&mut tx, delivery, d).await?;
+                    events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
                 }
                 let draft = fetch_draft(&mut tx, &d.id)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("draft {}", d.id)))?;
+                append_audit(&mut tx, &events).await?;
                 self.publish(&mut tx, &announced).await?;
                 tx.commit().await?;
                 self.announce(announced);
@@ -578,12 +632,12 @@ macro_rules! sql_store {
                 .bind(cursor as i64)
                 .execute(&mut *tx)
                 .await?;
-                insert_event(&mut tx, &event).await?;
+                append_audit(&mut tx, std::slice::from_ref(&event)).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
-            async fn put_article(&self, mut article: Article) -> Result<ArticleWrite> {
+            async fn put_article(&self, mut article: Article, actor: &str) -> Result<ArticleWrite> {
                 let mut tx = self.writer().begin().await?;
                 let was_live: Option<bool> =
                     sqlx::query_scalar("SELECT NOT deleted FROM articles WHERE id = $1")
@@ -624,6 +678,19 @@ macro_rules! sql_store {
                     return Ok(ArticleWrite::Unchanged(article_from_row(&row)?));
                 };
                 article.version = version as u64;
+                let kind = if was_live == Some(true) { "article_updated" } else { "article_created" };
+                let event = AuditEvent::about_article(
+                    kind,
+                    actor,
+                    serde_json::json!({
+                        "article_id": article.id,
+                        "version": article.version,
+                        "content_hash": article.content_hash,
+                        "source": article.source,
+                    }),
+                    article.updated_at,
+                );
+                append_audit(&mut tx, &[event]).await?;
                 let announced = [StoreEvent::ArticleChanged { id: article.id.clone() }];
                 self.publish(&mut tx, &announced).await?;
                 tx.commit().await?;
@@ -635,7 +702,7 @@ macro_rules! sql_store {
                 })
             }
 
-            async fn delete_article(&self, id: &str, now: Millis) -> Result<Option<u64>> {
+            async fn delete_article(&self, id: &str, now: Millis, actor: &str) -> Result<Option<u64>> {
                 let mut tx = self.writer().begin().await?;
                 let deleted: Option<i64> = sqlx::query_scalar(
                     "UPDATE articles SET deleted = TRUE, updated_at = $1 WHERE id = $2 AND NOT deleted
@@ -646,7 +713,14 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let announced = [StoreEvent::ArticleChanged { id: id.to_string() }];
-                if deleted.is_some() {
+                if let Some(version) = deleted {
+                    let event = AuditEvent::about_article(
+                        "article_deleted",
+                        actor,
+                        serde_json::json!({ "article_id": id, "version": version }),
+                        now,
+                    );
+                    append_audit(&mut tx, &[event]).await?;
                     self.publish(&mut tx, &announced).await?;
                 }
                 tx.commit().await?;
@@ -690,6 +764,29 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(|(id, v)| (id, v as u64)).collect())
             }
 
+            async fn audit_chain(
+                &self,
+                after_position: u64,
+                limit: u32,
+            ) -> Result<Vec<$crate::audit::StoredEvent>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM audit_events WHERE chain_pos > $1 ORDER BY chain_pos LIMIT $2",
+                )
+                .bind(after_position as i64)
+                .bind(limit as i64)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(stored_event_from_row).collect()
+            }
+
+            async fn audit_head(&self) -> Result<(u64, String)> {
+                let (pos, hash): (i64, String) =
+                    sqlx::query_as("SELECT pos, hash FROM audit_head WHERE id = 1")
+                        .fetch_one(self.reader())
+                        .await?;
+                Ok((pos as u64, hash))
+            }
+
             async fn lock_folder_sync(&self) -> Result<StoreLock> {
                 self.lock_folder_sync_impl().await
             }
@@ -705,6 +802,51 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// Chains the events written before the chain existed (migration 2), in seq order.
+            async fn chain_legacy_events(&self) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                let rows = sqlx::query("SELECT * FROM audit_events WHERE chain_pos = 0 ORDER BY seq")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let (mut pos, mut hash): (i64, String) =
+                    sqlx::query_as("UPDATE audit_head SET pos = pos WHERE id = 1 RETURNING pos, hash")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                for row in &rows {
+                    let e = stored_event_from_row(row)?;
+                    pos += 1;
+                    let next = $crate::audit::link_hash(
+                        &hash,
+                        pos as u64,
+                        e.at,
+                        &e.kind,
+                        &e.actor,
+                        &e.conversation_id,
+                        &e.draft_id,
+                        &e.detail,
+                    );
+                    sqlx::query("UPDATE audit_events SET chain_pos = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
+                        .bind(pos)
+                        .bind(&hash)
+                        .bind(&next)
+                        .bind(e.seq as i64)
+                        .execute(&mut *tx)
+                        .await?;
+                    hash = next;
+                }
+                sqlx::query("UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1")
+                    .bind(pos)
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                tracing::info!(events = rows.len(), "chained audit events written before the chain existed");
+                Ok(())
+            }
+
             /// Tells this process's subscribers, after the commit.
             fn announce(&self, events: impl IntoIterator<Item = StoreEvent>) {
                 for event in events {

@@ -43,11 +43,13 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let (events, _) = broadcast::channel(1024);
-        Ok(SqliteStore {
+        let store = SqliteStore {
             writer,
             reader,
             events,
-        })
+        };
+        store.chain_legacy_events().await?;
+        Ok(store)
     }
 
     fn writer(&self) -> &SqlitePool {
