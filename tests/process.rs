@@ -826,3 +826,277 @@ async fn audit_verify_passes_an_untouched_trail_and_names_the_first_tampered_eve
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"));
 }
+
+/// What the clients were told, across every life of the server.
+#[derive(Default)]
+struct Ledger {
+    /// The furthest state each draft was acknowledged in, and its final text then.
+    drafts: HashMap<String, (i32, String)>,
+    /// Drafts whose delivery ack was answered.
+    acked: std::collections::HashSet<String>,
+    /// Deliveries that arrived after their ack had been answered.
+    redelivered_after_ack: Vec<String>,
+}
+
+fn progress(state: i32) -> u8 {
+    use pb::DraftState as S;
+    match S::try_from(state).unwrap_or(S::Unspecified) {
+        S::PendingReview => 0,
+        S::Claimed => 1,
+        S::Approved | S::AutoApproved | S::Rejected => 2,
+        S::Delivered => 3,
+        _ => 0,
+    }
+}
+
+impl Ledger {
+    fn record(&mut self, d: &pb::Draft) {
+        let entry = self
+            .drafts
+            .entry(d.id.clone())
+            .or_insert((d.state, d.final_body.clone()));
+        if progress(d.state) >= progress(entry.0) {
+            *entry = (d.state, d.final_body.clone());
+        }
+    }
+}
+
+/// Platform, agents and creators at once until the server dies under them.
+async fn drive_until_killed(
+    channel: Channel,
+    ledger: std::sync::Arc<std::sync::Mutex<Ledger>>,
+    life: usize,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for c in 0..4 {
+        let (channel, ledger) = (channel.clone(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut drafts = DraftsClient::new(channel);
+            for i in 0.. {
+                let message = if (c + i) % 2 == 0 {
+                    "How do I block someone?"
+                } else {
+                    "What's the weather in Rome tomorrow?"
+                };
+                let id = format!("l{life}-c{c}-{i}");
+                let request = pb::CreateDraftRequest {
+                    conversation_id: id.clone(),
+                    message: message.into(),
+                    request_id: id,
+                    ..Default::default()
+                };
+                match drafts.create_draft(request).await {
+                    Ok(d) => ledger.lock().unwrap().record(&d.into_inner()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    for a in 0..2 {
+        let (channel, ledger) = (channel.clone(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            let agent = format!("agent-{a}");
+            let mut review = ReviewClient::new(channel);
+            loop {
+                let Ok(open) = review
+                    .list_pending(as_agent(pb::ListPendingRequest::default(), &agent))
+                    .await
+                else {
+                    return;
+                };
+                for d in open.into_inner().drafts.into_iter().take(3) {
+                    let claim = pb::ClaimRequest {
+                        draft_id: d.id.clone(),
+                        lease_seconds: 0,
+                    };
+                    match review.claim(as_agent(claim, &agent)).await {
+                        Ok(r) => ledger.lock().unwrap().record(&r.into_inner()),
+                        Err(s) if s.code() == tonic::Code::FailedPrecondition => continue,
+                        Err(_) => return,
+                    }
+                    let approve = pb::ApproveRequest {
+                        draft_id: d.id.clone(),
+                        edited_body: Some(format!("Checked by {agent}: {}", d.id)),
+                    };
+                    match review.approve(as_agent(approve, &agent)).await {
+                        Ok(r) => ledger.lock().unwrap().record(&r.into_inner()),
+                        Err(_) => return,
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    let ledger = ledger.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut drafts = DraftsClient::new(channel);
+        let Ok(stream) = drafts
+            .stream_deliveries(pb::StreamDeliveriesRequest::default())
+            .await
+        else {
+            return;
+        };
+        let mut stream = stream.into_inner();
+        while let Some(Ok(d)) = stream.next().await {
+            if ledger.lock().unwrap().acked.contains(&d.draft_id) {
+                ledger
+                    .lock()
+                    .unwrap()
+                    .redelivered_after_ack
+                    .push(d.draft_id.clone());
+            }
+            match drafts
+                .ack_delivery(pb::AckDeliveryRequest { cursor: d.cursor })
+                .await
+            {
+                Ok(r) => {
+                    let mut l = ledger.lock().unwrap();
+                    l.acked.insert(d.draft_id.clone());
+                    if let Some(draft) = r.into_inner().draft {
+                        l.record(&draft);
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }));
+    tasks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeated_sigkill_under_load_loses_and_duplicates_nothing_on_sqlite() {
+    sigkill_cycles(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeated_sigkill_under_load_loses_and_duplicates_nothing_on_postgres() {
+    let Some(url) = common::postgres_schema_url().await else {
+        return;
+    };
+    sigkill_cycles(&[
+        ("REPLYGATE_DATABASE_URL", &url),
+        ("REPLYGATE_DATABASE__MAX_CONNECTIONS", "8"),
+    ])
+    .await;
+}
+
+/// Kills the server at random moments under load, restarts it on the same
+/// data each time, then checks everything the clients were told.
+async fn sigkill_cycles(env: &[(&str, &str)]) {
+    use rand::Rng;
+    const KILLS: usize = 5;
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let ledger = std::sync::Arc::new(std::sync::Mutex::new(Ledger::default()));
+    for life in 0..KILLS {
+        let mut p = start_with(&data_dir, env).await;
+        let tasks = drive_until_killed(p.channel.clone(), ledger.clone(), life).await;
+        let alive = rand::rng().random_range(300..1500);
+        tokio::time::sleep(Duration::from_millis(alive)).await;
+        p.child.kill().unwrap();
+        p.child.wait().unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+
+    let mut p = start_with(&data_dir, env).await;
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
+    assert!(
+        ledger.drafts.len() >= 20,
+        "the load ran: {} drafts",
+        ledger.drafts.len()
+    );
+    assert!(!ledger.acked.is_empty(), "deliveries were acked");
+    assert_eq!(
+        ledger.redelivered_after_ack,
+        Vec::<String>::new(),
+        "a delivery came again after its ack"
+    );
+
+    use pb::DraftState as S;
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    let mut deliverable = std::collections::HashSet::new();
+    for (id, (told, told_body)) in &ledger.drafts {
+        let now = drafts
+            .get_draft(pb::GetDraftRequest {
+                draft_id: id.clone(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("acknowledged draft {id} lost: {s:?}"))
+            .into_inner();
+        let told_state = S::try_from(*told).unwrap();
+        let state = S::try_from(now.state).unwrap();
+        let allowed: &[S] = match told_state {
+            S::PendingReview => &[S::PendingReview, S::Claimed, S::Approved, S::Delivered],
+            S::Claimed => &[S::Claimed, S::Approved, S::Delivered],
+            S::Approved => &[S::Approved, S::Delivered],
+            S::AutoApproved => &[S::AutoApproved, S::Delivered],
+            S::Delivered => &[S::Delivered],
+            other => panic!("unexpected acknowledged state {other:?}"),
+        };
+        assert!(
+            allowed.contains(&state),
+            "draft {id}: told {told_state:?}, now {state:?}"
+        );
+        if progress(*told) >= 2 {
+            assert_eq!(
+                &now.final_body, told_body,
+                "draft {id}: the approved text changed"
+            );
+        }
+        if ledger.acked.contains(id) {
+            assert_eq!(state, S::Delivered, "draft {id}: its ack was answered");
+        }
+        if matches!(state, S::Approved | S::AutoApproved) {
+            deliverable.insert(id.clone());
+        }
+    }
+    // Every decided, unacknowledged reply is still on its way, and only once.
+    let mut stream = drafts
+        .stream_deliveries(pb::StreamDeliveriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(1500), stream.next()).await {
+            Ok(Some(Ok(d))) => {
+                assert!(
+                    !ledger.acked.contains(&d.draft_id),
+                    "acked delivery {} came again",
+                    d.draft_id
+                );
+                assert!(
+                    seen.insert(d.draft_id.clone()),
+                    "delivery {} came twice",
+                    d.draft_id
+                );
+            }
+            Ok(other) => panic!("stream ended: {other:?}"),
+            Err(_) => break, // quiet: everything pending was sent
+        }
+    }
+    for id in &deliverable {
+        assert!(seen.contains(id), "delivery for {id} lost");
+    }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let verify = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data_dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "the audit chain survived {KILLS} kills: {}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    eprintln!(
+        "{KILLS} kills: {} drafts acknowledged, {} deliveries acked, {} still pending delivery, chain intact",
+        ledger.drafts.len(),
+        ledger.acked.len(),
+        deliverable.len()
+    );
+}
