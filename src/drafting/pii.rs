@@ -40,7 +40,8 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static IBAN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b[a-z]{2}\d{2}(?:[ ]?[a-z0-9]){11,30}\b").unwrap());
-static CARD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ \-]?\d){12,18}\b").unwrap());
+/// A run of digits in groups; the card numbers inside are found by `card_span`.
+static CARD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ \-]?\d){12,60}\b").unwrap());
 static PHONE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:\+|\b00|\b)\d[\d \-().]{5,20}\d\b").unwrap());
 /// Brazilian CPF (000.000.000-00) and Italian codice fiscale.
@@ -79,6 +80,40 @@ pub fn luhn_valid(number: &str) -> bool {
         })
         .sum();
     sum.is_multiple_of(10)
+}
+
+/// The first card number (13-19 digits passing Luhn, starting and ending at a
+/// digit-group boundary) in a run of digit groups, as a byte range. A run can
+/// hold more than a card: "card 4111 1111 1111 1111 0" or two cards in a row.
+fn card_span(run: &str) -> Option<(usize, usize)> {
+    let digits: Vec<(usize, u8)> = run
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| b.is_ascii_digit())
+        .collect();
+    let bytes = run.as_bytes();
+    let starts_group = |i: usize| i == 0 || !bytes[digits[i].0 - 1].is_ascii_digit();
+    let ends_group = |j: usize| {
+        let after = digits[j].0 + 1;
+        after >= bytes.len() || !bytes[after].is_ascii_digit()
+    };
+    for i in (0..digits.len()).filter(|&i| starts_group(i)) {
+        for len in (13..=19).rev() {
+            let j = i + len - 1;
+            if j >= digits.len() || !ends_group(j) {
+                continue;
+            }
+            let number: String = digits[i..=j].iter().map(|&(_, d)| d as char).collect();
+            if luhn_valid(&number) {
+                return Some((digits[i].0, digits[j].0 + 1));
+            }
+        }
+    }
+    None
+}
+
+fn whole(accept: impl Fn(&str) -> bool) -> impl Fn(&str) -> Option<(usize, usize)> {
+    move |candidate| accept(candidate).then_some((0, candidate.len()))
 }
 
 fn is_iban(candidate: &str) -> bool {
@@ -151,12 +186,14 @@ impl Masker {
         p
     }
 
+    /// Replaces what `find` picks (a byte range) in each match of `re`, as
+    /// many times as it finds something in the rest of the match.
     fn replace(
         &mut self,
         text: &str,
         re: &Regex,
         kind: &'static str,
-        accept: impl Fn(&str) -> bool,
+        find: impl Fn(&str) -> Option<(usize, usize)>,
     ) -> String {
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
@@ -166,13 +203,21 @@ impl Masker {
             let core = s.trim_matches(|c: char| {
                 c.is_whitespace() || c == '(' || c == ')' || c == '.' || c == '-'
             });
-            if core.is_empty() || !accept(core) {
+            if core.is_empty() {
                 continue;
             }
-            let start = m.start() + s.find(core).unwrap_or(0);
-            out.push_str(&text[last..start]);
-            out.push_str(&self.placeholder(kind, core));
-            last = start + core.len();
+            let core_start = m.start() + s.find(core).unwrap_or(0);
+            let mut searched = 0;
+            while let Some((a, b)) = find(&core[searched..]) {
+                let (start, end) = (core_start + searched + a, core_start + searched + b);
+                out.push_str(&text[last..start]);
+                out.push_str(&self.placeholder(kind, &text[start..end]));
+                last = end;
+                searched += b;
+                if searched >= core.len() {
+                    break;
+                }
+            }
         }
         out.push_str(&text[last..]);
         out
@@ -196,11 +241,11 @@ pub fn mask_all(texts: &[&str], locale: &str) -> Vec<Masked> {
     let masked: Vec<String> = texts
         .iter()
         .map(|t| {
-            let t = m.replace(t, &EMAIL, "EMAIL", |_| true);
-            let t = m.replace(&t, &IBAN, "IBAN", is_iban);
-            let t = m.replace(&t, &CARD, "CARD", luhn_valid);
-            let t = m.replace(&t, &NATIONAL_ID, "ID", |_| true);
-            m.replace(&t, &PHONE, "PHONE", |c| is_phone(c, region))
+            let t = m.replace(t, &EMAIL, "EMAIL", whole(|_| true));
+            let t = m.replace(&t, &IBAN, "IBAN", whole(is_iban));
+            let t = m.replace(&t, &CARD, "CARD", card_span);
+            let t = m.replace(&t, &NATIONAL_ID, "ID", whole(|_| true));
+            m.replace(&t, &PHONE, "PHONE", whole(|c| is_phone(c, region)))
         })
         .collect();
     masked
@@ -224,6 +269,29 @@ pub fn unmask(text: &str, masked: &Masked) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_card_number_is_found_inside_a_longer_run_of_digits() {
+        for text in [
+            "card 4111 1111 1111 1111 0 please",
+            "ref 1234 4111 1111 1111 1111",
+            "4111 1111 1111 1111 5500 0000 0000 0004",
+        ] {
+            let m = mask(text, "en");
+            assert!(
+                !m.text.contains("4111 1111 1111 1111"),
+                "{text} -> {}",
+                m.text
+            );
+            assert_eq!(unmask(&m.text, &m), text);
+        }
+        let two = mask("4111 1111 1111 1111 5500 0000 0000 0004", "en");
+        assert_eq!(two.text, "[CARD_1] [CARD_2]");
+        assert_eq!(
+            mask("order 1234 5678 9012 3456 7", "en").text,
+            "order 1234 5678 9012 3456 7"
+        );
+    }
 
     #[test]
     fn emails_phones_cards_and_ibans_are_masked() {
@@ -289,5 +357,98 @@ mod tests {
             m.kinds(),
             vec![("EMAIL".to_string(), 2), ("PHONE".to_string(), 1)]
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A Luhn-valid 16-digit card number from 15 digits.
+    fn card() -> impl Strategy<Value = String> {
+        proptest::collection::vec(0u32..10, 15).prop_map(|mut d| {
+            d[0] = 4;
+            let sum: u32 = d
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, &x)| {
+                    if i % 2 == 0 {
+                        let y = x * 2;
+                        if y > 9 { y - 9 } else { y }
+                    } else {
+                        x
+                    }
+                })
+                .sum();
+            d.push((10 - sum % 10) % 10);
+            let s: String = d
+                .iter()
+                .map(|x| char::from_digit(*x, 10).unwrap())
+                .collect();
+            format!("{} {} {} {}", &s[0..4], &s[4..8], &s[8..12], &s[12..16])
+        })
+    }
+
+    fn email() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9._]{0,10}[a-z0-9]@[a-z]{2,8}\\.(com|com\\.br|it|org)"
+    }
+
+    #[derive(Debug, Clone)]
+    enum Piece {
+        Word(String),
+        Email(String),
+        Card(String),
+        Phone(String),
+    }
+
+    fn piece() -> impl Strategy<Value = Piece> {
+        prop_oneof![
+            4 => "\\PC{0,12}".prop_map(Piece::Word),
+            1 => email().prop_map(Piece::Email),
+            1 => card().prop_map(Piece::Card),
+            1 => "\\+(39 3[0-9]{2} [0-9]{3} [0-9]{4}|55 11 9[0-9]{4}-[0-9]{4}|1 [2-9][0-9]{2} [2-9][0-9]{2} [0-9]{4})".prop_map(Piece::Phone),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn masking_round_trips_and_hides_every_email_and_card(
+            pieces in proptest::collection::vec(piece(), 0..12),
+            locale in "(en|pt-BR|it|de|xx|)",
+        ) {
+            let text = pieces
+                .iter()
+                .map(|p| match p { Piece::Word(s) | Piece::Email(s) | Piece::Card(s) | Piece::Phone(s) => s.as_str() })
+                .collect::<Vec<_>>()
+                .join(" ");
+            prop_assume!(!text.contains('['));
+            let m = mask(&text, &locale);
+            prop_assert_eq!(unmask(&m.text, &m), text.clone(), "placeholders round-trip");
+            for p in &pieces {
+                match p {
+                    Piece::Email(e) => prop_assert!(!m.text.contains(e.as_str()), "{} leaked in {}", e, m.text),
+                    Piece::Card(c) => prop_assert!(!m.text.contains(c.as_str()), "{} leaked in {}", c, m.text),
+                    _ => {}
+                }
+            }
+            // Every placeholder is distinct and names what it hides.
+            let mut seen = std::collections::HashSet::new();
+            for (placeholder, original) in &m.entities {
+                prop_assert!(seen.insert(placeholder.clone()));
+                prop_assert!(text.contains(original.as_str()));
+            }
+        }
+
+        #[test]
+        fn any_text_masks_without_panicking(text in "\\PC{0,300}", locale in "\\PC{0,8}") {
+            let m = mask(&text, &locale);
+            if !text.contains('[') {
+                prop_assert_eq!(unmask(&m.text, &m), text);
+            }
+        }
     }
 }

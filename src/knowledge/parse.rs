@@ -327,3 +327,106 @@ mod tests {
         );
     }
 }
+
+/// Any text a content team (or an attacker with folder access) can write.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn front_matter_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "title: [^\n]{0,40}",
+            "tags: \\[[a-z, ]{0,30}\\]",
+            "id: [a-z/\\-]{0,20}",
+            "url: [^\n]{0,30}",
+            "[a-z&*:\\[\\]{}!|>'\"%@`, -]{0,30}",
+            "  - [^\n]{0,20}",
+        ]
+    }
+
+    fn markdown_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "#{1,7} [^\n]{0,30}",
+            "[-*+] [^\n]{0,40}",
+            "[0-9]{1,3}\\. [^\n]{0,40}",
+            "```[a-z]{0,5}",
+            "> [^\n]{0,40}",
+            "\\|[^\n]{0,20}\\|[^\n]{0,20}\\|",
+            "<[a-z]{1,6}>[^\n]{0,20}",
+            "[^\n]{0,120}",
+            "---",
+        ]
+    }
+
+    fn article() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec(front_matter_line(), 0..8),
+            proptest::collection::vec(markdown_line(), 0..40),
+        )
+            .prop_map(|(front, body)| {
+                format!("---\n{}\n---\n{}", front.join("\n"), body.join("\n"))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_parses_or_fails_with_a_line_number(text in "\\PC{0,400}") {
+            if let Err(e) = parse_file(&text) {
+                prop_assert!(e.line >= 1);
+            }
+            let _ = passages(&text);
+        }
+
+        #[test]
+        fn a_parsed_article_has_a_title_and_bounded_passages(text in article()) {
+            match parse_file(&text) {
+                Ok(file) => {
+                    prop_assert!(!file.title.trim().is_empty());
+                    prop_assert!(file.tags.iter().all(|t| !t.is_empty()));
+                    for p in passages(&file.body) {
+                        prop_assert!(p.text.chars().count() <= MAX_PASSAGE_CHARS);
+                        prop_assert!(!p.text.trim().is_empty());
+                    }
+                }
+                Err(e) => {
+                    let lines = text.lines().count().max(1);
+                    prop_assert!(e.line >= 1 && e.line <= lines + 1, "line {} of {}", e.line, lines);
+                }
+            }
+        }
+
+        #[test]
+        fn deeply_nested_markdown_does_not_overflow(depth in 1usize..3000, marker in "[>*-]") {
+            let nested = format!("{} deep", marker.repeat(depth));
+            let text = format!("---\ntitle: Deep\n---\n{nested}\n");
+            let file = parse_file(&text).unwrap();
+            for p in passages(&file.body) {
+                prop_assert!(p.text.chars().count() <= MAX_PASSAGE_CHARS);
+            }
+        }
+    }
+
+    #[test]
+    fn a_yaml_alias_bomb_is_never_expanded() {
+        let mut yaml = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+        {
+            let refs = vec![format!("*{prev}"); 9].join(",");
+            yaml.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let text = format!("---\ntitle: Bomb\n{yaml}tags: *i\n---\nbody\n");
+        // Refused (tags must be strings), not expanded into 9^9 strings.
+        assert!(parse_file(&text).is_err());
+        // Under a key nobody reads it is skipped without being expanded
+        // (expanding would take minutes and gigabytes; this returns at once).
+        let text = format!("---\ntitle: Bomb\n{yaml}extra: *i\n---\nbody\n");
+        assert_eq!(parse_file(&text).unwrap().title, "Bomb");
+    }
+}
