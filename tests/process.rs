@@ -20,6 +20,8 @@ use tonic::transport::Channel;
 
 struct Process {
     child: Child,
+    /// Every line the server wrote to stderr so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     channel: Channel,
     addr: String,
     http_addr: String,
@@ -54,8 +56,11 @@ async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Process {
         .expect("start replygate");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let captured = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            captured.lock().unwrap().push(line.clone());
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
                 let message = v["fields"]["message"].as_str().unwrap_or_default();
                 if message == "grpc listening" || message == "http listening" {
@@ -93,6 +98,7 @@ async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Process {
     }
     Process {
         child,
+        log,
         channel,
         addr,
         http_addr,
@@ -1099,4 +1105,107 @@ async fn sigkill_cycles(env: &[(&str, &str)]) {
         ledger.acked.len(),
         deliverable.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
+    use common::fake_llm::{FakeLlm, FakeResponse};
+    const KEY: &str = "sk-seeded-SECRET-0123456789abcdef";
+    let llm = FakeLlm::start(|_, n| {
+        if n == 0 {
+            FakeResponse::status(500) // an error path that logs
+        } else {
+            FakeResponse::answer(
+                "Open Settings > Privacy > Blocked, [EMAIL_1].",
+                &[1],
+                true,
+                0.9,
+            )
+        }
+    })
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let base_url = llm.base_url();
+    let mut p = start_with(
+        &tmp.path().join("data"),
+        &[
+            ("REPLYGATE_LLM__BASE_URL", base_url.as_str()),
+            ("REPLYGATE_LLM__MODEL", "fake"),
+            ("REPLYGATE_LLM__BACKOFF_BASE_MS", "1"),
+            ("REPLYGATE_LLM_API_KEY", KEY),
+            (
+                "RUST_LOG",
+                "trace,h2=info,hyper=info,tower=info,tantivy=info",
+            ),
+        ],
+    )
+    .await;
+    let customer = "Hi, I'm carla.secreta@example.org, phone +39 312 345 6789, card 4111 1111 1111 1111: \
+                    how do I block the purple elephant account?";
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    let draft = drafts
+        .create_draft(pb::CreateDraftRequest {
+            conversation_id: "wa-1".into(),
+            message: customer.into(),
+            request_id: "log-1".into(),
+            context: [("note".to_string(), "tangerine context value".to_string())].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Rejected input must not echo the text either.
+    let too_long = format!("{customer} {}", "purple elephant ".repeat(2000));
+    let refused = drafts
+        .create_draft(pb::CreateDraftRequest {
+            conversation_id: "c2".into(),
+            message: too_long,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        !refused.message().contains("purple"),
+        "{}",
+        refused.message()
+    );
+    let mut review = ReviewClient::new(p.channel.clone());
+    let pending = drafts
+        .create_draft(needs_review("c3"))
+        .await
+        .unwrap()
+        .into_inner();
+    review
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: pending.id,
+                edited_body: Some("Agent wrote about the mango reservation".into()),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+    let metrics = common::http_get(p.http_addr.parse().unwrap(), "/metrics").await;
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+
+    assert!(llm.calls() >= 2, "the LLM path ran (with a retry)");
+    assert!(!draft.body.is_empty());
+    let log = p.log.lock().unwrap().join("\n");
+    assert!(log.lines().count() > 20, "logging was on:\n{log}");
+    assert!(log.contains(&draft.id), "ids are logged, so the flow was");
+    for secret in [
+        KEY,
+        "carla.secreta",
+        "312 345 6789",
+        "3123456789",
+        "4111 1111 1111 1111",
+        "purple elephant",
+        "tangerine",
+        "mango reservation",
+    ] {
+        assert!(!log.contains(secret), "the log carries {secret:?}");
+        assert!(!metrics.contains(secret), "/metrics carries {secret:?}");
+    }
 }
