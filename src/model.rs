@@ -296,6 +296,31 @@ pub struct Article {
     pub updated_at: Millis,
 }
 
+/// Control characters text fields refuse: all but tab, newline and carriage return.
+pub fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// "U+001B", or "U+0000 NUL", for error messages.
+pub fn describe_char(c: char) -> String {
+    if c == '\0' {
+        "U+0000 NUL".into()
+    } else {
+        format!("U+{:04X}", c as u32)
+    }
+}
+
+/// Characters that show nothing: whitespace, controls, zero-width and
+/// direction marks, soft hyphen, byte-order mark.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}')
+}
+
 /// RFC 3339 UTC form of a millisecond timestamp ("2026-11-23T15:04:05.123Z").
 pub fn rfc3339(ms: Millis) -> String {
     let secs = ms.div_euclid(1000);

@@ -190,8 +190,17 @@ fn check_text(field: &'static str, value: &str, max_bytes: usize) -> Result<()> 
             format!("must be at most {max_bytes} bytes (got {})", value.len()),
         ));
     }
-    if value.contains('\0') {
-        return Err(invalid(field, "must not contain NUL characters"));
+    if let Some(c) = value
+        .chars()
+        .find(|c| crate::model::is_forbidden_control(*c))
+    {
+        return Err(invalid(
+            field,
+            format!(
+                "must not contain control characters other than tab and newline (found {})",
+                crate::model::describe_char(c)
+            ),
+        ));
     }
     Ok(())
 }
@@ -247,6 +256,12 @@ impl Drafter {
             return Err(invalid("message", "is required"));
         }
         check_text("message", &r.message, l.max_message_bytes)?;
+        if r.message.chars().all(crate::model::is_invisible) {
+            return Err(invalid(
+                "message",
+                "has no visible characters (only spaces, zero-width or direction marks)",
+            ));
+        }
         if !r.locale.is_empty() && lang::primary_tag(&r.locale).is_none() {
             return Err(invalid(
                 "locale",
@@ -283,8 +298,8 @@ impl Drafter {
                     ),
                 ));
             }
-            if k.contains('\0') || v.contains('\0') {
-                return Err(invalid("context", "must not contain NUL characters"));
+            if k.chars().chain(v.chars()).any(char::is_control) {
+                return Err(invalid("context", "must not contain control characters"));
             }
         }
         if r.history.len() > l.max_history_turns {
@@ -334,6 +349,19 @@ impl Drafter {
             .knowledge
             .search_in(&masked[0].text, &detection.locale, retrieval.top_articles)
             .await?;
+        // Instructions planted in an article reach the drafter as passages:
+        // a draft built on one is never sent without review.
+        let mut flags = flags;
+        if flags.injection.is_none() {
+            flags.injection = found.hits.articles.iter().find_map(|a| {
+                a.passages.iter().find_map(|p| {
+                    self.policy
+                        .check(&p.text)
+                        .injection
+                        .map(|marker| format!("{marker} (in article {})", a.article_id))
+                })
+            });
+        }
         let signals = confidence::Signals {
             hits: &found.hits.articles,
             query_terms: found.hits.query_terms.len(),

@@ -41,7 +41,7 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 static IBAN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b[a-z]{2}\d{2}(?:[ ]?[a-z0-9]){11,30}\b").unwrap());
 /// A run of digits in groups; the card numbers inside are found by `card_span`.
-static CARD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ \-]?\d){12,60}\b").unwrap());
+static CARD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ \-]?\d){12,}\b").unwrap());
 static PHONE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:\+|\b00|\b)\d[\d \-().]{5,20}\d\b").unwrap());
 /// Brazilian CPF (000.000.000-00) and Italian codice fiscale.

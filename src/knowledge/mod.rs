@@ -295,8 +295,14 @@ impl Knowledge {
             )
         })?;
         a.title = a.title.trim().to_string();
-        if a.title.is_empty() {
+        if a.title.is_empty() || a.title.chars().all(crate::model::is_invisible) {
             return Err(invalid("article.title", "is required"));
+        }
+        if a.title.chars().any(char::is_control) {
+            return Err(invalid(
+                "article.title",
+                "must not contain control characters",
+            ));
         }
         if a.title.chars().count() > l.max_title_chars {
             return Err(invalid(
@@ -313,8 +319,18 @@ impl Knowledge {
                 format!("must be at most {} bytes", l.max_article_bytes),
             ));
         }
-        if a.body.contains('\0') {
-            return Err(invalid("article.body", "must not contain NUL characters"));
+        if let Some(c) = a
+            .body
+            .chars()
+            .find(|c| crate::model::is_forbidden_control(*c))
+        {
+            return Err(invalid(
+                "article.body",
+                format!(
+                    "must not contain control characters other than tab and newline (found {}); is it a binary file?",
+                    crate::model::describe_char(c)
+                ),
+            ));
         }
         if a.tags.len() > l.max_tags {
             return Err(invalid(
