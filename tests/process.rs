@@ -398,8 +398,13 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
         .await
         .unwrap()
         .into_inner();
-    drafts
+    let gift_cards = drafts
         .create_draft(ask("c3", "Do you sell gift cards for birthdays?"))
+        .await
+        .unwrap()
+        .into_inner();
+    drafts
+        .create_draft(ask("c4", "What time does the Milan match start tonight?"))
         .await
         .unwrap();
     let mut review = ReviewClient::new(p.channel.clone());
@@ -410,6 +415,28 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
                 edited_body: None,
             },
             "ana",
+        ))
+        .await
+        .unwrap();
+    // One decision after a claim: the claim-to-decision histogram counts it.
+    review
+        .claim(as_agent(
+            pb::ClaimRequest {
+                draft_id: gift_cards.id.clone(),
+                lease_seconds: 0,
+            },
+            "bob",
+        ))
+        .await
+        .unwrap();
+    review
+        .reject(as_agent(
+            pb::RejectRequest {
+                draft_id: gift_cards.id.clone(),
+                reason: "we do not sell them".into(),
+                replacement_body: Some("We don't sell gift cards, sorry.".into()),
+            },
+            "bob",
         ))
         .await
         .unwrap();
@@ -427,7 +454,7 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
     );
     assert_eq!(
         value("replygate_drafts_total{|state=\"PENDING_REVIEW\"|level=\"LOW\""),
-        2.0
+        3.0
     );
     assert_eq!(
         value("replygate_review_actions_total{|action=\"approve\"|agent=\"ana\""),
@@ -435,11 +462,19 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
     );
     assert_eq!(value("replygate_review_queue_depth"), 1.0);
     assert!(value("replygate_review_oldest_pending_seconds") >= 0.0);
-    assert_eq!(value("replygate_review_decision_seconds_count"), 1.0);
-    assert_eq!(value("replygate_retrieval_seconds_count"), 3.0);
+    assert_eq!(
+        value("replygate_review_actions_total{|action=\"claim\"|agent=\"bob\""),
+        1.0
+    );
+    assert_eq!(value("replygate_review_decision_seconds_count"), 2.0);
+    assert_eq!(
+        value("replygate_review_claim_to_decision_seconds_count"),
+        1.0
+    );
+    assert_eq!(value("replygate_retrieval_seconds_count"), 4.0);
     assert!(value("replygate_knowledge_passages") > 100.0);
     assert!(value("replygate_knowledge_articles") >= 78.0);
-    assert!((value("replygate_auto_send_ratio") - 1.0 / 3.0).abs() < 1e-6);
+    assert!((value("replygate_auto_send_ratio") - 1.0 / 4.0).abs() < 1e-6);
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }

@@ -53,10 +53,20 @@ static DECISIONS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     )
     .unwrap()
 });
-static CLAIM_TO_DECISION: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+static CREATE_TO_DECISION: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     prometheus::register_histogram!(
         "replygate_review_decision_seconds",
         "Time from a draft's creation to an agent's decision",
+        vec![
+            1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0
+        ]
+    )
+    .unwrap()
+});
+static CLAIM_TO_DECISION: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+    prometheus::register_histogram!(
+        "replygate_review_claim_to_decision_seconds",
+        "Time from an agent's claim (or its last renewal) to that agent's decision",
         vec![
             1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0
         ]
@@ -185,8 +195,12 @@ impl Review {
                 Ok(draft) => {
                     DECISIONS.with_label_values(&[action, agent]).inc();
                     if matches!(draft.state, DraftState::Approved | DraftState::Rejected) {
-                        CLAIM_TO_DECISION
-                            .observe(((now - draft.created_at).max(0) as f64) / 1000.0);
+                        let seconds = |since: Millis| ((now - since).max(0) as f64) / 1000.0;
+                        CREATE_TO_DECISION.observe(seconds(draft.created_at));
+                        // A claimed draft changes only by its claim (or a renewal) until decided.
+                        if current.state == DraftState::Claimed && current.claimed_by == agent {
+                            CLAIM_TO_DECISION.observe(seconds(current.updated_at));
+                        }
                     }
                     tracing::info!(draft_id = %draft.id, agent, action, state = draft.state.as_str(), "review action");
                     return Ok(draft);
