@@ -660,6 +660,29 @@ async fn replicas_on_one_database_share_the_queue_deliveries_and_articles() {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+
+    // An agent watching the queue on C sees a draft that arrived through A.
+    let mut watch = ReviewClient::new(replicas[2].channel.clone())
+        .watch_queue(as_agent(pb::WatchQueueRequest::default(), "agent-w"))
+        .await
+        .unwrap()
+        .into_inner();
+    let fresh = DraftsClient::new(replicas[0].channel.clone())
+        .create_draft(needs_review("watched"))
+        .await
+        .unwrap()
+        .into_inner();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), watch.next())
+            .await
+            .expect("the watch on C hears about A's draft")
+            .unwrap()
+            .unwrap();
+        if event.draft.as_ref().is_some_and(|d| d.id == fresh.id) {
+            assert_eq!(event.kind, pb::queue_event::Kind::Added as i32);
+            break;
+        }
+    }
     stop(replicas);
 }
 
