@@ -22,6 +22,8 @@ pub struct Options {
     /// Seconds per load level.
     pub seconds: u64,
     pub articles: usize,
+    /// PostgreSQL to measure CreateDraft on with 1 and 2 replicas (a scratch schema is created).
+    pub database_url: Option<String>,
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -81,6 +83,10 @@ pub async fn run(opts: &Options) -> Result<String, BoxError> {
     md.push_str(&retrieval(&opts.scifact).await?);
     eprintln!("CreateDraft under load");
     md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
+    if let Some(url) = &opts.database_url {
+        eprintln!("CreateDraft on PostgreSQL, 1 and 2 replicas");
+        md.push_str(&create_draft_postgres(&opts.knowledge, opts.seconds, url).await?);
+    }
     eprintln!("gateway time around a 500 ms LLM");
     md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
     eprintln!("knowledge at {} articles", opts.articles);
@@ -335,9 +341,19 @@ async fn drive(
     seconds: u64,
     tag: &str,
 ) -> Result<(f64, Vec<f64>), BoxError> {
-    let connections: Vec<tonic::transport::Channel> = (0..clients.clamp(1, 16))
-        .map(|_| {
-            tonic::transport::Channel::from_shared(format!("http://{addr}"))
+    drive_spread(&[addr], clients, seconds, tag).await
+}
+
+/// `drive` with the clients spread round-robin over several replicas.
+async fn drive_spread(
+    addrs: &[std::net::SocketAddr],
+    clients: usize,
+    seconds: u64,
+    tag: &str,
+) -> Result<(f64, Vec<f64>), BoxError> {
+    let connections: Vec<tonic::transport::Channel> = (0..clients.clamp(addrs.len(), 16))
+        .map(|i| {
+            tonic::transport::Channel::from_shared(format!("http://{}", addrs[i % addrs.len()]))
                 .map(|c| c.connect_lazy())
         })
         .collect::<Result<_, _>>()?;
@@ -404,6 +420,71 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     }
     writeln!(md)?;
     server.stop().await;
+    Ok(md)
+}
+
+/// CreateDraft throughput on PostgreSQL with one replica and with two, in a
+/// scratch schema that is dropped afterwards.
+async fn create_draft_postgres(
+    knowledge: &Path,
+    seconds: u64,
+    url: &str,
+) -> Result<String, BoxError> {
+    use sqlx::Connection;
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## CreateDraft on PostgreSQL, one and two replicas\n\nThe same load as above against `database_url = \"postgres://...\"` (PostgreSQL {} on this machine, default settings, `synchronous_commit = on`); the replicas run in this process, each with its own index and pool, and the clients are spread over them round-robin. On 2 cores the replicas share the CPU with the database and the load generator, so the second replica shows the cost of coordination more than added capacity.\n",
+        {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(&mut conn).await?;
+            conn.close().await?;
+            v
+        }
+    )?;
+    writeln!(
+        md,
+        "| replicas | concurrent clients | drafts/s | p50 | p99 |\n|---|---|---|---|---|"
+    )?;
+    for replicas in [1usize, 2] {
+        let schema = format!("bench_{}", crate::model::new_id().replace('-', ""));
+        let mut admin = sqlx::PgConnection::connect(url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let scoped = format!("{url}{sep}options[search_path]={schema}");
+        let mut servers = Vec::new();
+        for _ in 0..replicas {
+            let config = Config {
+                knowledge_dir: knowledge.to_path_buf(),
+                log_format: "text".into(),
+                database_url: scoped.clone(),
+                ..Config::default()
+            };
+            servers.push(start(config).await?);
+        }
+        let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+        for clients in [1usize, 16, 64] {
+            eprintln!("  {replicas} replica(s), {clients} clients");
+            let tag = format!("pg{replicas}-{clients}");
+            let (rps, lat) = drive_spread(&addrs, clients, seconds, &tag).await?;
+            writeln!(
+                md,
+                "| {replicas} | {clients} | {rps:.0} | {:.1} ms | {:.1} ms |",
+                pct(&lat, 0.5),
+                pct(&lat, 0.99)
+            )?;
+        }
+        for server in servers {
+            server.stop().await;
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&mut admin)
+            .await?;
+        admin.close().await?;
+    }
+    writeln!(md)?;
     Ok(md)
 }
 

@@ -54,6 +54,9 @@ enum Command {
         /// Write the Markdown report here (also printed).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also measure CreateDraft on this PostgreSQL with 1 and 2 replicas (uses a scratch schema).
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
     Eval {
@@ -140,6 +143,7 @@ async fn main() -> ExitCode {
             seconds,
             articles,
             out,
+            database_url,
         } => {
             if std::env::var_os("RUST_LOG").is_none() {
                 // SAFETY: single-threaded at this point, before any logging starts.
@@ -151,6 +155,7 @@ async fn main() -> ExitCode {
                 knowledge,
                 seconds,
                 articles,
+                database_url,
             };
             match replygate::bench::run(&opts).await {
                 Ok(md) => {
