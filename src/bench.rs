@@ -279,6 +279,8 @@ struct Server {
 async fn start(mut config: Config) -> Result<Server, BoxError> {
     let data = scratch("data");
     config.data_dir = data.clone();
+    // The load is one local client: no tokens, so no per-token limits either.
+    config.auth = crate::config::AuthMode::Disabled;
     let grpc = TcpListener::bind("127.0.0.1:0").await?;
     let http = TcpListener::bind("127.0.0.1:0").await?;
     let addr = grpc.local_addr()?;
@@ -437,7 +439,9 @@ async fn create_draft_postgres(
         "## CreateDraft on PostgreSQL, one and two replicas\n\nThe same load as above against `database_url = \"postgres://...\"` (PostgreSQL {} on this machine, default settings, `synchronous_commit = on`); the replicas run in this process, each with its own index and pool, and the clients are spread over them round-robin. On 2 cores the replicas share the CPU with the database and the load generator, so the second replica shows the cost of coordination more than added capacity.\n",
         {
             let mut conn = sqlx::PgConnection::connect(url).await?;
-            let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(&mut conn).await?;
+            let v: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&mut conn)
+                .await?;
             conn.close().await?;
             v
         }

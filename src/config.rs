@@ -3,6 +3,7 @@
 //! are reached from the environment with `__` (`REPLYGATE_LIMITS__MAX_MESSAGE_BYTES=4096`).
 //! The loader takes the environment as an argument so it can be tested.
 
+pub use crate::auth::TokenConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,41 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub retrieval: RetrievalConfig,
     pub llm: LlmConfig,
+    /// "tokens": every call (but health and reflection) needs a bearer token
+    /// listed in `tokens`; "none": nobody is checked, for local use only.
+    pub auth: AuthMode,
+    /// `[[tokens]]` entries: subject, roles, sha256 (`replygate token create`).
+    pub tokens: Vec<TokenConfig>,
+    pub tls: TlsConfig,
+}
+
+/// Whether calls must present a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AuthMode {
+    #[default]
+    #[serde(rename = "tokens")]
+    Tokens,
+    /// `auth = "none"`: for local use; the server warns at start-up.
+    #[serde(rename = "none")]
+    Disabled,
+}
+
+/// TLS for gRPC. Empty `cert`: plaintext.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA certificates: when set, clients must present a certificate signed by one of them.
+    pub client_ca: PathBuf,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert.as_os_str().is_empty()
+    }
 }
 
 impl Default for Config {
@@ -64,6 +100,9 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             retrieval: RetrievalConfig::default(),
             llm: LlmConfig::default(),
+            auth: AuthMode::Tokens,
+            tokens: Vec::new(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -111,6 +150,20 @@ pub struct Limits {
     pub max_query_bytes: usize,
     /// Largest gRPC message the server decodes.
     pub max_grpc_message_bytes: usize,
+    /// Calls in progress at once; more are refused at once with UNAVAILABLE (and a retry hint).
+    pub max_concurrent_requests: usize,
+    /// Sustained calls per second per token (0: no limit); over it, RESOURCE_EXHAUSTED.
+    pub requests_per_second_per_token: f64,
+    /// Calls a token may make at once above its rate.
+    pub burst_per_token: u32,
+    /// Open server streams (deliveries, queue watches, streamed drafts) per token.
+    pub max_streams_per_token: usize,
+    /// Time limit of one call until its answer (or a stream's start); over it, DEADLINE_EXCEEDED.
+    pub request_timeout_ms: u64,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams_per_connection: u32,
+    /// Largest request header block (all metadata of a call), in bytes.
+    pub max_header_list_bytes: u32,
 }
 
 impl Default for Limits {
@@ -130,6 +183,13 @@ impl Default for Limits {
             max_page_size: 500,
             max_query_bytes: 4 * 1024,
             max_grpc_message_bytes: 4 * 1024 * 1024,
+            max_concurrent_requests: 1024,
+            requests_per_second_per_token: 2000.0,
+            burst_per_token: 4000,
+            max_streams_per_token: 64,
+            request_timeout_ms: 60_000,
+            max_concurrent_streams_per_connection: 256,
+            max_header_list_bytes: 16 * 1024,
         }
     }
 }
@@ -444,6 +504,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub grpc_addr: Option<String>,
     pub http_addr: Option<String>,
+    pub auth: Option<AuthMode>,
 }
 
 const ENV_PREFIX: &str = "REPLYGATE_";
@@ -527,6 +588,9 @@ pub fn load(
                 | "default_locale"
                 | "knowledge_dir"
                 | "data_dir"
+                | "cert"
+                | "key"
+                | "client_ca"
         ) {
             toml::Value::String(raw)
         } else {
@@ -551,6 +615,9 @@ pub fn load(
     }
     if let Some(v) = &overrides.http_addr {
         config.http_addr = v.clone();
+    }
+    if let Some(v) = overrides.auth {
+        config.auth = v;
     }
     config.validate()?;
     Ok(config)
@@ -642,6 +709,48 @@ impl Config {
                 "llm",
                 "timeout_ms, max_concurrency, max_passages and max_tokens must be positive",
             );
+        }
+        let lim = &self.limits;
+        if lim.max_concurrent_requests == 0
+            || lim.max_streams_per_token == 0
+            || lim.request_timeout_ms == 0
+            || lim.max_concurrent_streams_per_connection == 0
+            || lim.max_header_list_bytes < 1024
+        {
+            return bad(
+                "limits",
+                "max_concurrent_requests, max_streams_per_token, request_timeout_ms and max_concurrent_streams_per_connection must be positive, max_header_list_bytes at least 1024",
+            );
+        }
+        if !lim.requests_per_second_per_token.is_finite() || lim.requests_per_second_per_token < 0.0
+        {
+            return bad(
+                "limits.requests_per_second_per_token",
+                "must be 0 (no limit) or positive",
+            );
+        }
+        if lim.requests_per_second_per_token > 0.0 && lim.burst_per_token == 0 {
+            return bad("limits.burst_per_token", "must be at least 1");
+        }
+        if l.enabled() && lim.request_timeout_ms <= l.deadline_ms {
+            return bad(
+                "limits.request_timeout_ms",
+                "must exceed llm.deadline_ms, so a slow LLM falls back to the extractive drafter before the call times out",
+            );
+        }
+        if let Err(crate::auth::Error::Invalid {
+            index,
+            field,
+            message,
+        }) = crate::auth::Tokens::from_config(&self.tokens)
+        {
+            return bad(&format!("tokens[{index}].{field}"), &message);
+        }
+        if self.tls.enabled() == self.tls.key.as_os_str().is_empty() {
+            return bad("tls", "cert and key must be set together");
+        }
+        if !self.tls.enabled() && !self.tls.client_ca.as_os_str().is_empty() {
+            return bad("tls.client_ca", "needs tls.cert and tls.key");
         }
         if self.retrieval.top_articles == 0 || self.retrieval.max_passages == 0 {
             return bad(

@@ -3,7 +3,9 @@
 //! confidence, sends the confident ones on and holds the rest for a human.
 //!
 //! Module map:
-//! - [`api`]: tonic services (Drafts, Review, Knowledge), health, reflection; errors -> statuses
+//! - [`api`]: tonic services (Drafts, Review, Knowledge, Insights), health, reflection; the
+//!   tower stack (auth, load limits), TLS; errors -> statuses
+//! - [`auth`]: bearer tokens (kept as hashes), subjects and roles
 //! - [`http`]: `/healthz` and `/metrics`
 //! - [`app`]: the assembled domain, opened from a [`config::Config`]
 //! - [`drafting`]: the pipeline: validation, language, policy, retrieval, extractive drafter, confidence
@@ -22,6 +24,7 @@
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod delivery;
@@ -50,8 +53,8 @@ pub struct Listeners {
 pub enum Error {
     #[error(transparent)]
     Open(#[from] app::Error),
-    #[error("grpc server: {0}")]
-    Grpc(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Grpc(#[from] api::Error),
     #[error("http server: {0}")]
     Http(#[from] std::io::Error),
 }
@@ -63,6 +66,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let door = api::Door::from_config(&config)?;
     let app = Arc::new(app::App::open(config).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let sweeper = tokio::spawn(app.review.clone().run_sweeper(stop_rx.clone()));
@@ -72,6 +76,7 @@ pub async fn run(
     };
     let grpc = api::serve(
         app.clone(),
+        door,
         listeners.grpc,
         stop_rx.clone(),
         wait(stop_rx.clone()),

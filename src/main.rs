@@ -1,7 +1,8 @@
 //! The `replygate` command line.
 
 use clap::{Parser, Subcommand};
-use replygate::config::{self, Overrides};
+use replygate::auth::Role;
+use replygate::config::{self, AuthMode, Overrides};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,34 +10,51 @@ use std::process::ExitCode;
 #[command(
     name = "replygate",
     version,
-    about = "Drafts support replies from a help center; humans review the unsure ones"
+    about = "Drafts support replies from a help center; humans review the unsure ones",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
-    /// Without a command: `serve` with its defaults.
     #[command(subcommand)]
     command: Option<Command>,
+    /// Without a command: `serve` with these flags.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// TOML config file; REPLYGATE_* environment variables and these flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Help-center folder (<locale>/<slug>.md) synced at start-up [default: knowledge]
+    #[arg(long)]
+    knowledge: Option<PathBuf>,
+    /// Where the database and the search index live [default: ./data]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// [default: 127.0.0.1:50051]
+    #[arg(long)]
+    grpc_addr: Option<String>,
+    /// [default: 127.0.0.1:9090]
+    #[arg(long)]
+    http_addr: Option<String>,
+    /// "tokens" (every call needs a configured bearer token) or "none" (nobody is checked: local use only) [default: tokens]
+    #[arg(long, value_parser = parse_auth)]
+    auth: Option<AuthMode>,
+}
+
+fn parse_auth(s: &str) -> Result<AuthMode, String> {
+    match s {
+        "tokens" => Ok(AuthMode::Tokens),
+        "none" => Ok(AuthMode::Disabled),
+        _ => Err(format!("{s:?}: use \"tokens\" or \"none\"")),
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve gRPC (Drafts, Review, Knowledge, health, reflection) and HTTP (/healthz, /metrics).
-    Serve {
-        /// TOML config file; REPLYGATE_* environment variables and these flags override it.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Help-center folder (<locale>/<slug>.md) synced at start-up [default: knowledge]
-        #[arg(long)]
-        knowledge: Option<PathBuf>,
-        /// Where the database and the search index live [default: ./data]
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// [default: 127.0.0.1:50051]
-        #[arg(long)]
-        grpc_addr: Option<String>,
-        /// [default: 127.0.0.1:9090]
-        #[arg(long)]
-        http_addr: Option<String>,
-    },
+    /// Serve gRPC (Drafts, Review, Knowledge, Insights, health, reflection) and HTTP (/healthz, /metrics).
+    Serve(ServeArgs),
     /// Measure retrieval (SciFact, beside bm25s), CreateDraft under load, the time around an LLM, and 10k articles.
     Bench {
         /// BEIR SciFact folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).
@@ -81,6 +99,24 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Bearer tokens for platforms, agents, editors and viewers.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Make a new random token; prints it once, and the [[tokens]] entry (its hash) for the config.
+    Create {
+        /// Who holds it: the agent's or platform's name, as reviews and changes will record it.
+        #[arg(long)]
+        subject: String,
+        /// platform, agent, editor, viewer or admin (repeat for several).
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,26 +135,22 @@ enum AuditAction {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve {
-        config: None,
-        knowledge: None,
-        data_dir: None,
-        grpc_addr: None,
-        http_addr: None,
-    });
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     match command {
-        Command::Serve {
+        Command::Serve(ServeArgs {
             config,
             knowledge,
             data_dir,
             grpc_addr,
             http_addr,
-        } => {
+            auth,
+        }) => {
             let overrides = Overrides {
                 knowledge_dir: knowledge,
                 data_dir,
                 grpc_addr,
                 http_addr,
+                auth,
             };
             let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
                 Ok(c) => c,
@@ -221,7 +253,46 @@ async fn main() -> ExitCode {
             };
             verify_audit(&config).await
         }
+        Command::Token {
+            action: TokenAction::Create { subject, roles },
+        } => create_token(&subject, &roles),
     }
+}
+
+/// Prints a new token and the config entry that admits it.
+fn create_token(subject: &str, roles: &[Role]) -> ExitCode {
+    let (token, sha256) = match replygate::auth::new_token() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let entry = replygate::auth::TokenConfig {
+        subject: subject.to_string(),
+        roles: roles.to_vec(),
+        sha256,
+    };
+    if let Err(e) = replygate::auth::Tokens::from_config(std::slice::from_ref(&entry)) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let roles = roles
+        .iter()
+        .map(|r| format!("\"{}\"", r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    eprintln!(
+        "token for {subject} (shown once; give it to them, it is not stored): send it as \"authorization: Bearer <token>\""
+    );
+    println!("{token}");
+    eprintln!("\nadd to the config (only the hash is kept there):");
+    println!(
+        "[[tokens]]\nsubject = {}\nroles = [{roles}]\nsha256 = \"{}\"",
+        toml::Value::String(entry.subject.clone()),
+        entry.sha256
+    );
+    ExitCode::SUCCESS
 }
 
 /// Prints the verdict: the event count and head hash, or the first broken link.

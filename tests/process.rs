@@ -49,6 +49,7 @@ async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Process {
         .arg(&knowledge)
         .env("REPLYGATE_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        .env("REPLYGATE_AUTH", "none")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -290,13 +291,34 @@ async fn a_python_grpcio_client_runs_the_whole_flow() {
         );
         return;
     }
+    // Real tokens, as a deployment has them: the config holds only their hashes.
+    let mut tokens = Vec::new();
+    let mut entries = Vec::new();
+    for (var, subject, role) in [
+        ("RG_PLATFORM_TOKEN", "py-desk", "platform"),
+        ("RG_AGENT_TOKEN", "py-agent", "agent"),
+        ("RG_OTHER_AGENT_TOKEN", "other", "agent"),
+        ("RG_EDITOR_TOKEN", "py-editor", "editor"),
+    ] {
+        let (token, hash) = replygate::auth::new_token().unwrap();
+        entries.push(format!(
+            "{{subject = \"{subject}\", roles = [\"{role}\"], sha256 = \"{hash}\"}}"
+        ));
+        tokens.push((var, token));
+    }
+    let table = format!("[{}]", entries.join(", "));
     let tmp = tempfile::tempdir().unwrap();
-    let mut p = start(&tmp.path().join("data")).await;
+    let mut p = start_with(
+        &tmp.path().join("data"),
+        &[("REPLYGATE_AUTH", "tokens"), ("REPLYGATE_TOKENS", &table)],
+    )
+    .await;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = tokio::process::Command::new("python3")
         .arg(root.join("tests/interop/client.py"))
         .arg(&p.addr)
         .arg(root.join("proto"))
+        .envs(tokens.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .await
         .unwrap();

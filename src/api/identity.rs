@@ -1,13 +1,26 @@
-//! Who is calling. Until authentication exists, an agent names itself with
-//! the `x-agent-id` request metadata; this is the one place that reads it.
+//! Who is calling, for the records: the authenticated token's subject. With
+//! `auth = "none"` (local use) there is no token, so an agent names itself
+//! with the `x-agent-id` metadata and knowledge changes are recorded as "api".
+//! This is the one place that decides it.
 
+use crate::auth::Principal;
+use std::sync::Arc;
 use tonic::{Request, Status};
 
 pub const AGENT_HEADER: &str = "x-agent-id";
 const MAX_AGENT_ID_CHARS: usize = 128;
+/// Knowledge changes through the API when no token names the editor.
+const ANONYMOUS_EDITOR: &str = "api";
 
-/// The reviewing agent's id.
+fn principal<T>(request: &Request<T>) -> Option<&Arc<Principal>> {
+    request.extensions().get::<Arc<Principal>>()
+}
+
+/// The reviewing agent's id: the token's subject (x-agent-id is then ignored).
 pub fn agent_id<T>(request: &Request<T>) -> Result<String, Status> {
+    if let Some(p) = principal(request) {
+        return Ok(p.subject.clone());
+    }
     let value = request.metadata().get(AGENT_HEADER).ok_or_else(|| {
         Status::unauthenticated(format!(
             "{AGENT_HEADER} metadata is required (the reviewing agent's id)"
@@ -29,4 +42,11 @@ pub fn agent_id<T>(request: &Request<T>) -> Result<String, Status> {
         )));
     }
     Ok(id)
+}
+
+/// Who changed knowledge, for the audit trail.
+pub fn editor<T>(request: &Request<T>) -> String {
+    principal(request)
+        .map(|p| p.subject.clone())
+        .unwrap_or_else(|| ANONYMOUS_EDITOR.to_string())
 }

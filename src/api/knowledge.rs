@@ -1,9 +1,6 @@
 //! `replygate.v1.Knowledge`: content teams.
 
-/// Who changed knowledge through the API, for the audit trail. (Until
-/// authentication names the editor.)
-const EDITOR: &str = "api";
-
+use super::identity::editor;
 use super::{convert, pb};
 use crate::app::App;
 use std::sync::Arc;
@@ -25,6 +22,7 @@ impl pb::knowledge_server::Knowledge for KnowledgeApi {
         &self,
         request: Request<pb::UpsertArticleRequest>,
     ) -> Result<Response<pb::Article>, Status> {
+        let editor = editor(&request);
         let article = request
             .into_inner()
             .article
@@ -32,7 +30,7 @@ impl pb::knowledge_server::Knowledge for KnowledgeApi {
         let stored = self
             .app
             .knowledge
-            .upsert(convert::article_input(article), EDITOR)
+            .upsert(convert::article_input(article), &editor)
             .await?;
         Ok(Response::new(convert::article(stored)))
     }
@@ -41,10 +39,11 @@ impl pb::knowledge_server::Knowledge for KnowledgeApi {
         &self,
         request: Request<pb::DeleteArticleRequest>,
     ) -> Result<Response<pb::DeleteArticleResponse>, Status> {
+        let editor = editor(&request);
         let version = self
             .app
             .knowledge
-            .delete(&request.into_inner().id, EDITOR)
+            .delete(&request.into_inner().id, &editor)
             .await?;
         Ok(Response::new(pb::DeleteArticleResponse { version }))
     }

@@ -2,17 +2,21 @@
 //! reflection. Each method unwraps the request, calls the domain and converts
 //! the result; errors become statuses in `status`.
 
+pub mod auth;
 mod convert;
 mod drafts;
 mod identity;
 mod insights;
 mod knowledge;
+pub mod limits;
 mod review;
 mod status;
 
 use crate::app::App;
+use crate::config::{AuthMode, Config};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
@@ -27,15 +31,75 @@ pub mod pb {
         tonic::include_file_descriptor_set!("replygate_descriptor");
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("auth: {0}")]
+    Auth(String),
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error("grpc server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// What guards the door, checked before the server opens: the token table
+/// (none with `auth = "none"`) and the TLS settings.
+pub struct Door {
+    tokens: Option<Arc<crate::auth::Tokens>>,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+}
+
+impl Door {
+    pub fn from_config(config: &Config) -> Result<Door, Error> {
+        let tokens = match config.auth {
+            AuthMode::Disabled => {
+                tracing::warn!(
+                    "auth is off (auth = \"none\"): any caller may do anything; for local use only"
+                );
+                None
+            }
+            AuthMode::Tokens => {
+                let tokens = crate::auth::Tokens::from_config(&config.tokens)
+                    .map_err(|e| Error::Auth(e.to_string()))?;
+                if tokens.is_empty() {
+                    return Err(Error::Auth(
+                        "no [[tokens]] are configured, so nobody could call; create one with `replygate token create --subject NAME --role ROLE`, or set auth = \"none\" (REPLYGATE_AUTH=none, --auth none) for local use".into(),
+                    ));
+                }
+                Some(Arc::new(tokens))
+            }
+        };
+        let tls = match config.tls.enabled() {
+            false => None,
+            true => Some(tls_config(&config.tls)?),
+        };
+        Ok(Door { tokens, tls })
+    }
+}
+
+fn tls_config(c: &crate::config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig, Error> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| Error::Tls(format!("tls.{key} {}: {e}", path.display())))
+    };
+    let identity = Identity::from_pem(read("cert", &c.cert)?, read("key", &c.key)?);
+    let mut tls = ServerTlsConfig::new().identity(identity);
+    if !c.client_ca.as_os_str().is_empty() {
+        tls = tls.client_ca_root(Certificate::from_pem(read("client_ca", &c.client_ca)?));
+    }
+    Ok(tls)
+}
+
 /// Serves gRPC on `listener` until `shutdown` completes; open streams end when
 /// `stop` turns true.
 pub async fn serve(
     app: Arc<App>,
+    door: Door,
     listener: TcpListener,
     stop: watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    let max = app.config.limits.max_grpc_message_bytes;
+) -> Result<(), Error> {
+    let limits = app.config.limits.clone();
+    let max = limits.max_grpc_message_bytes;
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -78,7 +142,13 @@ pub async fn serve(
         .set_serving::<pb::insights_server::InsightsServer<insights::InsightsApi>>()
         .await;
 
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "grpc listening");
+    tracing::info!(
+        addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        tls = door.tls.is_some(),
+        client_certificates = !app.config.tls.client_ca.as_os_str().is_empty(),
+        auth = door.tokens.is_some(),
+        "grpc listening"
+    );
     // Replies are small: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms per call.
     let incoming = TcpListenerStream::new(listener).map(|conn| {
         if let Ok(stream) = &conn {
@@ -86,7 +156,26 @@ pub async fn serve(
         }
         conn
     });
-    tonic::transport::Server::builder()
+    // Outermost first: shed load before any work, then authenticate, then the per-token limits.
+    let layers = tower::ServiceBuilder::new()
+        .layer(limits::ShedLayer::new(limits.max_concurrent_requests))
+        .layer(auth::AuthLayer::new(door.tokens.clone()))
+        .layer(limits::RateLimitLayer::new(
+            limits.requests_per_second_per_token,
+            limits.burst_per_token,
+        ))
+        .layer(limits::StreamLimitLayer::new(limits.max_streams_per_token))
+        .layer(limits::TimeoutLayer::new(Duration::from_millis(
+            limits.request_timeout_ms,
+        )));
+    let mut server = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams_per_connection)
+        .http2_max_header_list_size(limits.max_header_list_bytes);
+    if let Some(tls) = door.tls {
+        server = server.tls_config(tls)?;
+    }
+    server
+        .layer(layers)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -95,5 +184,6 @@ pub async fn serve(
         .add_service(knowledge)
         .add_service(insights)
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .await?;
+    Ok(())
 }

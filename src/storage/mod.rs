@@ -49,6 +49,16 @@ impl From<sqlx::Error> for Error {
                 if db.is_unique_violation() {
                     return Error::Duplicate(db.constraint().unwrap_or("key").to_string());
                 }
+                // SQLITE_BUSY / SQLITE_LOCKED (and their extended codes): another
+                // process holds the file's lock longer than busy_timeout.
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                    && db
+                        .code()
+                        .and_then(|c| c.parse::<u32>().ok())
+                        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+                {
+                    return Error::Unavailable(e.to_string());
+                }
                 match db.code().as_deref().unwrap_or_default() {
                     // connection exceptions; admin or crash shutdown; cannot connect now;
                     // read-only replica (a failover in progress)

@@ -89,6 +89,10 @@ impl PgStore {
         &self.pool
     }
 
+    async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }

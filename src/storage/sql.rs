@@ -4,6 +4,7 @@
 //! differs lives in each backend's module as a few inherent methods:
 //!
 //! - `writer()` / `reader()`: the pools for writes and for reads;
+//! - `begin_write()`: a transaction that will write (SQLite takes its write lock up front);
 //! - `lock_outbox(tx)`: makes delivery cursors become visible in cursor order;
 //! - `publish(tx, events)`: tells other replicas, inside the transaction;
 //! - `lock_folder_sync_impl()`: the cross-process knowledge-sync lock.
@@ -259,7 +260,7 @@ macro_rules! sql_store {
 
         impl $store {
             async fn insert_new_draft(&self, new: &NewDraft) -> Result<CreatedDraft> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 if let Some(request_id) = &new.draft.request_id
                     && let Some(draft) = draft_by_request_id(&mut *tx, request_id).await?
                 {
@@ -403,7 +404,7 @@ macro_rules! sql_store {
 
             async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft> {
                 let d = &change.draft;
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 // Compare-and-swap on the revision: of two agents (or replicas)
                 // acting on one draft, the database lets exactly one through.
                 let updated = sqlx::query(
@@ -613,7 +614,7 @@ macro_rules! sql_store {
             }
 
             async fn ack_delivery(&self, cursor: u64, event: AuditEvent, now: Millis) -> Result<bool> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let acked = sqlx::query(
                     "UPDATE deliveries SET acked_at = $1 WHERE cursor = $2 AND acked_at IS NULL",
                 )
@@ -638,7 +639,7 @@ macro_rules! sql_store {
             }
 
             async fn put_article(&self, mut article: Article, actor: &str) -> Result<ArticleWrite> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let was_live: Option<bool> =
                     sqlx::query_scalar("SELECT NOT deleted FROM articles WHERE id = $1")
                         .bind(&article.id)
@@ -703,7 +704,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_article(&self, id: &str, now: Millis, actor: &str) -> Result<Option<u64>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let deleted: Option<i64> = sqlx::query_scalar(
                     "UPDATE articles SET deleted = TRUE, updated_at = $1 WHERE id = $2 AND NOT deleted
                      RETURNING version",
@@ -804,7 +805,7 @@ macro_rules! sql_store {
         impl $store {
             /// Chains the events written before the chain existed (migration 2), in seq order.
             async fn chain_legacy_events(&self) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let rows = sqlx::query("SELECT * FROM audit_events WHERE chain_pos = 0 ORDER BY seq")
                     .fetch_all(&mut *tx)
                     .await?;

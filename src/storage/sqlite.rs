@@ -60,6 +60,13 @@ impl SqliteStore {
         &self.reader
     }
 
+    /// `BEGIN IMMEDIATE`: the write lock is taken first, so a lock held by
+    /// another process is waited for (busy_timeout) instead of failing the
+    /// transaction halfway when it upgrades from reading to writing.
+    async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Nothing to do: the single writer connection already commits in cursor order.
     async fn lock_outbox(_tx: &mut Transaction<'_, sqlx::Sqlite>) -> Result<()> {
         Ok(())

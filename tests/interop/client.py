@@ -1,6 +1,8 @@
 """A support platform and an agent, written with Python grpcio against a running replygate.
 
 Usage: python3 client.py HOST:PORT PROTO_DIR
+Tokens come from the environment: RG_PLATFORM_TOKEN, RG_AGENT_TOKEN (subject py-agent),
+RG_OTHER_AGENT_TOKEN (subject other), RG_EDITOR_TOKEN.
 Generates the stubs from the .proto files, runs the main flow, exits non-zero on any mismatch.
 """
 import os
@@ -29,34 +31,48 @@ def main():
     from replygate.v1 import review_pb2 as r, review_pb2_grpc as rg
     from replygate.v1 import knowledge_pb2 as k, knowledge_pb2_grpc as kg
 
+    bearer = lambda var: (("authorization", "Bearer " + os.environ[var]),)
+    platform, agent, other, editor = (bearer(v) for v in ("RG_PLATFORM_TOKEN", "RG_AGENT_TOKEN", "RG_OTHER_AGENT_TOKEN", "RG_EDITOR_TOKEN"))
+
     ch = grpc.insecure_channel(addr)
     drafts, review, knowledge = dg.DraftsStub(ch), rg.ReviewStub(ch), kg.KnowledgeStub(ch)
 
-    confident = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block someone?", channel="whatsapp", request_id="py-req-1", context={"os": "android"}))
+    try:
+        drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-0", message="How do I block someone?"))
+        sys.exit("a call without a token was served")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
+
+    confident = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block someone?", channel="whatsapp", request_id="py-req-1", context={"os": "android"}), metadata=platform)
     assert confident.ai_generated and confident.disclosure, confident
     assert d.DraftState.Name(confident.state) == "AUTO_APPROVED", confident.state
     assert d.ConfidenceLevel.Name(confident.confidence.level) == "HIGH"
     assert confident.citations[0].article_id == "en/block-contact", confident.citations
-    again = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block someone?", request_id="py-req-1"))
+    again = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block someone?", request_id="py-req-1"), metadata=platform)
     assert again.id == confident.id
 
-    unsure = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-2", message="What's the weather in Rome tomorrow?"))
+    unsure = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-2", message="What's the weather in Rome tomorrow?"), metadata=platform)
     assert d.DraftState.Name(unsure.state) == "PENDING_REVIEW"
     assert d.ConfidenceLevel.Name(unsure.confidence.level) == "LOW"
-    pending = review.ListPending(r.ListPendingRequest())
+    pending = review.ListPending(r.ListPendingRequest(), metadata=agent)
     assert unsure.id in [p.id for p in pending.drafts]
-    agent = (("x-agent-id", "py-agent"),)
-    claimed = review.Claim(r.ClaimRequest(draft_id=unsure.id), metadata=agent)
+    try:
+        review.Approve(r.ApproveRequest(draft_id=unsure.id), metadata=platform)
+        sys.exit("a platform token approved a draft")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.PERMISSION_DENIED, e
+    # The agent is the token's subject, whatever x-agent-id claims.
+    claimed = review.Claim(r.ClaimRequest(draft_id=unsure.id), metadata=agent + (("x-agent-id", "someone-else"),))
     assert claimed.claimed_by == "py-agent"
     try:
-        review.Claim(r.ClaimRequest(draft_id=unsure.id), metadata=(("x-agent-id", "other"),))
+        review.Claim(r.ClaimRequest(draft_id=unsure.id), metadata=other)
         sys.exit("a second agent claimed a live lease")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
     approved = review.Approve(r.ApproveRequest(draft_id=unsure.id, edited_body="No forecasts here, sorry."), metadata=agent)
     assert d.DraftState.Name(approved.state) == "APPROVED" and approved.human_reviewed
 
-    stream = drafts.StreamDeliveries(d.StreamDeliveriesRequest(after_cursor=0))
+    stream = drafts.StreamDeliveries(d.StreamDeliveriesRequest(after_cursor=0), metadata=platform)
     got = []
     for delivery in stream:
         got.append(delivery)
@@ -65,21 +81,21 @@ def main():
             break
     assert [g.draft_id for g in got] == [confident.id, unsure.id], got
     assert got[1].text.startswith("No forecasts here, sorry.") and got[1].author == "py-agent"
-    ack = drafts.AckDelivery(d.AckDeliveryRequest(cursor=got[0].cursor))
+    ack = drafts.AckDelivery(d.AckDeliveryRequest(cursor=got[0].cursor), metadata=platform)
     assert ack.newly_acked and d.DraftState.Name(ack.draft.state) == "DELIVERED"
 
-    conv = drafts.GetConversation(d.GetConversationRequest(conversation_id="py-2"))
+    conv = drafts.GetConversation(d.GetConversationRequest(conversation_id="py-2"), metadata=platform)
     assert [e.kind for e in conv.events][:5] == ["message_received", "draft_created", "draft_claimed", "draft_approved", "draft_edited"], conv.events
 
     try:
-        drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-3", message="x" * 9000))
+        drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-3", message="x" * 9000), metadata=platform)
         sys.exit("oversized message accepted")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "message" in e.details() and "8192" in e.details(), e
 
-    art = knowledge.UpsertArticle(k.UpsertArticleRequest(article=k.Article(locale="en", title="Python stickers", body="Stickers from Python.\n\n## Steps\nTap the snake icon.")))
+    art = knowledge.UpsertArticle(k.UpsertArticleRequest(article=k.Article(locale="en", title="Python stickers", body="Stickers from Python.\n\n## Steps\nTap the snake icon.")), metadata=editor)
     assert art.id == "en/python-stickers" and art.version == 1
-    hits = knowledge.Search(k.SearchRequest(query="python snake stickers", limit=3))
+    hits = knowledge.Search(k.SearchRequest(query="python snake stickers", limit=3), metadata=agent)
     assert hits.hits[0].article_id == "en/python-stickers", hits
     print("interop ok")
 

@@ -1,0 +1,516 @@
+//! Load limits as tower layers around every gRPC call, from `[limits]`:
+//! - `Shed`: at most `max_concurrent_requests` calls in progress; one more is
+//!   refused at once with UNAVAILABLE and a retry hint (no queue builds up);
+//! - `RateLimit`: a token bucket per token (`requests_per_second_per_token`,
+//!   `burst_per_token`); over it, RESOURCE_EXHAUSTED with a retry hint;
+//! - `StreamLimit`: at most `max_streams_per_token` open server streams per token;
+//! - `Timeout`: DEADLINE_EXCEEDED when a call has not answered (or started
+//!   its stream) within `request_timeout_ms`.
+//!
+//! Every refusal is counted in `replygate_refused_requests_total{reason}`.
+//! Per-token limits apply to authenticated calls; with `auth = "none"` only
+//! the global ones do.
+
+use crate::auth::Principal;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tonic::Status;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Response = http::Response<tonic::body::Body>;
+
+static REFUSED: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+    prometheus::register_int_counter_vec!(
+        "replygate_refused_requests_total",
+        "gRPC calls refused before reaching a handler, by reason",
+        &["reason"]
+    )
+    .unwrap()
+});
+
+/// Answers a call with `status` without calling the service.
+pub fn reject<E: Send + 'static>(reason: &str, status: Status) -> BoxFuture<Result<Response, E>> {
+    REFUSED.with_label_values(&[reason]).inc();
+    tracing::debug!(reason, code = ?status.code(), "call refused");
+    Box::pin(std::future::ready(Ok(status.into_http())))
+}
+
+/// A refusal the caller may retry after `after`: the message says when, and
+/// `grpc-retry-pushback-ms` (honoured by gRPC retry policies) carries it.
+fn retry_later(mut status: Status, after: Duration) -> Status {
+    let ms = after.as_millis().max(1);
+    if let Ok(v) = ms.to_string().parse() {
+        status.metadata_mut().insert("grpc-retry-pushback-ms", v);
+    }
+    status
+}
+
+fn retry_message(what: &str, after: Duration) -> String {
+    format!("{what}; retry in {} ms", after.as_millis().max(1))
+}
+
+/// Server-streaming RPCs: they hold a stream slot while open.
+fn is_stream(path: &str) -> bool {
+    matches!(
+        path,
+        "/replygate.v1.Drafts/StreamDeliveries"
+            | "/replygate.v1.Drafts/StreamDraft"
+            | "/replygate.v1.Review/WatchQueue"
+    )
+}
+
+fn principal<B>(request: &http::Request<B>) -> Option<&Arc<Principal>> {
+    request.extensions().get::<Arc<Principal>>()
+}
+
+// --- global concurrency, shed when full ---
+
+#[derive(Clone)]
+pub struct ShedLayer {
+    permits: Arc<Semaphore>,
+    max: usize,
+}
+
+impl ShedLayer {
+    pub fn new(max: usize) -> Self {
+        ShedLayer {
+            permits: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for ShedLayer {
+    type Service = Shed<S>;
+    fn layer(&self, inner: S) -> Shed<S> {
+        Shed {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Shed<S> {
+    inner: S,
+    layer: ShedLayer,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Shed<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // Health checks answer under any load, so an overloaded replica is not killed for it.
+        if super::auth::is_open(request.uri().path()) {
+            return Box::pin(self.inner.call(request));
+        }
+        match self.layer.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let call = self.inner.call(request);
+                Box::pin(async move {
+                    let response = call.await;
+                    drop(permit);
+                    response
+                })
+            }
+            Err(_) => {
+                let after = Duration::from_millis(100);
+                reject(
+                    "overloaded",
+                    retry_later(
+                        Status::unavailable(retry_message(
+                            &format!(
+                                "the server is at its limit of {} calls in progress (limits.max_concurrent_requests)",
+                                self.layer.max
+                            ),
+                            after,
+                        )),
+                        after,
+                    ),
+                )
+            }
+        }
+    }
+}
+
+// --- requests per second per token ---
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Token buckets by token id; keys come only from configured tokens, so the map stays small.
+pub struct Buckets {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Buckets {
+    pub fn new(rate: f64, burst: u32) -> Buckets {
+        Buckets {
+            rate,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one call from `key`'s bucket, or says how long until one is there.
+    pub fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = buckets.entry(key.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - b.tokens) / self.rate))
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    buckets: Arc<Buckets>,
+}
+
+impl RateLimitLayer {
+    pub fn new(rate: f64, burst: u32) -> Self {
+        RateLimitLayer {
+            buckets: Arc::new(Buckets::new(rate, burst)),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+    fn layer(&self, inner: S) -> RateLimit<S> {
+        RateLimit {
+            inner,
+            buckets: self.buckets.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    buckets: Arc<Buckets>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for RateLimit<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if let Some(p) = principal(&request)
+            && let Err(after) = self.buckets.take(&p.token_id, Instant::now())
+        {
+            return reject(
+                "rate_limited",
+                retry_later(
+                    Status::resource_exhausted(retry_message(
+                        &format!(
+                            "token {} is over its rate of {} calls per second (limits.requests_per_second_per_token)",
+                            p.token_id, self.buckets.rate
+                        ),
+                        after,
+                    )),
+                    after,
+                ),
+            );
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+// --- open streams per token ---
+
+pub struct OpenStreams {
+    max: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl OpenStreams {
+    pub fn new(max: usize) -> Arc<OpenStreams> {
+        Arc::new(OpenStreams {
+            max,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for one more stream of `key`, released when the guard drops.
+    pub fn open(self: &Arc<Self>, key: &str) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(key.to_string()).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            streams: self.clone(),
+            key: key.to_string(),
+        })
+    }
+
+    pub fn count(&self, key: &str) -> usize {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.get(key).copied().unwrap_or(0)
+    }
+}
+
+pub struct StreamSlot {
+    streams: Arc<OpenStreams>,
+    key: String,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.streams.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// A response body that holds its stream slot until the stream ends or the client goes.
+struct SlotBody {
+    inner: tonic::body::Body,
+    _slot: StreamSlot,
+}
+
+impl http_body::Body for SlotBody {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Status>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[derive(Clone)]
+pub struct StreamLimitLayer {
+    streams: Arc<OpenStreams>,
+}
+
+impl StreamLimitLayer {
+    pub fn new(max: usize) -> Self {
+        StreamLimitLayer {
+            streams: OpenStreams::new(max),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for StreamLimitLayer {
+    type Service = StreamLimit<S>;
+    fn layer(&self, inner: S) -> StreamLimit<S> {
+        StreamLimit {
+            inner,
+            streams: self.streams.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct StreamLimit<S> {
+    inner: S,
+    streams: Arc<OpenStreams>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for StreamLimit<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let key = match principal(&request) {
+            Some(p) if is_stream(request.uri().path()) => p.token_id.clone(),
+            _ => return Box::pin(self.inner.call(request)),
+        };
+        let Some(slot) = self.streams.open(&key) else {
+            return reject(
+                "streams",
+                Status::resource_exhausted(format!(
+                    "token {key} already has {} open streams (limits.max_streams_per_token); close one first",
+                    self.streams.max
+                )),
+            );
+        };
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let response = call.await?;
+            Ok(response.map(|body| {
+                tonic::body::Body::new(SlotBody {
+                    inner: body,
+                    _slot: slot,
+                })
+            }))
+        })
+    }
+}
+
+// --- time limit per call ---
+
+#[derive(Clone)]
+pub struct TimeoutLayer {
+    limit: Duration,
+}
+
+impl TimeoutLayer {
+    pub fn new(limit: Duration) -> Self {
+        TimeoutLayer { limit }
+    }
+}
+
+impl<S> tower::Layer<S> for TimeoutLayer {
+    type Service = Timeout<S>;
+    fn layer(&self, inner: S) -> Timeout<S> {
+        Timeout {
+            inner,
+            limit: self.limit,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Timeout<S> {
+    inner: S,
+    limit: Duration,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Timeout<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let limit = self.limit;
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            match tokio::time::timeout(limit, call).await {
+                Ok(response) => response,
+                Err(_) => {
+                    REFUSED.with_label_values(&["timeout"]).inc();
+                    Ok(Status::deadline_exceeded(format!(
+                        "the call took longer than {} ms (limits.request_timeout_ms)",
+                        limit.as_millis()
+                    ))
+                    .into_http())
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
+        let b = Buckets::new(10.0, 3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(b.take("a", t0).is_ok());
+        }
+        let wait = b.take("a", t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.1).abs() < 1e-6, "{wait:?}");
+        assert!(b.take("other", t0).is_ok(), "buckets are per token");
+        assert!(b.take("a", t0 + Duration::from_millis(100)).is_ok());
+        assert!(b.take("a", t0 + Duration::from_millis(100)).is_err());
+        // Idle time refills up to the burst, not beyond.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(b.take("a", later).is_ok());
+        }
+        assert!(b.take("a", later).is_err());
+    }
+
+    #[test]
+    fn a_zero_rate_means_no_limit() {
+        let b = Buckets::new(0.0, 1);
+        let t = Instant::now();
+        for _ in 0..10_000 {
+            assert!(b.take("a", t).is_ok());
+        }
+    }
+
+    #[test]
+    fn stream_slots_are_counted_per_token_and_freed_on_drop() {
+        let s = OpenStreams::new(2);
+        let a1 = s.open("a").unwrap();
+        let _a2 = s.open("a").unwrap();
+        assert!(s.open("a").is_none());
+        assert!(s.open("b").is_some());
+        drop(a1);
+        assert_eq!(s.count("a"), 1);
+        assert!(s.open("a").is_some());
+    }
+}
