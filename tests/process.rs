@@ -106,6 +106,12 @@ async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Process {
     }
 }
 
+fn bearer<T>(mut r: Request<T>, token: &str) -> Request<T> {
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
 fn as_agent<T>(message: T, agent: &str) -> Request<T> {
     let mut r = Request::new(message);
     r.metadata_mut()
@@ -1206,6 +1212,11 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
     .await;
     let tmp = tempfile::tempdir().unwrap();
     let base_url = llm.base_url();
+    let (desk_token, desk_hash) = replygate::auth::new_token().unwrap();
+    let (ana_token, ana_hash) = replygate::auth::new_token().unwrap();
+    let tokens = format!(
+        "[{{subject = \"desk\", roles = [\"platform\"], sha256 = \"{desk_hash}\"}}, {{subject = \"ana\", roles = [\"agent\"], sha256 = \"{ana_hash}\"}}]"
+    );
     let mut p = start_with(
         &tmp.path().join("data"),
         &[
@@ -1213,6 +1224,8 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
             ("REPLYGATE_LLM__MODEL", "fake"),
             ("REPLYGATE_LLM__BACKOFF_BASE_MS", "1"),
             ("REPLYGATE_LLM_API_KEY", KEY),
+            ("REPLYGATE_AUTH", "tokens"),
+            ("REPLYGATE_TOKENS", tokens.as_str()),
             (
                 "RUST_LOG",
                 "trace,h2=info,hyper=info,tower=info,tantivy=info",
@@ -1224,24 +1237,30 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
                     how do I block the purple elephant account?";
     let mut drafts = DraftsClient::new(p.channel.clone());
     let draft = drafts
-        .create_draft(pb::CreateDraftRequest {
-            conversation_id: "wa-1".into(),
-            message: customer.into(),
-            request_id: "log-1".into(),
-            context: [("note".to_string(), "tangerine context value".to_string())].into(),
-            ..Default::default()
-        })
+        .create_draft(bearer(
+            Request::new(pb::CreateDraftRequest {
+                conversation_id: "wa-1".into(),
+                message: customer.into(),
+                request_id: "log-1".into(),
+                context: [("note".to_string(), "tangerine context value".to_string())].into(),
+                ..Default::default()
+            }),
+            &desk_token,
+        ))
         .await
         .unwrap()
         .into_inner();
     // Rejected input must not echo the text either.
     let too_long = format!("{customer} {}", "purple elephant ".repeat(2000));
     let refused = drafts
-        .create_draft(pb::CreateDraftRequest {
-            conversation_id: "c2".into(),
-            message: too_long,
-            ..Default::default()
-        })
+        .create_draft(bearer(
+            Request::new(pb::CreateDraftRequest {
+                conversation_id: "c2".into(),
+                message: too_long,
+                ..Default::default()
+            }),
+            &desk_token,
+        ))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
@@ -1250,19 +1269,40 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
         "{}",
         refused.message()
     );
+    // Nor a guessed token, nor a token used for the wrong role.
+    const GUESS: &str = "rg_guessed-SECRET-token-value";
+    let denied = drafts
+        .get_draft(bearer(
+            Request::new(pb::GetDraftRequest {
+                draft_id: draft.id.clone(),
+            }),
+            GUESS,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::Unauthenticated);
     let mut review = ReviewClient::new(p.channel.clone());
+    let wrong_role = review
+        .list_pending(bearer(
+            Request::new(pb::ListPendingRequest::default()),
+            &desk_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong_role.code(), tonic::Code::PermissionDenied);
+    assert!(!wrong_role.message().contains(&desk_token));
     let pending = drafts
-        .create_draft(needs_review("c3"))
+        .create_draft(bearer(Request::new(needs_review("c3")), &desk_token))
         .await
         .unwrap()
         .into_inner();
     review
-        .approve(as_agent(
-            pb::ApproveRequest {
+        .approve(bearer(
+            Request::new(pb::ApproveRequest {
                 draft_id: pending.id,
                 edited_body: Some("Agent wrote about the mango reservation".into()),
-            },
-            "ana",
+            }),
+            &ana_token,
         ))
         .await
         .unwrap();
@@ -1277,6 +1317,9 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
     assert!(log.contains(&draft.id), "ids are logged, so the flow was");
     for secret in [
         KEY,
+        desk_token.as_str(),
+        ana_token.as_str(),
+        GUESS,
         "carla.secreta",
         "312 345 6789",
         "3123456789",
