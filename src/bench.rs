@@ -24,7 +24,18 @@ pub struct Options {
     pub articles: usize,
     /// PostgreSQL to measure CreateDraft on with 1 and 2 replicas (a scratch schema is created).
     pub database_url: Option<String>,
+    /// Sections to run (retrieval, drafts, postgres, llm, knowledge); empty: all.
+    pub only: Vec<String>,
 }
+
+impl Options {
+    fn wants(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
+}
+
+/// The sections `replygate bench --only` accepts.
+pub const SECTIONS: [&str; 5] = ["retrieval", "drafts", "postgres", "llm", "knowledge"];
 
 fn scratch(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("replygate-bench-{name}-{}", crate::model::new_id()))
@@ -79,18 +90,28 @@ pub async fn run(opts: &Options) -> Result<String, BoxError> {
         machine(),
         crate::model::rfc3339(crate::model::now_ms())
     )?;
-    eprintln!("retrieval: SciFact");
-    md.push_str(&retrieval(&opts.scifact).await?);
-    eprintln!("CreateDraft under load");
-    md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
-    if let Some(url) = &opts.database_url {
+    if opts.wants("retrieval") {
+        eprintln!("retrieval: SciFact");
+        md.push_str(&retrieval(&opts.scifact).await?);
+    }
+    if opts.wants("drafts") {
+        eprintln!("CreateDraft under load");
+        md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
+    }
+    if let Some(url) = &opts.database_url
+        && opts.wants("postgres")
+    {
         eprintln!("CreateDraft on PostgreSQL, 1 and 2 replicas");
         md.push_str(&create_draft_postgres(&opts.knowledge, opts.seconds, url).await?);
     }
-    eprintln!("gateway time around a 500 ms LLM");
-    md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
-    eprintln!("knowledge at {} articles", opts.articles);
-    md.push_str(&knowledge_scale(opts.articles).await?);
+    if opts.wants("llm") {
+        eprintln!("gateway time around a 500 ms LLM");
+        md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
+    }
+    if opts.wants("knowledge") {
+        eprintln!("knowledge at {} articles", opts.articles);
+        md.push_str(&knowledge_scale(opts.articles).await?);
+    }
     Ok(md)
 }
 

@@ -75,6 +75,9 @@ enum Command {
         /// Also measure CreateDraft on this PostgreSQL with 1 and 2 replicas (uses a scratch schema).
         #[arg(long)]
         database_url: Option<String>,
+        /// Run only these sections (repeatable): retrieval, drafts, postgres, llm, knowledge.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(replygate::bench::SECTIONS))]
+        only: Vec<String>,
     },
     /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
     Eval {
@@ -176,6 +179,7 @@ async fn main() -> ExitCode {
             articles,
             out,
             database_url,
+            only,
         } => {
             if std::env::var_os("RUST_LOG").is_none() {
                 // SAFETY: single-threaded at this point, before any logging starts.
@@ -188,6 +192,7 @@ async fn main() -> ExitCode {
                 seconds,
                 articles,
                 database_url,
+                only,
             };
             match replygate::bench::run(&opts).await {
                 Ok(md) => {

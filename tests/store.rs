@@ -131,6 +131,8 @@ on_every_store!(
     the_folder_sync_lock_is_exclusive_across_stores,
     the_audit_chain_links_every_write_and_names_the_first_tampered_event,
     events_written_before_the_chain_existed_are_chained_at_open,
+    writes_that_fail_amid_concurrent_ones_leave_the_others_committed,
+    a_write_whose_caller_gave_up_commits_whole_or_not_at_all,
 );
 
 // --- builders ---
@@ -1114,4 +1116,113 @@ async fn events_written_before_the_chain_existed_are_chained_at_open(f: Fixture)
         verify(&reopened).await.unwrap(),
         Verdict::Intact { events: 7, .. }
     ));
+}
+
+async fn writes_that_fail_amid_concurrent_ones_leave_the_others_committed(f: Fixture) {
+    let d = f
+        .store
+        .create_draft(new_draft("target", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let claimed = f
+        .store
+        .apply_draft_change(claim(&d, "ana", 60_000))
+        .await
+        .unwrap();
+    // Good writes and doomed ones (claims at a stale revision) all at once, so
+    // SQLite's writer commits them in shared groups.
+    let mut good = Vec::new();
+    let mut doomed = Vec::new();
+    for i in 0..60 {
+        let store = f.store.clone();
+        if i % 3 == 0 {
+            let change = claim(&d, &format!("late-{i}"), 60_000);
+            doomed.push(tokio::spawn(async move {
+                store.apply_draft_change(change).await
+            }));
+        } else {
+            let new = new_draft(&format!("c{i}"), Some(&format!("r{i}")), i % 2 == 0);
+            good.push(tokio::spawn(async move { store.create_draft(new).await }));
+        }
+    }
+    for t in doomed {
+        let r = t.await.unwrap();
+        assert!(matches!(r, Err(Error::Conflict)), "{r:?}");
+    }
+    let mut created = Vec::new();
+    for t in good {
+        created.push(t.await.unwrap().unwrap().draft);
+    }
+    assert_eq!(created.len(), 40);
+    for c in &created {
+        let stored = f.store.get_draft(&c.id).await.unwrap();
+        assert_eq!(
+            stored.as_ref(),
+            Some(c),
+            "committed and readable once answered"
+        );
+        let t = f
+            .store
+            .transcript(&c.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.messages.len(), 1);
+        assert!(t.events.iter().any(|e| e.kind == "draft_created"));
+    }
+    assert_eq!(f.store.get_draft(&d.id).await.unwrap().unwrap(), claimed);
+    let auto = created
+        .iter()
+        .filter(|c| c.state == DraftState::AutoApproved)
+        .count();
+    let deliveries = f.store.deliveries_after(0, None, 100).await.unwrap();
+    assert_eq!(deliveries.len(), auto);
+    assert!(deliveries.windows(2).all(|w| w[0].cursor < w[1].cursor));
+    let verdict = replygate::audit::verify(&f.store).await.unwrap();
+    assert!(
+        matches!(verdict, replygate::audit::Verdict::Intact { .. }),
+        "{verdict:?}"
+    );
+}
+
+async fn a_write_whose_caller_gave_up_commits_whole_or_not_at_all(f: Fixture) {
+    // Callers abandon their writes at different moments, as a timed-out call does.
+    for i in 0..30u64 {
+        let store = f.store.clone();
+        let new = new_draft(&format!("gone-{i}"), Some(&format!("gone-{i}")), i % 2 == 0);
+        let task = tokio::spawn(async move { store.create_draft(new).await });
+        tokio::time::sleep(Duration::from_micros(i * 150)).await;
+        task.abort();
+        let _ = task.await;
+    }
+    // Whatever was kept is whole: its message, its events, its delivery.
+    for i in 0..30u64 {
+        let conversation = format!("gone-{i}");
+        let Some(t) = f.store.transcript(&conversation).await.unwrap() else {
+            assert!(
+                f.store
+                    .find_draft_by_request_id(&conversation)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            continue;
+        };
+        assert_eq!(t.messages.len(), 1, "{conversation}");
+        assert_eq!(t.drafts.len(), 1, "{conversation}");
+        assert!(t.events.iter().any(|e| e.kind == "draft_created"));
+        let auto = t.drafts[0].state == DraftState::AutoApproved;
+        assert_eq!(t.deliveries.len(), usize::from(auto), "{conversation}");
+    }
+    // And the store carries on writing.
+    f.store
+        .create_draft(new_draft("after", None, true))
+        .await
+        .unwrap();
+    let verdict = replygate::audit::verify(&f.store).await.unwrap();
+    assert!(
+        matches!(verdict, replygate::audit::Verdict::Intact { .. }),
+        "{verdict:?}"
+    );
 }

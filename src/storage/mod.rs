@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The row changed since it was read (another agent or replica got there first).
     #[error("the record changed concurrently")]
@@ -93,6 +93,10 @@ pub async fn open(config: &crate::config::Config) -> Result<DynStore> {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed future borrowing its transaction, as the backends' `write` takes it.
+pub(crate) type BoxFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// What a new customer message writes: the message, its draft, the audit
 /// events, and the delivery when the draft was auto-approved.

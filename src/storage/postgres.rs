@@ -14,9 +14,9 @@
 //! - The knowledge-folder sync takes a session advisory lock on a connection
 //!   of its own, so one replica at a time applies it.
 
-use super::{migrate, sql::sql_store};
+use super::{BoxFuture, migrate, sql::sql_store};
 use crate::config::DatabaseConfig;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::Duration;
@@ -85,12 +85,21 @@ impl PgStore {
         Ok(store)
     }
 
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Postgres>> {
-        Ok(self.pool.begin().await?)
+    /// Runs `f` in a transaction of its own, queues notifications for the
+    /// events it returns, commits, then tells this process's subscribers.
+    async fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<(R, Vec<StoreEvent>)>>
+            + Send
+            + 'static,
+    {
+        let mut tx = self.pool.begin().await?;
+        let (value, events) = f(&mut tx).await?;
+        self.publish(&mut tx, &events).await?;
+        tx.commit().await?;
+        self.announce(events);
+        Ok(value)
     }
 
     fn reader(&self) -> &PgPool {
@@ -98,33 +107,29 @@ impl PgStore {
     }
 
     /// Held until the transaction ends; see the module comment.
-    async fn lock_outbox(tx: &mut Transaction<'_, sqlx::Postgres>) -> Result<()> {
+    async fn lock_outbox(tx: &mut PgConnection) -> Result<()> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(OUTBOX_LOCK)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         Ok(())
     }
 
     /// The transcript's reads see one snapshot, as with SQLite.
-    async fn snapshot_reads(tx: &mut Transaction<'_, sqlx::Postgres>) -> Result<()> {
+    async fn snapshot_reads(tx: &mut PgConnection) -> Result<()> {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         Ok(())
     }
 
     /// Queues one notification per event; PostgreSQL sends them at commit.
-    async fn publish(
-        &self,
-        tx: &mut Transaction<'_, sqlx::Postgres>,
-        events: &[StoreEvent],
-    ) -> Result<()> {
+    async fn publish(&self, tx: &mut PgConnection, events: &[StoreEvent]) -> Result<()> {
         for event in events {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(&self.channel)
                 .bind(encode(&self.origin, event))
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         Ok(())

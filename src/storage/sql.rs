@@ -3,10 +3,12 @@
 //! accept, and `sql_store!` expands them for one backend's types. What really
 //! differs lives in each backend's module as a few inherent methods:
 //!
-//! - `writer()` / `reader()`: the pools for writes and for reads;
-//! - `begin_write()`: a transaction that will write (SQLite takes its write lock up front);
+//! - `write(|tx| ...)`: runs the closure in a write transaction, tells other
+//!   replicas about the events it returns (inside the transaction), commits,
+//!   then tells this process's subscribers. SQLite commits many callers'
+//!   closures together (one fsync for a batch), PostgreSQL one by one;
+//! - `reader()`: the pool for reads;
 //! - `lock_outbox(tx)`: makes delivery cursors become visible in cursor order;
-//! - `publish(tx, events)`: tells other replicas, inside the transaction;
 //! - `lock_folder_sync_impl()`: the cross-process knowledge-sync lock.
 
 /// Expands `impl Store for $store` over the database `$db` and its row type `$row`.
@@ -20,7 +22,8 @@ macro_rules! sql_store {
             ArticleWrite, CreatedDraft, DraftChange, DraftFacts, Error, Gauges, NewDraft,
             PendingFilter, Result, Store, StoreEvent, StoreLock,
         };
-        use sqlx::{Row, Transaction};
+        use sqlx::Row;
+        type Conn = <$db as sqlx::Database>::Connection;
 
         /// The columns of a draft with its customer message, as a literal for `concat!`.
         macro_rules! draft_select {
@@ -157,13 +160,13 @@ macro_rules! sql_store {
         /// Appends the events to the audit chain, in order. Call it last in a
         /// transaction: locking the chain's head row makes concurrent writers
         /// (other connections, other replicas) take turns until they commit.
-        async fn append_audit(tx: &mut Transaction<'_, $db>, events: &[AuditEvent]) -> Result<()> {
+        async fn append_audit(tx: &mut Conn, events: &[AuditEvent]) -> Result<()> {
             if events.is_empty() {
                 return Ok(());
             }
             let (mut pos, mut hash): (i64, String) =
                 sqlx::query_as("UPDATE audit_head SET pos = pos WHERE id = 1 RETURNING pos, hash")
-                    .fetch_one(&mut **tx)
+                    .fetch_one(&mut *tx)
                     .await?;
             for e in events {
                 pos += 1;
@@ -192,21 +195,21 @@ macro_rules! sql_store {
                 .bind(pos)
                 .bind(&hash)
                 .bind(&next)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
                 hash = next;
             }
             sqlx::query("UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1")
                 .bind(pos)
                 .bind(&hash)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             Ok(())
         }
 
         /// Writes the delivery; returns its cursor and the audit event to append.
         async fn insert_delivery(
-            tx: &mut Transaction<'_, $db>,
+            tx: &mut Conn,
             d: &Delivery,
             draft: &Draft,
         ) -> Result<(u64, AuditEvent)> {
@@ -227,7 +230,7 @@ macro_rules! sql_store {
             .bind(d.human_reviewed)
             .bind(&d.author)
             .bind(d.created_at)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
             let event = AuditEvent::new(
                 "delivery_created",
@@ -239,10 +242,10 @@ macro_rules! sql_store {
             Ok((cursor as u64, event))
         }
 
-        async fn fetch_draft(tx: &mut Transaction<'_, $db>, id: &str) -> Result<Option<Draft>> {
+        async fn fetch_draft(tx: &mut Conn, id: &str) -> Result<Option<Draft>> {
             let row = sqlx::query(concat!(draft_select!(), "WHERE d.id = $1"))
                 .bind(id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?;
             row.as_ref().map(draft_from_row).transpose()
         }
@@ -259,12 +262,12 @@ macro_rules! sql_store {
         }
 
         impl $store {
-            async fn insert_new_draft(&self, new: &NewDraft) -> Result<CreatedDraft> {
-                let mut tx = self.begin_write().await?;
+            async fn insert_new_draft(&self, new: NewDraft) -> Result<CreatedDraft> {
+                self.write(move |tx| Box::pin(async move {
                 if let Some(request_id) = &new.draft.request_id
                     && let Some(draft) = draft_by_request_id(&mut *tx, request_id).await?
                 {
-                    return Ok(CreatedDraft { draft, superseded: vec![], created: false });
+                    return Ok((CreatedDraft { draft, superseded: vec![], created: false }, vec![]));
                 }
                 let m = &new.message;
                 // The upsert also locks the conversation's row until commit, so
@@ -359,29 +362,28 @@ macro_rules! sql_store {
                     .collect();
                 announced.push(StoreEvent::QueueChanged { draft_id: d.id.clone() });
                 if let Some(delivery) = &new.delivery {
-                    let (cursor, event) = insert_delivery(&mut tx, delivery, d).await?;
+                    let (cursor, event) = insert_delivery(&mut *tx, delivery, d).await?;
                     events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
                 }
-                let draft = fetch_draft(&mut tx, &d.id)
+                let draft = fetch_draft(&mut *tx, &d.id)
                     .await?
                     .ok_or_else(|| Error::Internal("inserted draft vanished".into()))?;
-                append_audit(&mut tx, &events).await?;
-                self.publish(&mut tx, &announced).await?;
-                tx.commit().await?;
-                self.announce(announced);
-                Ok(CreatedDraft { draft, superseded, created: true })
+                append_audit(&mut *tx, &events).await?;
+                Ok((CreatedDraft { draft, superseded, created: true }, announced))
+                })).await
             }
         }
 
         #[async_trait::async_trait]
         impl Store for $store {
             async fn create_draft(&self, new: NewDraft) -> Result<CreatedDraft> {
-                match self.insert_new_draft(&new).await {
+                let request_id = new.draft.request_id.clone();
+                match self.insert_new_draft(new).await {
                     // Another process wrote the same request id between our check and our insert.
-                    Err(Error::Duplicate(_)) if new.draft.request_id.is_some() => {
-                        let request_id = new.draft.request_id.as_deref().unwrap_or_default();
-                        let draft = draft_by_request_id(self.writer(), request_id)
+                    Err(Error::Duplicate(_)) if request_id.is_some() => {
+                        let request_id = request_id.as_deref().unwrap_or_default();
+                        let draft = draft_by_request_id(self.reader(), request_id)
                             .await?
                             .ok_or_else(|| Error::Internal("duplicate request id vanished".into()))?;
                         Ok(CreatedDraft { draft, superseded: vec![], created: false })
@@ -403,8 +405,8 @@ macro_rules! sql_store {
             }
 
             async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft> {
+                self.write(move |tx| Box::pin(async move {
                 let d = &change.draft;
-                let mut tx = self.begin_write().await?;
                 // Compare-and-swap on the revision: of two agents (or replicas)
                 // acting on one draft, the database lets exactly one through.
                 let updated = sqlx::query(
@@ -433,18 +435,16 @@ macro_rules! sql_store {
                 let mut events = change.events.clone();
                 let mut announced = vec![StoreEvent::QueueChanged { draft_id: d.id.clone() }];
                 if let Some(delivery) = &change.delivery {
-                    let (cursor, event) = insert_delivery(&mut tx, delivery, d).await?;
+                    let (cursor, event) = insert_delivery(&mut *tx, delivery, d).await?;
                     events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
                 }
-                let draft = fetch_draft(&mut tx, &d.id)
+                let draft = fetch_draft(&mut *tx, &d.id)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("draft {}", d.id)))?;
-                append_audit(&mut tx, &events).await?;
-                self.publish(&mut tx, &announced).await?;
-                tx.commit().await?;
-                self.announce(announced);
-                Ok(draft)
+                append_audit(&mut *tx, &events).await?;
+                Ok((draft, announced))
+                })).await
             }
 
             async fn list_open_drafts(&self, filter: &PendingFilter, now: Millis) -> Result<Vec<Draft>> {
@@ -614,7 +614,7 @@ macro_rules! sql_store {
             }
 
             async fn ack_delivery(&self, cursor: u64, event: AuditEvent, now: Millis) -> Result<bool> {
-                let mut tx = self.begin_write().await?;
+                self.write(move |tx| Box::pin(async move {
                 let acked = sqlx::query(
                     "UPDATE deliveries SET acked_at = $1 WHERE cursor = $2 AND acked_at IS NULL",
                 )
@@ -623,7 +623,7 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 if acked.rows_affected() == 0 {
-                    return Ok(false);
+                    return Ok((false, vec![]));
                 }
                 sqlx::query(
                     "UPDATE drafts SET state = 'DELIVERED', updated_at = $1, revision = revision + 1
@@ -633,13 +633,14 @@ macro_rules! sql_store {
                 .bind(cursor as i64)
                 .execute(&mut *tx)
                 .await?;
-                append_audit(&mut tx, std::slice::from_ref(&event)).await?;
-                tx.commit().await?;
-                Ok(true)
+                append_audit(&mut *tx, std::slice::from_ref(&event)).await?;
+                Ok((true, vec![]))
+                })).await
             }
 
             async fn put_article(&self, mut article: Article, actor: &str) -> Result<ArticleWrite> {
-                let mut tx = self.begin_write().await?;
+                let actor = actor.to_string();
+                self.write(move |tx| Box::pin(async move {
                 let was_live: Option<bool> =
                     sqlx::query_scalar("SELECT NOT deleted FROM articles WHERE id = $1")
                         .bind(&article.id)
@@ -675,14 +676,13 @@ macro_rules! sql_store {
                         .bind(&article.id)
                         .fetch_one(&mut *tx)
                         .await?;
-                    tx.commit().await?;
-                    return Ok(ArticleWrite::Unchanged(article_from_row(&row)?));
+                    return Ok((ArticleWrite::Unchanged(article_from_row(&row)?), vec![]));
                 };
                 article.version = version as u64;
                 let kind = if was_live == Some(true) { "article_updated" } else { "article_created" };
                 let event = AuditEvent::about_article(
                     kind,
-                    actor,
+                    &actor,
                     serde_json::json!({
                         "article_id": article.id,
                         "version": article.version,
@@ -691,44 +691,40 @@ macro_rules! sql_store {
                     }),
                     article.updated_at,
                 );
-                append_audit(&mut tx, &[event]).await?;
-                let announced = [StoreEvent::ArticleChanged { id: article.id.clone() }];
-                self.publish(&mut tx, &announced).await?;
-                tx.commit().await?;
-                self.announce(announced);
-                Ok(if was_live == Some(true) {
+                append_audit(&mut *tx, &[event]).await?;
+                let announced = vec![StoreEvent::ArticleChanged { id: article.id.clone() }];
+                let written = if was_live == Some(true) {
                     ArticleWrite::Updated(article)
                 } else {
                     ArticleWrite::Created(article)
-                })
+                };
+                Ok((written, announced))
+                })).await
             }
 
             async fn delete_article(&self, id: &str, now: Millis, actor: &str) -> Result<Option<u64>> {
-                let mut tx = self.begin_write().await?;
+                let (id, actor) = (id.to_string(), actor.to_string());
+                self.write(move |tx| Box::pin(async move {
                 let deleted: Option<i64> = sqlx::query_scalar(
                     "UPDATE articles SET deleted = TRUE, updated_at = $1 WHERE id = $2 AND NOT deleted
                      RETURNING version",
                 )
                 .bind(now)
-                .bind(id)
+                .bind(&id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let announced = [StoreEvent::ArticleChanged { id: id.to_string() }];
-                if let Some(version) = deleted {
-                    let event = AuditEvent::about_article(
-                        "article_deleted",
-                        actor,
-                        serde_json::json!({ "article_id": id, "version": version }),
-                        now,
-                    );
-                    append_audit(&mut tx, &[event]).await?;
-                    self.publish(&mut tx, &announced).await?;
-                }
-                tx.commit().await?;
-                if deleted.is_some() {
-                    self.announce(announced);
-                }
-                Ok(deleted.map(|v| v as u64))
+                let Some(version) = deleted else {
+                    return Ok((None, vec![]));
+                };
+                let event = AuditEvent::about_article(
+                    "article_deleted",
+                    &actor,
+                    serde_json::json!({ "article_id": id, "version": version }),
+                    now,
+                );
+                append_audit(&mut *tx, &[event]).await?;
+                Ok((Some(version as u64), vec![StoreEvent::ArticleChanged { id }]))
+                })).await
             }
 
             async fn get_article(&self, id: &str) -> Result<Option<Article>> {
@@ -805,12 +801,12 @@ macro_rules! sql_store {
         impl $store {
             /// Chains the events written before the chain existed (migration 2), in seq order.
             async fn chain_legacy_events(&self) -> Result<()> {
-                let mut tx = self.begin_write().await?;
+                let chained = self.write(move |tx| Box::pin(async move {
                 let rows = sqlx::query("SELECT * FROM audit_events WHERE chain_pos = 0 ORDER BY seq")
                     .fetch_all(&mut *tx)
                     .await?;
                 if rows.is_empty() {
-                    return Ok(());
+                    return Ok((0, vec![]));
                 }
                 let (mut pos, mut hash): (i64, String) =
                     sqlx::query_as("UPDATE audit_head SET pos = pos WHERE id = 1 RETURNING pos, hash")
@@ -843,8 +839,11 @@ macro_rules! sql_store {
                     .bind(&hash)
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await?;
-                tracing::info!(events = rows.len(), "chained audit events written before the chain existed");
+                Ok((rows.len(), vec![]))
+                })).await?;
+                if chained > 0 {
+                    tracing::info!(events = chained, "chained audit events written before the chain existed");
+                }
                 Ok(())
             }
 
