@@ -6,6 +6,12 @@ use replygate::config::{self, AuthMode, Overrides};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Drafting makes many small allocations (tokens, terms, JSON): with mimalloc
+/// a draft costs about 10-20% less CPU than with the system allocator
+/// (measured with `replygate bench --only drafts`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "replygate",
