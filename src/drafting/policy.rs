@@ -65,12 +65,15 @@ impl Policy {
             for (rank, text) in phrases.iter().enumerate() {
                 let words = words(&mut a, text);
                 if let Some(first) = words.first() {
-                    by_first_word.entry(first.clone()).or_default().push(Phrase {
-                        kind,
-                        rank,
-                        text: text.clone(),
-                        words,
-                    });
+                    by_first_word
+                        .entry(first.clone())
+                        .or_default()
+                        .push(Phrase {
+                            kind,
+                            rank,
+                            text: text.clone(),
+                            words,
+                        });
                 }
             }
         }
@@ -171,7 +174,11 @@ mod tests {
         assert_eq!(f.human_requested.as_deref(), Some("a human"));
         assert_eq!(f.injection.as_deref(), Some("human"));
         assert_eq!(p.check("legal").always_review.as_deref(), Some("legal"));
-        assert_eq!(p.check("a").human_requested, None, "a phrase longer than the text");
+        assert_eq!(
+            p.check("a").human_requested,
+            None,
+            "a phrase longer than the text"
+        );
     }
 
     #[test]

@@ -81,8 +81,12 @@ pub fn parse_file(text: &str) -> Result<ParsedFile, ParseError> {
     let front: FrontMatter = if yaml.trim().is_empty() {
         FrontMatter::default()
     } else {
+        // YAML also counts a lone "\r" as a line break: keep the line inside the front matter.
         serde_yaml_ng::from_str(yaml).map_err(|e| ParseError {
-            line: e.location().map(|l| l.line() + 1).unwrap_or(closing_line),
+            line: e
+                .location()
+                .map(|l| (l.line() + 1).min(closing_line))
+                .unwrap_or(closing_line),
             message: format!("front matter: {e}"),
         })?
     };

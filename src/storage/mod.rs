@@ -4,6 +4,7 @@
 //! same statements (`sql.rs`). Every method that changes several rows does
 //! so in one transaction, and the caller is answered only after it commits.
 
+mod group;
 mod migrate;
 pub mod postgres;
 mod sql;

@@ -13,7 +13,12 @@
 //!   stream resuming "after 6" cannot skip one.
 //! - The knowledge-folder sync takes a session advisory lock on a connection
 //!   of its own, so one replica at a time applies it.
+//! - Writes are group-committed (`group.rs`): each replica's writer runs the
+//!   writes waiting for it in one transaction that locks the audit chain's
+//!   head first, so replicas take turns group by group instead of write by
+//!   write (every write appends to the one chain).
 
+use super::group::{Session, Writer, Written};
 use super::{BoxFuture, migrate, sql::sql_store};
 use crate::config::DatabaseConfig;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
@@ -27,6 +32,7 @@ const FOLDER_SYNC_LOCK: i64 = 0x7265_706c_7967_0003;
 
 pub struct PgStore {
     pool: PgPool,
+    writer: Writer<PgConnection>,
     options: PgConnectOptions,
     events: broadcast::Sender<StoreEvent>,
     /// Where this store's notifications go: one channel per schema.
@@ -74,6 +80,13 @@ impl PgStore {
             events.clone(),
         ));
         let store = PgStore {
+            writer: Writer::start(
+                PgSession {
+                    pool: pool.clone(),
+                    conn: None,
+                },
+                "postgres",
+            ),
             pool,
             options,
             events,
@@ -85,19 +98,25 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Runs `f` in a transaction of its own, queues notifications for the
-    /// events it returns, commits, then tells this process's subscribers.
+    /// Runs `f` in the writer's next group, queues notifications for the
+    /// events it returns (sent by PostgreSQL at commit), and answers once the
+    /// group has committed; then tells this process's subscribers.
     async fn write<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<(R, Vec<StoreEvent>)>>
-            + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Written<R>> + Send + 'static,
     {
-        let mut tx = self.pool.begin().await?;
-        let (value, events) = f(&mut tx).await?;
-        self.publish(&mut tx, &events).await?;
-        tx.commit().await?;
+        let (channel, origin) = (self.channel.clone(), self.origin.clone());
+        let (value, events) = self
+            .writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let (value, events) = f(&mut *conn).await?;
+                    publish(conn, &channel, &origin, &events).await?;
+                    Ok((value, events))
+                })
+            })
+            .await?;
         self.announce(events);
         Ok(value)
     }
@@ -123,18 +142,6 @@ impl PgStore {
         Ok(())
     }
 
-    /// Queues one notification per event; PostgreSQL sends them at commit.
-    async fn publish(&self, tx: &mut PgConnection, events: &[StoreEvent]) -> Result<()> {
-        for event in events {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(&self.channel)
-                .bind(encode(&self.origin, event))
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// A session lock on a connection of its own, released when the guard
     /// drops (closing the connection ends the session and its locks).
     async fn lock_folder_sync_impl(&self) -> Result<StoreLock> {
@@ -144,6 +151,94 @@ impl PgStore {
             .execute(&mut conn)
             .await?;
         Ok(StoreLock::new(FolderSyncLock(Some(conn))))
+    }
+}
+
+/// Queues one notification per event; PostgreSQL sends them at commit.
+async fn publish(
+    tx: &mut PgConnection,
+    channel: &str,
+    origin: &str,
+    events: &[StoreEvent],
+) -> Result<()> {
+    for event in events {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(encode(origin, event))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A group's transaction on a pooled connection. Every group locks the audit
+/// chain's head row first: groups of all replicas take turns, and no two can
+/// deadlock over rows they touch in different orders. At most 32 writes per
+/// group, as each savepoint is a subtransaction and PostgreSQL caches 64 per
+/// transaction before every snapshot gets slower.
+struct PgSession {
+    pool: PgPool,
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl Session for PgSession {
+    type Conn = PgConnection;
+    const MAX_GROUP: usize = 32;
+
+    fn begin(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let mut conn = self.pool.acquire().await?;
+            let began = async {
+                sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+                sqlx::query("SELECT pos FROM audit_head WHERE id = 1 FOR UPDATE")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            }
+            .await;
+            match began {
+                Ok(()) => {
+                    self.conn = Some(conn);
+                    Ok(())
+                }
+                Err(e) => {
+                    // Whatever state it is in, this connection is not reused.
+                    let _ = conn.close().await;
+                    Err(e.into())
+                }
+            }
+        })
+    }
+
+    fn conn(&mut self) -> &mut PgConnection {
+        self.conn
+            .as_mut()
+            .expect("the writer asks for the connection only inside a group")
+    }
+
+    fn exec(&mut self, sql: &'static str) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            sqlx::raw_sql(sql).execute(self.conn()).await?;
+            Ok(())
+        })
+    }
+
+    fn commit(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            sqlx::raw_sql("COMMIT").execute(self.conn()).await?;
+            self.conn = None;
+            Ok(())
+        })
+    }
+
+    fn abandon(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(mut conn) = self.conn.take()
+                && sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err()
+            {
+                let _ = conn.close().await;
+            }
+        })
     }
 }
 

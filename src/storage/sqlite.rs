@@ -1,40 +1,24 @@
 //! The default store: one SQLite file under the data dir, WAL journal,
 //! `synchronous = FULL` so an acknowledged write survives a crash or power
 //! loss. Reads go through a small pool; writes through one connection owned
-//! by a writer task (SQLite allows one writer anyway), which commits in
-//! groups: every write waiting when a transaction starts joins it, each in a
-//! savepoint of its own, and one COMMIT (one fsync) makes the whole group
-//! durable before any of its callers is answered. A write that fails rolls
-//! back to its savepoint and leaves the others in. Callers that give up
-//! (a timeout) do not interrupt the writer: their write still commits or not
-//! as a whole, and a retry with the same request id finds it.
+//! by the group-commit writer (`group.rs`; SQLite allows one writer anyway),
+//! whose transactions begin IMMEDIATE so a lock held by another process is
+//! waited for (busy_timeout) rather than failing a write halfway.
 //! The statements are in `sql.rs`.
 
+use super::group::{Session, Writer, Written};
 use super::{BoxFuture, migrate, sql::sql_store};
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection};
 use std::path::Path;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
-
-/// Writes one transaction may carry; more wait for the next.
-const MAX_GROUP: usize = 256;
-/// Writes waiting for the writer before callers are made to wait to queue.
-const QUEUE: usize = 4096;
-
-/// Called once the group's fate is known: `None` committed, `Some` failed.
-type Outcome = Box<dyn FnOnce(Option<&Error>) + Send>;
-/// One caller's write: runs on the writer's connection (`None`: no transaction
-/// could be begun), says whether it succeeded, and how to answer its caller.
-type Job = Box<
-    dyn for<'c> FnOnce(Option<&'c mut SqliteConnection>) -> BoxFuture<'c, (bool, Outcome)> + Send,
->;
+use tokio::sync::broadcast;
 
 pub struct SqliteStore {
-    jobs: mpsc::Sender<Job>,
+    writer: Writer<SqliteConnection>,
     reader: SqlitePool,
     events: broadcast::Sender<StoreEvent>,
 }
@@ -49,21 +33,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let mut writer = options
+        let mut conn = options
             .connect()
             .await
             .map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-        migrate::apply_sqlite(&mut writer).await?;
+        migrate::apply_sqlite(&mut conn).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run_writer(writer, queue));
         let (events, _) = broadcast::channel(1024);
         let store = SqliteStore {
-            jobs,
+            writer: Writer::start(SqliteSession { conn }, "sqlite"),
             reader,
             events,
         };
@@ -75,37 +57,14 @@ impl SqliteStore {
         &self.reader
     }
 
-    /// Runs `f` in the writer's current group transaction and answers once
-    /// the group has committed; then tells this process's subscribers.
+    /// Runs `f` in the writer's next group and answers once the group has
+    /// committed; then tells this process's subscribers.
     async fn write<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<(R, Vec<StoreEvent>)>>
-            + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Written<R>> + Send + 'static,
     {
-        let (answer, answered) = oneshot::channel::<Result<(R, Vec<StoreEvent>)>>();
-        let job: Job = Box::new(move |conn| {
-            Box::pin(async move {
-                let result = match conn {
-                    Some(conn) => Some(f(conn).await),
-                    None => None,
-                };
-                let ok = matches!(result, Some(Ok(_)));
-                let outcome: Outcome = Box::new(move |group: Option<&Error>| {
-                    let _ = answer.send(match (result, group) {
-                        (Some(Err(e)), _) => Err(e),
-                        (_, Some(e)) => Err(e.clone()),
-                        (Some(Ok(value)), None) => Ok(value),
-                        (None, None) => Err(Error::Internal("write was not run".into())),
-                    });
-                });
-                (ok, outcome)
-            })
-        });
-        let stopped = || Error::Unavailable("the database writer has stopped".into());
-        self.jobs.send(job).await.map_err(|_| stopped())?;
-        let (value, events) = answered.await.map_err(|_| stopped())??;
+        let (value, events) = self.writer.write(f).await?;
         self.announce(events);
         Ok(value)
     }
@@ -126,81 +85,42 @@ impl SqliteStore {
     }
 }
 
+/// The writer's connection.
+struct SqliteSession {
+    conn: SqliteConnection,
+}
+
 async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<()> {
     sqlx::raw_sql(sql).execute(conn).await?;
     Ok(())
 }
 
-/// The writer task: takes the next write, begins a transaction (`BEGIN
-/// IMMEDIATE` waits for a lock another process holds, up to busy_timeout),
-/// runs it and every write that arrived meanwhile, each in a savepoint, then
-/// commits them together and answers their callers. Ends when the store is dropped.
-async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
-    while let Some(first) = queue.recv().await {
-        if let Err(e) = exec(&mut conn, "BEGIN IMMEDIATE").await {
-            let (_, outcome) = first(None).await;
-            outcome(Some(&e));
-            continue;
-        }
-        let mut outcomes: Vec<Outcome> = Vec::new();
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            let outcome = match exec(&mut conn, "SAVEPOINT write").await {
-                Err(e) => {
-                    let (_, outcome) = job(None).await;
-                    Box::new(move |_: Option<&Error>| outcome(Some(&e))) as Outcome
-                }
-                Ok(()) => {
-                    let (ok, outcome) = job(Some(&mut conn)).await;
-                    let closed = match ok {
-                        true => exec(&mut conn, "RELEASE write").await,
-                        false => match exec(&mut conn, "ROLLBACK TO write").await {
-                            Ok(()) => exec(&mut conn, "RELEASE write").await,
-                            Err(e) => Err(e),
-                        },
-                    };
-                    match closed {
-                        Ok(()) => outcome,
-                        // The savepoint cannot be closed: fail this write, and the
-                        // group with it, rather than commit half of it.
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot close a write's savepoint");
-                            let _ = exec(&mut conn, "ROLLBACK").await;
-                            outcomes.push(Box::new(move |_: Option<&Error>| outcome(Some(&e))));
-                            break;
-                        }
-                    }
-                }
-            };
-            outcomes.push(outcome);
-            if outcomes.len() < MAX_GROUP {
-                next = queue.try_recv().ok();
-            }
-        }
-        let committed = match exec(&mut conn, "COMMIT").await {
-            Ok(()) => None,
-            Err(e) => {
-                // SQLite may already have rolled back; make sure nothing stays open.
-                let _ = exec(&mut conn, "ROLLBACK").await;
-                tracing::warn!(error = %e, writes = outcomes.len(), "group commit failed");
-                Some(e)
-            }
-        };
-        GROUP_SIZE.observe(outcomes.len() as f64);
-        for outcome in outcomes {
-            outcome(committed.as_ref());
-        }
-    }
-    let _ = conn.close().await;
-}
+impl Session for SqliteSession {
+    type Conn = SqliteConnection;
+    const MAX_GROUP: usize = 256;
 
-static GROUP_SIZE: std::sync::LazyLock<prometheus::Histogram> = std::sync::LazyLock::new(|| {
-    prometheus::register_histogram!(
-        "replygate_sqlite_group_commit_writes",
-        "Writes made durable by one SQLite commit (one fsync)",
-        vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]
-    )
-    .unwrap()
-});
+    fn begin(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(exec(&mut self.conn, "BEGIN IMMEDIATE"))
+    }
+
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    fn exec(&mut self, sql: &'static str) -> BoxFuture<'_, Result<()>> {
+        Box::pin(exec(&mut self.conn, sql))
+    }
+
+    fn commit(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(exec(&mut self.conn, "COMMIT"))
+    }
+
+    fn abandon(&mut self) -> BoxFuture<'_, ()> {
+        // SQLite may have rolled back already; make sure nothing stays open.
+        Box::pin(async move {
+            let _ = exec(&mut self.conn, "ROLLBACK").await;
+        })
+    }
+}
 
 sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
