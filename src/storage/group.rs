@@ -95,7 +95,20 @@ async fn run<S: Session>(mut session: S, mut queue: mpsc::Receiver<Job<S::Conn>>
         }
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut broken = None;
-        let mut next = Some(first);
+        // The first write runs without a savepoint: if it fails, it is alone
+        // in the transaction, which is then abandoned. Writes that join later
+        // get savepoints, so that one failing leaves the others in.
+        let (ok, outcome) = first(Some(session.conn())).await;
+        outcomes.push(outcome);
+        if !ok {
+            session.abandon().await;
+            sizes.observe(1.0);
+            for outcome in outcomes {
+                outcome(None);
+            }
+            continue;
+        }
+        let mut next = queue.try_recv().ok();
         while let Some(job) = next.take() {
             if let Err(e) = session.exec("SAVEPOINT write").await {
                 let (_, outcome) = job(None).await;

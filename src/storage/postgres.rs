@@ -154,20 +154,23 @@ impl PgStore {
     }
 }
 
-/// Queues one notification per event; PostgreSQL sends them at commit.
+/// Queues one notification with every event of a write, a line each;
+/// PostgreSQL sends it at commit.
 async fn publish(
     tx: &mut PgConnection,
     channel: &str,
     origin: &str,
     events: &[StoreEvent],
 ) -> Result<()> {
-    for event in events {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
-            .bind(encode(origin, event))
-            .execute(&mut *tx)
-            .await?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let payload: Vec<String> = events.iter().map(|e| encode(origin, e)).collect();
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload.join("\n"))
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -297,16 +300,20 @@ async fn listen(
 ) {
     loop {
         match listener.try_recv().await {
-            Ok(Some(notification)) => match decode(notification.payload(), &origin) {
-                Some((_, true)) => {} // announced locally already
-                Some((event, false)) => {
-                    let _ = events.send(event);
+            Ok(Some(notification)) => {
+                for line in notification.payload().lines() {
+                    match decode(line, &origin) {
+                        Some((_, true)) => {} // announced locally already
+                        Some((event, false)) => {
+                            let _ = events.send(event);
+                        }
+                        None => tracing::warn!(
+                            payload = line,
+                            "ignoring a malformed store notification"
+                        ),
+                    }
                 }
-                None => tracing::warn!(
-                    payload = notification.payload(),
-                    "ignoring a malformed store notification"
-                ),
-            },
+            }
             // The connection dropped and came back: anything sent meanwhile is lost.
             Ok(None) => {
                 tracing::warn!("store notifications reconnected; subscribers re-read state");

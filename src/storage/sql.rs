@@ -366,9 +366,8 @@ macro_rules! sql_store {
                     events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
                 }
-                let draft = fetch_draft(&mut *tx, &d.id)
-                    .await?
-                    .ok_or_else(|| Error::Internal("inserted draft vanished".into()))?;
+                // What was inserted, as a read would return it.
+                let draft = Draft { customer_message: m.text.clone(), ..d.clone() };
                 append_audit(&mut *tx, &events).await?;
                 Ok((CreatedDraft { draft, superseded, created: true }, announced))
                 })).await
