@@ -12,26 +12,64 @@ use replygate::api::pb;
 use sqlx::Connection;
 use tonic::{Code, Status};
 
+/// Where a server under test keeps its data.
+#[derive(Clone)]
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
 /// Everything a refused request could have touched.
-async fn fingerprint(server: &TestServer) -> String {
-    let url = format!(
-        "sqlite://{}?mode=ro",
-        server.data_dir.join("replygate.db").display()
-    );
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let row: (String,) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM drafts) || '|' || (SELECT COUNT(*) FROM messages) || '|' ||
-                (SELECT COUNT(*) FROM conversations) || '|' || (SELECT COUNT(*) FROM deliveries) || '|' ||
-                (SELECT pos || ':' || hash FROM audit_head) || '|' ||
-                (SELECT COALESCE(group_concat(id || state || revision || final_body, ','), '') FROM drafts) || '|' ||
-                (SELECT COALESCE(group_concat(id || version || deleted, ','), '') FROM articles) || '|' ||
-                (SELECT COALESCE(group_concat(cursor || ':' || COALESCE(acked_at, '-'), ','), '') FROM deliveries)",
-    )
-    .fetch_one(&mut conn)
+async fn fingerprint(server: &TestServer, backend: &Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let url = format!(
+                "sqlite://{}?mode=ro",
+                server.data_dir.join("replygate.db").display()
+            );
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let row: (String,) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM drafts) || '|' || (SELECT COUNT(*) FROM messages) || '|' ||
+                        (SELECT COUNT(*) FROM conversations) || '|' || (SELECT COUNT(*) FROM deliveries) || '|' ||
+                        (SELECT pos || ':' || hash FROM audit_head) || '|' ||
+                        (SELECT COALESCE(group_concat(id || state || revision || final_body, ','), '') FROM drafts) || '|' ||
+                        (SELECT COALESCE(group_concat(id || version || deleted, ','), '') FROM articles) || '|' ||
+                        (SELECT COALESCE(group_concat(cursor || ':' || COALESCE(acked_at, '-'), ','), '') FROM deliveries)",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+            row.0
+        }
+        Backend::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let row: (String,) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM drafts) || '|' || (SELECT COUNT(*) FROM messages) || '|' ||
+                        (SELECT COUNT(*) FROM conversations) || '|' || (SELECT COUNT(*) FROM deliveries) || '|' ||
+                        (SELECT pos || ':' || hash FROM audit_head) || '|' ||
+                        (SELECT COALESCE(string_agg(id || state || revision || final_body, ',' ORDER BY id), '') FROM drafts) || '|' ||
+                        (SELECT COALESCE(string_agg(id || version || deleted, ',' ORDER BY id), '') FROM articles) || '|' ||
+                        (SELECT COALESCE(string_agg(cursor || ':' || COALESCE(acked_at::text, '-'), ',' ORDER BY cursor), '') FROM deliveries)",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+            row.0
+        }
+    }
+}
+
+/// A server on `backend` with the sample help center.
+async fn server_on(backend: &Backend) -> TestServer {
+    let backend = backend.clone();
+    TestServer::start_with(move |c| {
+        if let Backend::Postgres(url) = backend {
+            c.database_url = url;
+        }
+    })
     .await
-    .unwrap();
-    conn.close().await.unwrap();
-    row.0
 }
 
 fn ask(conversation: &str, message: &str) -> pb::CreateDraftRequest {
@@ -80,8 +118,19 @@ macro_rules! refused {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_requests_get_the_exact_status_and_change_nothing() {
-    let s = TestServer::start().await;
+async fn hostile_requests_get_the_exact_status_and_change_nothing_on_sqlite() {
+    hostile_corpus(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_the_exact_status_and_change_nothing_on_postgres() {
+    if let Some(url) = common::postgres_schema_url().await {
+        hostile_corpus(Backend::Postgres(url)).await;
+    }
+}
+
+async fn hostile_corpus(backend: Backend) {
+    let s = server_on(&backend).await;
     // Some state to aim at: a pending draft, a delivered one, a claimed one.
     let pending = s
         .ask("c-pending", "What's the weather in Rome tomorrow?")
@@ -955,7 +1004,7 @@ async fn hostile_requests_get_the_exact_status_and_change_nothing() {
 
     let total = cases.len();
     for case in cases {
-        let before = fingerprint(&s).await;
+        let before = fingerprint(&s, &backend).await;
         let result = case.call.await;
         match result {
             Ok(()) => panic!("{}: expected {:?}, got OK", case.name, case.code),
@@ -971,7 +1020,7 @@ async fn hostile_requests_get_the_exact_status_and_change_nothing() {
             }
         }
         assert_eq!(
-            fingerprint(&s).await,
+            fingerprint(&s, &backend).await,
             before,
             "{}: the store changed",
             case.name
@@ -980,14 +1029,15 @@ async fn hostile_requests_get_the_exact_status_and_change_nothing() {
     eprintln!("{total} hostile requests refused with the exact status, store unchanged");
     assert!(total >= 60, "{total} cases");
     // The fingerprint does see a real write.
-    let before = fingerprint(&s).await;
+    let before = fingerprint(&s, &backend).await;
     s.ask("c-after", "How do I block someone?").await;
-    assert_ne!(fingerprint(&s).await, before);
+    assert_ne!(fingerprint(&s, &backend).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_could_harm() {
-    let s = TestServer::start().await;
+    let backend = Backend::Sqlite;
+    let s = server_on(&backend).await;
     // SQL and template metacharacters are just text.
     for (i, text) in [
         "'; DROP TABLE drafts; -- how do I block someone?",
@@ -1088,7 +1138,7 @@ async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_co
         .unwrap()
         .into_inner();
     assert!(first.newly_acked);
-    let before = fingerprint(&s).await;
+    let before = fingerprint(&s, &backend).await;
     for _ in 0..3 {
         let again = s
             .drafts()
@@ -1099,7 +1149,7 @@ async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_co
         assert!(!again.newly_acked);
     }
     assert_eq!(
-        fingerprint(&s).await,
+        fingerprint(&s, &backend).await,
         before,
         "replayed acks change nothing"
     );
@@ -1107,8 +1157,9 @@ async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_co
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_metadata_entries_are_refused_and_the_server_carries_on() {
-    let s = TestServer::start().await;
-    let before = fingerprint(&s).await;
+    let backend = Backend::Sqlite;
+    let s = server_on(&backend).await;
+    let before = fingerprint(&s, &backend).await;
     let mut req = tonic::Request::new(ask("meta", "How do I block someone?"));
     for i in 0..10_000 {
         req.metadata_mut().insert(
@@ -1128,7 +1179,7 @@ async fn ten_thousand_metadata_entries_are_refused_and_the_server_carries_on() {
         ),
         "{refused:?}"
     );
-    assert_eq!(fingerprint(&s).await, before);
+    assert_eq!(fingerprint(&s, &backend).await, before);
     // The connection may be gone; a new client is served normally.
     let fresh = pb::drafts_client::DraftsClient::connect(format!("http://{}", s.grpc_addr))
         .await
