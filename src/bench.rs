@@ -300,8 +300,6 @@ struct Server {
 async fn start(mut config: Config) -> Result<Server, BoxError> {
     let data = scratch("data");
     config.data_dir = data.clone();
-    // The load is one local client: no tokens, so no per-token limits either.
-    config.auth = crate::config::AuthMode::Disabled;
     let grpc = TcpListener::bind("127.0.0.1:0").await?;
     let http = TcpListener::bind("127.0.0.1:0").await?;
     let addr = grpc.local_addr()?;

@@ -49,7 +49,6 @@ async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Process {
         .arg(&knowledge)
         .env("REPLYGATE_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .env("REPLYGATE_AUTH", "none")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -512,18 +512,20 @@ async fn health_and_reflection_answer_without_a_token() {
 }
 
 #[tokio::test]
-async fn a_server_set_to_tokens_with_none_configured_refuses_to_start() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut config = test_config(tmp.path().join("data"));
-    config.auth = AuthMode::Tokens;
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = replygate::run(config, replygate::Listeners { grpc, http }, async {})
-        .await
-        .unwrap_err();
-    let message = err.to_string();
-    assert!(message.contains("no [[tokens]]"), "{message}");
-    assert!(message.contains("auth = \"none\""), "{message}");
+async fn with_no_tokens_configured_a_client_on_this_machine_is_served_without_one() {
+    // The defaults: auth = "tokens" and no tokens, as on a fresh `cargo run`.
+    let server = TestServer::start_with(|c| {
+        assert_eq!(c.auth, AuthMode::Tokens);
+        assert!(c.tokens.is_empty());
+    })
+    .await;
+    let draft = server
+        .ask("local-1", "What's the weather in Rome tomorrow?")
+        .await;
+    // Agents name themselves with x-agent-id, as there are no tokens to name them.
+    let claimed = server.claim(&draft.id, "ana").await.unwrap();
+    assert_eq!(claimed.claimed_by, "ana");
+    server.stop().await;
 }
 
 #[tokio::test]

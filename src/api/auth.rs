@@ -1,10 +1,14 @@
 //! The authentication layer: reads `authorization: Bearer <token>`, finds
 //! the token's principal, checks that one of its roles may call the RPC, and
 //! hands the principal to the handlers in the request's extensions. Health
-//! and reflection stay open. With `auth = "none"` nobody is checked.
+//! and reflection stay open. With `auth = "none"` nobody is checked. With no
+//! tokens configured the server is in protected mode: it serves clients on
+//! the same machine (loopback) without a token, and refuses every other
+//! client, so a fresh `cargo run` works and is not open to the network.
 
 use super::limits::{BoxFuture, reject};
 use crate::auth::{Principal, Role, Tokens};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tonic::Status;
@@ -44,6 +48,17 @@ fn names(roles: &[Role]) -> String {
         .join(" or ")
 }
 
+/// Who the server lets in.
+#[derive(Clone)]
+pub enum Mode {
+    /// `auth = "none"`: everyone, unchecked.
+    Open,
+    /// No tokens configured: clients on this machine, unchecked; nobody else.
+    LoopbackOnly,
+    /// Bearer tokens.
+    Tokens(Arc<Tokens>),
+}
+
 /// How a call was authenticated.
 pub enum Verdict {
     /// Pass it on, with the principal when there is one.
@@ -51,14 +66,26 @@ pub enum Verdict {
     Deny(Status),
 }
 
-/// Decides one call from its path and `authorization` header value.
-pub fn decide(tokens: Option<&Tokens>, path: &str, authorization: Option<&[u8]>) -> Verdict {
-    let Some(tokens) = tokens else {
-        return Verdict::Allow(None);
+/// Decides one call from its path, `authorization` header value and peer address.
+pub fn decide(
+    mode: &Mode,
+    path: &str,
+    authorization: Option<&[u8]>,
+    peer: Option<SocketAddr>,
+) -> Verdict {
+    let tokens = match mode {
+        Mode::Open => return Verdict::Allow(None),
+        _ if is_open(path) => return Verdict::Allow(None),
+        Mode::LoopbackOnly => {
+            return match peer {
+                Some(addr) if addr.ip().is_loopback() => Verdict::Allow(None),
+                _ => Verdict::Deny(Status::unauthenticated(
+                    "this server has no tokens configured, so it serves only clients on its own machine; configure [[tokens]] (replygate token create) or set auth = \"none\"",
+                )),
+            };
+        }
+        Mode::Tokens(tokens) => tokens,
     };
-    if is_open(path) {
-        return Verdict::Allow(None);
-    }
     let Some(value) = authorization else {
         return Verdict::Deny(Status::unauthenticated(
             "authorization metadata is required: \"Bearer <token>\"",
@@ -102,13 +129,12 @@ pub fn decide(tokens: Option<&Tokens>, path: &str, authorization: Option<&[u8]>)
 
 #[derive(Clone)]
 pub struct AuthLayer {
-    tokens: Option<Arc<Tokens>>,
+    mode: Mode,
 }
 
 impl AuthLayer {
-    /// `None`: auth is off.
-    pub fn new(tokens: Option<Arc<Tokens>>) -> Self {
-        AuthLayer { tokens }
+    pub fn new(mode: Mode) -> Self {
+        AuthLayer { mode }
     }
 }
 
@@ -117,7 +143,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Authenticate {
             inner,
-            tokens: self.tokens.clone(),
+            mode: self.mode.clone(),
         }
     }
 }
@@ -125,7 +151,19 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct Authenticate<S> {
     inner: S,
-    tokens: Option<Arc<Tokens>>,
+    mode: Mode,
+}
+
+/// The client's address, over plain TCP or TLS.
+fn peer<B>(request: &http::Request<B>) -> Option<SocketAddr> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let e = request.extensions();
+    e.get::<TcpConnectInfo>()
+        .and_then(|i| i.remote_addr())
+        .or_else(|| {
+            e.get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|i| i.get_ref().remote_addr())
+        })
 }
 
 impl<S, B> tower::Service<http::Request<B>> for Authenticate<S>
@@ -144,12 +182,13 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let verdict = decide(
-            self.tokens.as_deref(),
+            &self.mode,
             request.uri().path(),
             request
                 .headers()
                 .get(http::header::AUTHORIZATION)
                 .map(|v| v.as_bytes()),
+            peer(&request),
         );
         match verdict {
             Verdict::Allow(principal) => {
@@ -189,11 +228,58 @@ mod tests {
         .unwrap()
     }
 
+    const REMOTE: Option<SocketAddr> = Some(SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)),
+        40000,
+    ));
+    const LOCAL: Option<SocketAddr> = Some(SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        40000,
+    ));
+
     fn code(path: &str, header: Option<&str>) -> Option<tonic::Code> {
-        match decide(Some(&tokens()), path, header.map(str::as_bytes)) {
+        let mode = Mode::Tokens(Arc::new(tokens()));
+        match decide(&mode, path, header.map(str::as_bytes), REMOTE) {
             Verdict::Allow(_) => None,
             Verdict::Deny(s) => Some(s.code()),
         }
+    }
+
+    #[test]
+    fn without_tokens_only_clients_on_this_machine_are_served() {
+        let p = "/replygate.v1.Review/Approve";
+        let allowed =
+            |mode: &Mode, peer| matches!(decide(mode, p, None, peer), Verdict::Allow(None));
+        assert!(allowed(&Mode::LoopbackOnly, LOCAL));
+        let v6 = Some(SocketAddr::new(
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            1,
+        ));
+        assert!(allowed(&Mode::LoopbackOnly, v6));
+        assert!(!allowed(&Mode::LoopbackOnly, REMOTE));
+        assert!(
+            !allowed(&Mode::LoopbackOnly, None),
+            "an unknown peer is not trusted"
+        );
+        let Verdict::Deny(s) = decide(&Mode::LoopbackOnly, p, None, REMOTE) else {
+            panic!("a remote client was served")
+        };
+        assert_eq!(s.code(), tonic::Code::Unauthenticated);
+        assert!(s.message().contains("[[tokens]]"), "{}", s.message());
+        // Health stays open to everyone; auth = "none" opens everything.
+        assert!(matches!(
+            decide(
+                &Mode::LoopbackOnly,
+                "/grpc.health.v1.Health/Check",
+                None,
+                REMOTE
+            ),
+            Verdict::Allow(None)
+        ));
+        assert!(allowed(&Mode::Open, REMOTE));
+        // With tokens, a local client needs one like anyone else.
+        let mode = Mode::Tokens(Arc::new(tokens()));
+        assert!(!allowed(&mode, LOCAL));
     }
 
     #[test]
@@ -262,9 +348,10 @@ mod tests {
     #[test]
     fn the_denial_names_the_rpc_and_the_roles_it_needs() {
         let Verdict::Deny(s) = decide(
-            Some(&tokens()),
+            &Mode::Tokens(Arc::new(tokens())),
             "/replygate.v1.Knowledge/UpsertArticle",
             Some(b"Bearer t-ana"),
+            REMOTE,
         ) else {
             panic!("allowed")
         };

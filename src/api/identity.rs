@@ -1,7 +1,7 @@
-//! Who is calling, for the records: the authenticated token's subject. With
-//! `auth = "none"` (local use) there is no token, so an agent names itself
-//! with the `x-agent-id` metadata and knowledge changes are recorded as "api".
-//! This is the one place that decides it.
+//! Who is calling, for the records: the authenticated token's subject.
+//! Without tokens (`auth = "none"`, or protected mode when none are
+//! configured) an agent names itself with the `x-agent-id` metadata and
+//! knowledge changes are recorded as "api". This is the one place that decides it.
 
 use crate::auth::Principal;
 use std::sync::Arc;

@@ -41,38 +41,40 @@ pub enum Error {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// What guards the door, checked before the server opens: the token table
-/// (none with `auth = "none"`) and the TLS settings.
+/// What guards the door, checked before the server opens: who may call and
+/// the TLS settings.
 pub struct Door {
-    tokens: Option<Arc<crate::auth::Tokens>>,
+    mode: auth::Mode,
     tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Door {
     pub fn from_config(config: &Config) -> Result<Door, Error> {
-        let tokens = match config.auth {
+        let mode = match config.auth {
             AuthMode::Disabled => {
                 tracing::warn!(
                     "auth is off (auth = \"none\"): any caller may do anything; for local use only"
                 );
-                None
+                auth::Mode::Open
             }
             AuthMode::Tokens => {
                 let tokens = crate::auth::Tokens::from_config(&config.tokens)
                     .map_err(|e| Error::Auth(e.to_string()))?;
                 if tokens.is_empty() {
-                    return Err(Error::Auth(
-                        "no [[tokens]] are configured, so nobody could call; create one with `replygate token create --subject NAME --role ROLE`, or set auth = \"none\" (REPLYGATE_AUTH=none, --auth none) for local use".into(),
-                    ));
+                    tracing::warn!(
+                        "no [[tokens]] configured: serving clients on this machine only, without tokens (protected mode); create tokens with `replygate token create`"
+                    );
+                    auth::Mode::LoopbackOnly
+                } else {
+                    auth::Mode::Tokens(Arc::new(tokens))
                 }
-                Some(Arc::new(tokens))
             }
         };
         let tls = match config.tls.enabled() {
             false => None,
             true => Some(tls_config(&config.tls)?),
         };
-        Ok(Door { tokens, tls })
+        Ok(Door { mode, tls })
     }
 }
 
@@ -146,7 +148,11 @@ pub async fn serve(
         addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         tls = door.tls.is_some(),
         client_certificates = !app.config.tls.client_ca.as_os_str().is_empty(),
-        auth = door.tokens.is_some(),
+        auth = match door.mode {
+            auth::Mode::Open => "none",
+            auth::Mode::LoopbackOnly => "loopback only",
+            auth::Mode::Tokens(_) => "tokens",
+        },
         "grpc listening"
     );
     // Replies are small: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms per call.
@@ -159,7 +165,7 @@ pub async fn serve(
     // Outermost first: shed load before any work, then authenticate, then the per-token limits.
     let layers = tower::ServiceBuilder::new()
         .layer(limits::ShedLayer::new(limits.max_concurrent_requests))
-        .layer(auth::AuthLayer::new(door.tokens.clone()))
+        .layer(auth::AuthLayer::new(door.mode.clone()))
         .layer(limits::RateLimitLayer::new(
             limits.requests_per_second_per_token,
             limits.burst_per_token,

@@ -35,8 +35,6 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         ..Config::default()
     };
     config.review.sweep_interval_ms = 100;
-    // Most tests are about the domain; tests/hostile.rs covers tokens and roles.
-    config.auth = replygate::config::AuthMode::Disabled;
     config
 }
 
