@@ -24,6 +24,21 @@ pub struct Options {
     pub articles: usize,
     /// PostgreSQL to measure CreateDraft on with 1 and 2 replicas (a scratch schema is created).
     pub database_url: Option<String>,
+    /// Run only this section.
+    pub only: Option<Section>,
+}
+
+/// A section of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// BEIR SciFact beside bm25s.
+    Retrieval,
+    /// CreateDraft under load (and on PostgreSQL with `--database-url`).
+    Drafts,
+    /// The gateway's own time around a 500 ms LLM.
+    Llm,
+    /// The knowledge base at `--articles` articles.
+    Knowledge,
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -79,18 +94,27 @@ pub async fn run(opts: &Options) -> Result<String, BoxError> {
         machine(),
         crate::model::rfc3339(crate::model::now_ms())
     )?;
-    eprintln!("retrieval: SciFact");
-    md.push_str(&retrieval(&opts.scifact).await?);
-    eprintln!("CreateDraft under load");
-    md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
-    if let Some(url) = &opts.database_url {
-        eprintln!("CreateDraft on PostgreSQL, 1 and 2 replicas");
-        md.push_str(&create_draft_postgres(&opts.knowledge, opts.seconds, url).await?);
+    let runs = |s: Section| opts.only.is_none_or(|only| only == s);
+    if runs(Section::Retrieval) {
+        eprintln!("retrieval: SciFact");
+        md.push_str(&retrieval(&opts.scifact).await?);
     }
-    eprintln!("gateway time around a 500 ms LLM");
-    md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
-    eprintln!("knowledge at {} articles", opts.articles);
-    md.push_str(&knowledge_scale(opts.articles).await?);
+    if runs(Section::Drafts) {
+        eprintln!("CreateDraft under load");
+        md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
+        if let Some(url) = &opts.database_url {
+            eprintln!("CreateDraft on PostgreSQL, 1 and 2 replicas");
+            md.push_str(&create_draft_postgres(&opts.knowledge, opts.seconds, url).await?);
+        }
+    }
+    if runs(Section::Llm) {
+        eprintln!("gateway time around a 500 ms LLM");
+        md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
+    }
+    if runs(Section::Knowledge) {
+        eprintln!("knowledge at {} articles", opts.articles);
+        md.push_str(&knowledge_scale(opts.articles).await?);
+    }
     Ok(md)
 }
 
@@ -166,13 +190,13 @@ fn scifact_blocking(dir: &Path) -> Result<RetrievalScore, BoxError> {
     for qid in qids {
         let rels = &qrels[qid];
         let t = Instant::now();
-        let hits = index.search(
+        let ranking = index.rank(
             queries.get(qid).map(String::as_str).unwrap_or_default(),
             "en",
             100,
         )?;
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        let ranked: Vec<&str> = hits
+        let ranked: Vec<&str> = ranking
             .articles
             .iter()
             .map(|h| h.article_id.as_str())
@@ -437,7 +461,9 @@ async fn create_draft_postgres(
         "## CreateDraft on PostgreSQL, one and two replicas\n\nThe same load as above against `database_url = \"postgres://...\"` (PostgreSQL {} on this machine, default settings, `synchronous_commit = on`); the replicas run in this process, each with its own index and pool, and the clients are spread over them round-robin. On 2 cores the replicas share the CPU with the database and the load generator, so the second replica shows the cost of coordination more than added capacity.\n",
         {
             let mut conn = sqlx::PgConnection::connect(url).await?;
-            let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(&mut conn).await?;
+            let v: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&mut conn)
+                .await?;
             conn.close().await?;
             v
         }

@@ -57,6 +57,9 @@ enum Command {
         /// Also measure CreateDraft on this PostgreSQL with 1 and 2 replicas (uses a scratch schema).
         #[arg(long)]
         database_url: Option<String>,
+        /// Run only this section (e.g. `--only retrieval` for a quick retrieval check).
+        #[arg(long, value_enum)]
+        only: Option<replygate::bench::Section>,
     },
     /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
     Eval {
@@ -144,6 +147,7 @@ async fn main() -> ExitCode {
             articles,
             out,
             database_url,
+            only,
         } => {
             if std::env::var_os("RUST_LOG").is_none() {
                 // SAFETY: single-threaded at this point, before any logging starts.
@@ -156,6 +160,7 @@ async fn main() -> ExitCode {
                 seconds,
                 articles,
                 database_url,
+                only,
             };
             match replygate::bench::run(&opts).await {
                 Ok(md) => {
