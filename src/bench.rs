@@ -196,11 +196,7 @@ fn scifact_blocking(dir: &Path) -> Result<RetrievalScore, BoxError> {
             100,
         )?;
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        let ranked: Vec<&str> = ranking
-            .articles
-            .iter()
-            .map(|h| h.article_id.as_str())
-            .collect();
+        let ranked: Vec<&str> = ranking.articles.iter().map(|h| &*h.article_id).collect();
         let dcg: f64 = ranked
             .iter()
             .take(10)

@@ -9,7 +9,7 @@
 
 use super::lang;
 use super::parse::passages;
-use super::scoring::{self, Bm25, Candidate, Combine, Scored};
+use super::scoring::{self, Bm25, Candidate, Scored};
 use super::segments::{SegmentArticles, SegmentCache};
 use crate::model::Article;
 use std::collections::HashMap;
@@ -23,7 +23,6 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
-use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
     DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
     Term, Warmer,
@@ -42,9 +41,8 @@ const ARTICLE_BOOST: f32 = 1.0;
 /// The scoring searches use unless the index is opened with another.
 pub const DEFAULT_SCORING: Bm25 = Bm25 {
     k1: 1.2,
-    b: 0.75,
+    b: [0.75; 3],
     weights: [TITLE_BOOST, 1.0, ARTICLE_BOOST],
-    combine: Combine::SumOfFields,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +158,7 @@ pub struct ArticleHit {
 /// An article in a ranking: its id and its best passage's score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RankedArticle {
-    pub article_id: String,
+    pub article_id: Arc<str>,
     pub score: f32,
 }
 
@@ -188,7 +186,6 @@ pub enum Change {
 }
 
 pub struct SearchIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -228,7 +225,6 @@ impl SearchIndex {
             .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()?;
         Ok(SearchIndex {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,
@@ -342,21 +338,16 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// The query's distinct analyzed terms, the fields of its language and the analyzer.
-    fn analyze(&self, query: &str, locale: &str) -> (Vec<String>, LangFields, TextAnalyzer) {
+    /// The query's distinct analyzed terms and the fields of its language.
+    fn analyze(&self, query: &str, locale: &str) -> (Vec<String>, LangFields) {
         let key = lang::analyzer_key(locale);
-        let mut analyzer = self
-            .index
-            .tokenizers()
-            .get(&format!("lang_{key}"))
-            .unwrap_or_else(|| lang::analyzer(key));
         let mut terms: Vec<String> = Vec::new();
-        for t in lang::terms(&mut analyzer, query) {
+        for t in lang::analyze(key, query) {
             if !terms.contains(&t) {
                 terms.push(t);
             }
         }
-        (terms, self.fields.by_lang[key], analyzer)
+        (terms, self.fields.by_lang[key])
     }
 
     fn score(&self, searcher: &Searcher, terms: &[String], lf: LangFields) -> Result<Scored> {
@@ -397,13 +388,11 @@ impl SearchIndex {
             .map(|t| check_locale.then(|| t.locale_index(locale)))
             .collect();
         let segments = searcher.segment_readers();
-        let mut groups: Vec<Group> = Vec::new();
-        let mut by_key: HashMap<u64, usize, BuildHasherDefault<KeyHasher>> = HashMap::default();
+        let mut groups: Vec<Group> = Vec::with_capacity(limit.min(1024));
         let mut read = 0usize;
-        scored.best_first(limit + window, |c| {
-            if groups.len() >= limit && read >= window {
-                return false;
-            }
+        let mut by_key: HashMap<u64, usize, BuildHasherDefault<KeyHasher>> =
+            HashMap::with_capacity_and_hasher(limit.min(1024), Default::default());
+        scored.best_first(2 * (limit + window), |c| {
             let table = &tables[c.segment as usize];
             let alive = segments[c.segment as usize]
                 .alive_bitset()
@@ -429,7 +418,8 @@ impl SearchIndex {
                 }
                 None => {}
             }
-            true
+            // Enough once `limit` articles are found and `window` passages read.
+            groups.len() < limit || read < window
         });
         groups
     }
@@ -437,7 +427,7 @@ impl SearchIndex {
     /// The best articles for `query` among the articles of `locale`, ids and
     /// scores only: nothing is read from the document store.
     pub fn rank(&self, query: &str, locale: &str, limit: usize) -> Result<Ranking> {
-        let (query_terms, lf, _) = self.analyze(query, locale);
+        let (query_terms, lf) = self.analyze(query, locale);
         if query_terms.is_empty() || limit == 0 {
             return Ok(Ranking {
                 articles: vec![],
@@ -453,8 +443,7 @@ impl SearchIndex {
             .map(|g| RankedArticle {
                 article_id: tables[g.best.segment as usize]
                     .id(g.best.doc)
-                    .unwrap_or_default()
-                    .to_string(),
+                    .unwrap_or_else(|| Arc::from("")),
                 score: g.best.score,
             })
             .collect();
@@ -467,7 +456,8 @@ impl SearchIndex {
     /// The best articles for `query` among the articles of `locale`, with
     /// their best passages and the coverage of the query.
     pub fn search(&self, query: &str, locale: &str, limit: usize) -> Result<Hits> {
-        let (query_terms, lf, mut analyzer) = self.analyze(query, locale);
+        let (query_terms, lf) = self.analyze(query, locale);
+        let key = lang::analyzer_key(locale);
         if query_terms.is_empty() || limit == 0 {
             return Ok(Hits {
                 articles: vec![],
@@ -514,7 +504,7 @@ impl SearchIndex {
                     .unwrap_or_default(),
                 score,
             };
-            let tags = lang::terms(&mut analyzer, &text_of(&doc, self.fields.tags));
+            let tags = lang::analyze(key, &text_of(&doc, self.fields.tags));
             let mut covered = 0.0;
             for (t, term) in query_terms.iter().enumerate() {
                 let in_tags = tags.iter().filter(|x| *x == term).count() as u32;
@@ -669,7 +659,7 @@ mod tests {
 
     /// The best passage score per article of the BooleanQuery this scorer replaced.
     fn tantivy_scores(index: &SearchIndex, query: &str) -> HashMap<String, f32> {
-        let (terms, lf, _) = index.analyze(query, "en");
+        let (terms, lf) = index.analyze(query, "en");
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in &terms {
             for (field, boost) in [
@@ -716,7 +706,7 @@ mod tests {
             let ranking = index.rank(query, "en", 10).unwrap();
             assert_eq!(ranking.articles.len(), expected.len(), "{query}");
             for a in &ranking.articles {
-                let want = expected[&a.article_id];
+                let want = expected[&*a.article_id];
                 assert!(
                     (a.score - want).abs() <= 1e-4 * want,
                     "{query}: {} scored {} instead of {want}",
@@ -755,7 +745,7 @@ mod tests {
                 .unwrap()
                 .articles
                 .into_iter()
-                .map(|a| a.article_id)
+                .map(|a| a.article_id.to_string())
                 .collect();
             let searched: Vec<String> = index
                 .search(query, "en", 5)

@@ -9,30 +9,20 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 use tantivy::fieldnorm::FieldNormReader;
-use tantivy::postings::TermInfo;
+use tantivy::postings::{BlockSegmentPostings, TermInfo};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, InvertedIndexReader, Searcher, Term};
 
-/// How scores are made: BM25's `k1` and `b`, and the weight of each field.
+/// How scores are made: BM25's `k1`, and per field its `b` and weight.
+/// Each field gets its own BM25 (own IDF, own saturation); the weighted
+/// scores are added up, as a BooleanQuery of boosted TermQuerys would.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bm25 {
     pub k1: f32,
-    pub b: f32,
-    /// Weights of the fields passed to [`score`], in order; 0 leaves a field out.
+    /// Length normalisation per field, in the order of the fields passed to [`score`].
+    pub b: [f32; 3],
+    /// Weight per field; 0 leaves a field out.
     pub weights: [f32; 3],
-    pub combine: Combine,
-}
-
-/// How a term's matches in several fields make one score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Combine {
-    /// One BM25 per field (its own IDF and saturation), weighted and summed:
-    /// what a tantivy BooleanQuery of boosted TermQuerys computes.
-    SumOfFields,
-    /// BM25F: the length-normalised term frequencies of the fields, weighted,
-    /// are added before one saturation, with one IDF (from the last field,
-    /// which must contain every term of the others).
-    Bm25F,
 }
 
 /// A scored passage: its segment, its document id there and its score.
@@ -93,10 +83,7 @@ pub struct Scored {
 struct Scratch {
     /// Per document of the current segment; 0 means not scored.
     scores: Vec<f32>,
-    /// BM25F: the current term's combined frequency per document.
-    term_tf: Vec<f32>,
-    term_touched: Vec<DocId>,
-    /// A pass did not finish (an error or a panic): the buffers must be cleared.
+    /// A pass did not finish (an error or a panic): the buffer must be cleared.
     dirty: bool,
 }
 
@@ -110,15 +97,15 @@ fn idf(doc_freq: u64, num_docs: u64) -> f32 {
     (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
 }
 
-/// `1 - b + b * length / average` for each of tantivy's 256 encoded field lengths.
-fn length_norms(b: f32, average: f32) -> [f32; 256] {
+/// `k1 * (1 - b + b * length / average)` for each of tantivy's 256 encoded field lengths.
+fn length_norms(k1: f32, b: f32, average: f32) -> [f32; 256] {
     let mut out = [0.0; 256];
     for (id, norm) in out.iter_mut().enumerate() {
         let length = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
         *norm = if average > 0.0 {
-            1.0 - b + b * length / average
+            k1 * (1.0 - b + b * length / average)
         } else {
-            1.0
+            k1
         };
     }
     out
@@ -132,126 +119,97 @@ pub fn score(
     params: &Bm25,
 ) -> tantivy::Result<Scored> {
     let segments = searcher.segment_readers();
-    let mut inverted: Vec<[Arc<InvertedIndexReader>; 3]> = Vec::with_capacity(segments.len());
-    for segment in segments {
-        inverted.push([
-            segment.inverted_index(fields[0])?,
-            segment.inverted_index(fields[1])?,
-            segment.inverted_index(fields[2])?,
-        ]);
-    }
     let mut out = Scored {
         doc_freq: vec![[0; 3]; terms.len()],
         ..Scored::default()
     };
+    let mut inverted: Vec<[Arc<InvertedIndexReader>; 3]> = Vec::with_capacity(segments.len());
     let mut tokens = [0u64; 3];
-    for (s, (segment, inv)) in segments.iter().zip(&inverted).enumerate() {
+    for (s, segment) in segments.iter().enumerate() {
+        let inv = [
+            segment.inverted_index(fields[0])?,
+            segment.inverted_index(fields[1])?,
+            segment.inverted_index(fields[2])?,
+        ];
         out.bases.push(out.num_docs as u32);
         out.num_docs += u64::from(segment.max_doc());
-        for f in 0..3 {
-            tokens[f] += inv[f].total_num_tokens();
-            for (t, text) in terms.iter().enumerate() {
-                let term = Term::from_field_text(fields[f], text);
-                if let Some(info) = inv[f].get_term_info(&term)? {
-                    out.doc_freq[t][f] += u64::from(info.doc_freq);
-                    out.postings.push(TermPostings {
-                        segment: s as u32,
-                        field: f,
-                        term: t,
-                        info,
-                    });
-                }
+        for (f, inv) in inv.iter().enumerate() {
+            tokens[f] += inv.total_num_tokens();
+        }
+        for (t, text) in terms.iter().enumerate() {
+            for f in 0..3 {
+                let Some(info) = inv[f].get_term_info(&Term::from_field_text(fields[f], text))?
+                else {
+                    continue;
+                };
+                out.doc_freq[t][f] += u64::from(info.doc_freq);
+                out.postings.push(TermPostings {
+                    segment: s as u32,
+                    field: f,
+                    term: t,
+                    info,
+                });
             }
         }
+        inverted.push(inv);
     }
     let n = out.num_docs;
-    let norms: Vec<[f32; 256]> = (0..3)
-        .map(|f| {
-            let average = if n > 0 {
-                tokens[f] as f32 / n as f32
-            } else {
-                0.0
-            };
-            length_norms(params.b, average)
-        })
-        .collect();
+    let norms: [[f32; 256]; 3] = std::array::from_fn(|f| {
+        let average = if n > 0 {
+            tokens[f] as f32 / n as f32
+        } else {
+            0.0
+        };
+        length_norms(params.k1, params.b[f], average)
+    });
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let scratch = &mut *scratch;
         if scratch.dirty {
             scratch.scores.fill(0.0);
-            scratch.term_tf.fill(0.0);
-            scratch.term_touched.clear();
         }
         scratch.dirty = true;
+        let mut block: Option<BlockSegmentPostings> = None;
         for (s, segment) in segments.iter().enumerate() {
             let max_doc = segment.max_doc() as usize;
             if scratch.scores.len() < max_doc {
                 scratch.scores.resize(max_doc, 0.0);
-                scratch.term_tf.resize(max_doc, 0.0);
             }
+            let scores = &mut scratch.scores[..max_doc];
             let fieldnorms = [
                 segment.get_fieldnorms_reader(fields[0])?,
                 segment.get_fieldnorms_reader(fields[1])?,
                 segment.get_fieldnorms_reader(fields[2])?,
             ];
-            let in_segment = out
-                .postings
-                .iter()
-                .filter(|p| p.segment == s as u32 && params.weights[p.field] > 0.0);
-            match params.combine {
-                Combine::SumOfFields => {
-                    for p in in_segment {
-                        let weight = params.weights[p.field]
-                            * idf(out.doc_freq[p.term][p.field], n)
-                            * (params.k1 + 1.0);
-                        let mut norm = norms[p.field];
-                        for x in norm.iter_mut() {
-                            *x *= params.k1;
-                        }
-                        walk(
-                            &inverted[s][p.field],
-                            &p.info,
-                            &fieldnorms[p.field],
-                            |doc, tf, id| {
-                                let tf = tf as f32;
-                                scratch.scores[doc as usize] +=
-                                    weight * tf / (tf + norm[id as usize]);
-                            },
-                        )?;
-                    }
+            for p in out.postings.iter().filter(|p| p.segment == s as u32) {
+                let w = params.weights[p.field];
+                if w <= 0.0 {
+                    continue;
                 }
-                Combine::Bm25F => {
-                    for t in 0..terms.len() {
-                        let mut any = false;
-                        for p in in_segment.clone().filter(|p| p.term == t) {
-                            any = true;
-                            let w = params.weights[p.field];
-                            let norm = &norms[p.field];
-                            walk(
-                                &inverted[s][p.field],
-                                &p.info,
-                                &fieldnorms[p.field],
-                                |doc, tf, id| {
-                                    let slot = &mut scratch.term_tf[doc as usize];
-                                    if *slot == 0.0 {
-                                        scratch.term_touched.push(doc);
-                                    }
-                                    *slot += w * tf as f32 / norm[id as usize];
-                                },
-                            )?;
-                        }
-                        if !any {
-                            continue;
-                        }
-                        let weight = idf(out.doc_freq[t][2], n) * (params.k1 + 1.0);
-                        let k1 = params.k1;
-                        for &doc in &scratch.term_touched {
-                            let tf = std::mem::take(&mut scratch.term_tf[doc as usize]);
-                            scratch.scores[doc as usize] += weight * tf / (tf + k1);
-                        }
-                        scratch.term_touched.clear();
+                let weight = w * idf(out.doc_freq[p.term][p.field], n) * (params.k1 + 1.0);
+                let norm = &norms[p.field];
+                let fieldnorms = &fieldnorms[p.field];
+                let postings = match block.as_mut() {
+                    Some(b) => {
+                        inverted[s][p.field].reset_block_postings_from_terminfo(&p.info, b)?;
+                        b
                     }
+                    None => block.insert(inverted[s][p.field].read_block_postings_from_terminfo(
+                        &p.info,
+                        IndexRecordOption::WithFreqs,
+                    )?),
+                };
+                loop {
+                    let docs = postings.docs();
+                    if docs.is_empty() {
+                        break;
+                    }
+                    for (&doc, &tf) in docs.iter().zip(postings.freqs()) {
+                        let tf = tf as f32;
+                        let id = fieldnorms.fieldnorm_id(doc);
+                        scores[doc as usize] += weight * tf / (tf + norm[id as usize]);
+                    }
+                    postings.advance();
                 }
             }
             // Without a branch per document: every slot is written, and the
@@ -259,7 +217,7 @@ pub fn score(
             let base = out.bases[s];
             let mut len = out.candidates.len();
             out.candidates.resize(len + max_doc, Packed(0));
-            for (doc, slot) in scratch.scores[..max_doc].iter_mut().enumerate() {
+            for (doc, slot) in scores.iter_mut().enumerate() {
                 out.candidates[len] = Packed::new(*slot, base + doc as u32);
                 len += usize::from(*slot > 0.0);
                 *slot = 0.0;
@@ -271,25 +229,33 @@ pub fn score(
     })
 }
 
-/// Calls `f(doc, term_freq, fieldnorm_id)` for every posting of a term.
-fn walk(
-    inverted: &InvertedIndexReader,
-    info: &TermInfo,
-    fieldnorms: &FieldNormReader,
-    mut f: impl FnMut(DocId, u32, u8),
-) -> tantivy::Result<()> {
-    let mut block =
-        inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-    loop {
-        let docs = block.docs();
-        if docs.is_empty() {
-            return Ok(());
+/// Moves the `k` greatest of `items` (0 < k < len) to the front, in no
+/// particular order. When k is small against the length, a threshold from
+/// every 8th item (its rank set to keep about 2k) first moves the few items
+/// that can be among the k greatest to the front, so that quickselect runs
+/// on those alone; if fewer than k pass, quickselect runs on everything.
+fn move_top_to_front(items: &mut [Packed], k: usize) {
+    let descending = |a: &Packed, b: &Packed| b.cmp(a);
+    const STEP: usize = 8;
+    if k * 4 <= items.len() {
+        let mut sample: Vec<Packed> = items.iter().step_by(STEP).copied().collect();
+        let rank = (2 * k / STEP).clamp(1, sample.len()) - 1;
+        let (_, &mut threshold, _) = sample.select_nth_unstable_by(rank, descending);
+        let mut passed = 0;
+        for i in 0..items.len() {
+            if items[i] >= threshold {
+                items.swap(passed, i);
+                passed += 1;
+            }
         }
-        for (&doc, &tf) in docs.iter().zip(block.freqs()) {
-            f(doc, tf, fieldnorms.fieldnorm_id(doc));
+        if passed >= k {
+            if passed > k {
+                items[..passed].select_nth_unstable_by(k - 1, descending);
+            }
+            return;
         }
-        block.advance();
     }
+    items.select_nth_unstable_by(k - 1, descending);
 }
 
 impl Scored {
@@ -314,7 +280,7 @@ impl Scored {
             let rest = &mut candidates[start..];
             let take = chunk.min(rest.len());
             if take < rest.len() {
-                rest.select_nth_unstable_by(take - 1, |a, b| b.cmp(a));
+                move_top_to_front(rest, take);
             }
             rest[..take].sort_unstable_by(|a, b| b.cmp(a));
             for &p in &rest[..take] {

@@ -20,7 +20,7 @@ pub struct SegmentArticles {
     /// Per document: its article's index in `keys` and `ids`.
     article: Vec<u32>,
     keys: Vec<u64>,
-    ids: Vec<Box<str>>,
+    ids: Vec<Arc<str>>,
     /// Per document: its locale's index in `locales`.
     locale: Vec<u32>,
     locales: Vec<Box<str>>,
@@ -29,6 +29,7 @@ pub struct SegmentArticles {
 impl SegmentArticles {
     fn build(segment: &SegmentReader) -> tantivy::Result<SegmentArticles> {
         let (article, ids) = ordinals(segment, "article_id")?;
+        let ids: Vec<Arc<str>> = ids.into_iter().map(Arc::from).collect();
         let (locale, locales) = ordinals(segment, "locale")?;
         let keys = ids.iter().map(|id| article_key(id)).collect();
         Ok(SegmentArticles {
@@ -46,8 +47,8 @@ impl SegmentArticles {
     }
 
     /// The document's article id.
-    pub fn id(&self, doc: DocId) -> Option<&str> {
-        self.article_index(doc).map(|i| &*self.ids[i])
+    pub fn id(&self, doc: DocId) -> Option<Arc<str>> {
+        self.article_index(doc).map(|i| self.ids[i].clone())
     }
 
     fn article_index(&self, doc: DocId) -> Option<usize> {
