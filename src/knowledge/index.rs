@@ -350,13 +350,27 @@ impl SearchIndex {
         (terms, self.fields.by_lang[key])
     }
 
-    fn score(&self, searcher: &Searcher, terms: &[String], lf: LangFields) -> Result<Scored> {
+    /// Scores the passages; `first` of the best are read before any other.
+    fn score(
+        &self,
+        searcher: &Searcher,
+        terms: &[String],
+        lf: LangFields,
+        first: usize,
+    ) -> Result<Scored> {
         Ok(scoring::score(
             searcher,
             [lf.title, lf.body, lf.article],
             terms,
             &self.scoring,
+            first,
         )?)
+    }
+
+    /// Passages read first when grouping into `limit` articles: long
+    /// articles have several.
+    fn first_read(limit: usize, window: usize) -> usize {
+        2 * (limit + window)
     }
 
     /// The article tables of every segment of the searcher, in segment order.
@@ -392,7 +406,7 @@ impl SearchIndex {
         let mut read = 0usize;
         let mut by_key: HashMap<u64, usize, BuildHasherDefault<KeyHasher>> =
             HashMap::with_capacity_and_hasher(limit.min(1024), Default::default());
-        scored.best_first(2 * (limit + window), |c| {
+        scored.best_first(Self::first_read(limit, window), |c| {
             let table = &tables[c.segment as usize];
             let alive = segments[c.segment as usize]
                 .alive_bitset()
@@ -435,7 +449,7 @@ impl SearchIndex {
             });
         }
         let searcher = self.reader.searcher();
-        let mut scored = self.score(&searcher, &query_terms, lf)?;
+        let mut scored = self.score(&searcher, &query_terms, lf, Self::first_read(limit, 0))?;
         let tables = self.tables(&searcher)?;
         let groups = self.group(&searcher, &tables, &mut scored, locale, limit, 0);
         let articles = groups
@@ -465,10 +479,11 @@ impl SearchIndex {
             });
         }
         let searcher = self.reader.searcher();
-        let mut scored = self.score(&searcher, &query_terms, lf)?;
         // Passages read beyond the first of each article: the runners-up of the
         // returned articles are kept for the drafters.
         let window = limit * 2 + 8;
+        let first = Self::first_read(limit, window);
+        let mut scored = self.score(&searcher, &query_terms, lf, first)?;
         let tables = self.tables(&searcher)?;
         let groups = self.group(&searcher, &tables, &mut scored, locale, limit, window);
 
@@ -713,6 +728,36 @@ mod tests {
                     a.article_id,
                     a.score
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_best_of_many_articles_come_in_order_at_any_limit() {
+        let words = ["backup", "chats", "phone", "number", "storage", "media"];
+        let articles = (0..300)
+            .map(|i| {
+                let body: Vec<&str> = (0..(i % 7 + 1)).map(|j| words[(i + j) % 6]).collect();
+                article(
+                    &format!("en/a{i}"),
+                    "en",
+                    words[i % 6],
+                    &body.join(" "),
+                    &[],
+                )
+            })
+            .collect();
+        let (_dir, index) = index_with(articles);
+        let query = "backup chats media";
+        let expected = tantivy_scores(&index, query);
+        let mut best: Vec<(f32, String)> =
+            expected.iter().map(|(id, s)| (*s, id.clone())).collect();
+        best.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for limit in [1, 3, 10, 40, 100, 300] {
+            let ranking = index.rank(query, "en", limit).unwrap();
+            assert_eq!(ranking.articles.len(), limit.min(best.len()));
+            for (got, want) in ranking.articles.iter().zip(&best) {
+                assert!((got.score - want.0).abs() <= 1e-4 * want.0, "limit {limit}");
             }
         }
     }

@@ -68,8 +68,11 @@ pub struct TermPostings {
 /// What a scoring pass produced.
 #[derive(Debug, Default)]
 pub struct Scored {
-    /// Every passage with a positive score.
+    /// Every passage with a positive score; the first `front` of them hold
+    /// the `wanted` best (see [`score`]).
     pub candidates: Vec<Packed>,
+    front: usize,
+    wanted: usize,
     /// Per segment, the index across segments of its first document.
     bases: Vec<u32>,
     /// Per term and field, the number of passages containing it (all segments).
@@ -85,6 +88,9 @@ struct Scratch {
     scores: Vec<f32>,
     /// A pass did not finish (an error or a panic): the buffer must be cleared.
     dirty: bool,
+    /// Candidates behind the front, before they join the others.
+    back: Vec<Packed>,
+    sample: Vec<f32>,
 }
 
 thread_local! {
@@ -112,15 +118,19 @@ fn length_norms(k1: f32, b: f32, average: f32) -> [f32; 256] {
 }
 
 /// Scores every passage containing one of `terms` in one of `fields`.
+/// `wanted`: how many of the best the caller reads first; those are kept
+/// apart from the rest, so that finding them does not mean sorting all.
 pub fn score(
     searcher: &Searcher,
     fields: [Field; 3],
     terms: &[String],
     params: &Bm25,
+    wanted: usize,
 ) -> tantivy::Result<Scored> {
     let segments = searcher.segment_readers();
     let mut out = Scored {
         doc_freq: vec![[0; 3]; terms.len()],
+        wanted,
         ..Scored::default()
     };
     let mut inverted: Vec<[Arc<InvertedIndexReader>; 3]> = Vec::with_capacity(segments.len());
@@ -168,6 +178,7 @@ pub fn score(
         if scratch.dirty {
             scratch.scores.fill(0.0);
         }
+        scratch.back.clear();
         scratch.dirty = true;
         let mut block: Option<BlockSegmentPostings> = None;
         for (s, segment) in segments.iter().enumerate() {
@@ -212,50 +223,48 @@ pub fn score(
                     postings.advance();
                 }
             }
-            // Without a branch per document: every slot is written, and the
-            // length advances past the scored ones only.
+            // Passages at or above the threshold go to the front, the others
+            // behind; without a branch per document: both slots are written
+            // and only the matching length advances.
+            let threshold = front_threshold(scores, wanted, &mut scratch.sample);
             let base = out.bases[s];
-            let mut len = out.candidates.len();
-            out.candidates.resize(len + max_doc, Packed(0));
+            let (mut front, mut back) = (out.candidates.len(), scratch.back.len());
+            out.candidates.resize(front + max_doc, Packed(0));
+            scratch.back.resize(back + max_doc, Packed(0));
             for (doc, slot) in scores.iter_mut().enumerate() {
-                out.candidates[len] = Packed::new(*slot, base + doc as u32);
-                len += usize::from(*slot > 0.0);
+                let p = Packed::new(*slot, base + doc as u32);
+                out.candidates[front] = p;
+                scratch.back[back] = p;
+                let ahead = *slot >= threshold;
+                front += usize::from(ahead && *slot > 0.0);
+                back += usize::from(!ahead && *slot > 0.0);
                 *slot = 0.0;
             }
-            out.candidates.truncate(len);
+            out.candidates.truncate(front);
+            scratch.back.truncate(back);
         }
+        out.front = out.candidates.len();
+        out.candidates.append(&mut scratch.back);
         scratch.dirty = false;
         Ok(out)
     })
 }
 
-/// Moves the `k` greatest of `items` (0 < k < len) to the front, in no
-/// particular order. When k is small against the length, a threshold from
-/// every 8th item (its rank set to keep about 2k) first moves the few items
-/// that can be among the k greatest to the front, so that quickselect runs
-/// on those alone; if fewer than k pass, quickselect runs on everything.
-fn move_top_to_front(items: &mut [Packed], k: usize) {
-    let descending = |a: &Packed, b: &Packed| b.cmp(a);
+/// A score such that at least `wanted` of `scores` (when that many are
+/// positive) reach it, and not many more: from every 8th score, the one of
+/// rank about 2 × wanted / 8. 0 (everything) when that would save little, or
+/// when the sample cannot be trusted to keep `wanted`.
+fn front_threshold(scores: &[f32], wanted: usize, sample: &mut Vec<f32>) -> f32 {
     const STEP: usize = 8;
-    if k * 4 <= items.len() {
-        let mut sample: Vec<Packed> = items.iter().step_by(STEP).copied().collect();
-        let rank = (2 * k / STEP).clamp(1, sample.len()) - 1;
-        let (_, &mut threshold, _) = sample.select_nth_unstable_by(rank, descending);
-        let mut passed = 0;
-        for i in 0..items.len() {
-            if items[i] >= threshold {
-                items.swap(passed, i);
-                passed += 1;
-            }
-        }
-        if passed >= k {
-            if passed > k {
-                items[..passed].select_nth_unstable_by(k - 1, descending);
-            }
-            return;
-        }
+    sample.clear();
+    sample.extend(scores.iter().step_by(STEP).copied().filter(|&x| x > 0.0));
+    let rank = 2 * wanted / STEP;
+    if wanted == 0 || sample.len() < 4 * rank.max(1) {
+        return 0.0;
     }
-    items.select_nth_unstable_by(k - 1, descending);
+    let (_, &mut threshold, _) = sample.select_nth_unstable_by(rank, |a, b| b.total_cmp(a));
+    let reaching = scores.iter().filter(|&&x| x >= threshold).count();
+    if reaching >= wanted { threshold } else { 0.0 }
 }
 
 impl Scored {
@@ -277,10 +286,15 @@ impl Scored {
         let mut start = 0;
         let mut chunk = first_chunk.max(1);
         'chunks: while start < candidates.len() {
-            let rest = &mut candidates[start..];
+            // The first chunk is found among the front alone when it fits there.
+            let end = match start == 0 && chunk <= self.wanted {
+                true => self.front.max(chunk).min(candidates.len()),
+                false => candidates.len(),
+            };
+            let rest = &mut candidates[start..end];
             let take = chunk.min(rest.len());
             if take < rest.len() {
-                move_top_to_front(rest, take);
+                rest.select_nth_unstable_by(take - 1, |a, b| b.cmp(a));
             }
             rest[..take].sort_unstable_by(|a, b| b.cmp(a));
             for &p in &rest[..take] {
