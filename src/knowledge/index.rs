@@ -233,10 +233,9 @@ impl SearchIndex {
         })
     }
 
-    /// The same index, searched with other BM25 parameters or field weights.
-    pub fn with_scoring(mut self, scoring: Bm25) -> SearchIndex {
+    /// Searches from now on use other BM25 parameters or field weights.
+    pub fn set_scoring(&mut self, scoring: Bm25) {
         self.scoring = scoring;
-        self
     }
 
     fn recreate(dir: &Path, schema: &Schema) -> Result<Index> {
