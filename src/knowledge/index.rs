@@ -366,8 +366,8 @@ impl SearchIndex {
         )?)
     }
 
-    /// Passages read first when grouping into `limit` articles: long
-    /// articles have several.
+    /// Passages kept apart as the likely best when grouping into `limit`
+    /// articles: long articles have several.
     fn first_read(limit: usize, window: usize) -> usize {
         2 * (limit + window)
     }
@@ -405,7 +405,7 @@ impl SearchIndex {
         let mut read = 0usize;
         let mut by_key: HashMap<u64, usize, BuildHasherDefault<KeyHasher>> =
             HashMap::with_capacity_and_hasher(limit.min(1024), Default::default());
-        scored.best_first(Self::first_read(limit, window), |c| {
+        scored.best_first(limit + window, |c| {
             let table = &tables[c.segment as usize];
             let alive = segments[c.segment as usize]
                 .alive_bitset()

@@ -228,7 +228,8 @@ pub fn score(
             // and only the matching length advances.
             let threshold = front_threshold(scores, wanted, &mut scratch.sample);
             let base = out.bases[s];
-            let (mut front, mut back) = (out.candidates.len(), scratch.back.len());
+            let (start, back_start) = (out.candidates.len(), scratch.back.len());
+            let (mut front, mut back) = (start, back_start);
             out.candidates.resize(front + max_doc, Packed(0));
             scratch.back.resize(back + max_doc, Packed(0));
             for (doc, slot) in scores.iter_mut().enumerate() {
@@ -242,6 +243,10 @@ pub fn score(
             }
             out.candidates.truncate(front);
             scratch.back.truncate(back);
+            // The sample misjudged: this segment's best `wanted` may be behind.
+            if front - start < wanted {
+                out.candidates.extend(scratch.back.drain(back_start..));
+            }
         }
         out.front = out.candidates.len();
         out.candidates.append(&mut scratch.back);
@@ -250,12 +255,11 @@ pub fn score(
     })
 }
 
-/// A score such that at least `wanted` of `scores` (when that many are
-/// positive) reach it, and not many more: from every 8th score, the one of
-/// rank about 2 × wanted / 8. 0 (everything) when that would save little, or
-/// when the sample cannot be trusted to keep `wanted`.
+/// A score that about 2 × `wanted` of `scores` reach: from every 16th
+/// score, the one of rank 2 × wanted / 16. 0 (everything) when that would
+/// save little. The caller checks that at least `wanted` did reach it.
 fn front_threshold(scores: &[f32], wanted: usize, sample: &mut Vec<f32>) -> f32 {
-    const STEP: usize = 8;
+    const STEP: usize = 16;
     sample.clear();
     sample.extend(scores.iter().step_by(STEP).copied().filter(|&x| x > 0.0));
     let rank = 2 * wanted / STEP;
@@ -263,8 +267,7 @@ fn front_threshold(scores: &[f32], wanted: usize, sample: &mut Vec<f32>) -> f32 
         return 0.0;
     }
     let (_, &mut threshold, _) = sample.select_nth_unstable_by(rank, |a, b| b.total_cmp(a));
-    let reaching = scores.iter().filter(|&&x| x >= threshold).count();
-    if reaching >= wanted { threshold } else { 0.0 }
+    threshold
 }
 
 impl Scored {
@@ -280,15 +283,15 @@ impl Scored {
 
     /// Calls `visit` on the candidates best first (ties by segment, then
     /// document) until it returns false. Sorts only as far as it is read:
-    /// chunks of `first_chunk`, then doubling.
+    /// `first_chunk`, then the rest of the `wanted` best, then doubling.
     pub fn best_first(&mut self, first_chunk: usize, mut visit: impl FnMut(&Candidate) -> bool) {
         let mut candidates = std::mem::take(&mut self.candidates);
         let mut start = 0;
         let mut chunk = first_chunk.max(1);
         'chunks: while start < candidates.len() {
-            // The first chunk is found among the front alone when it fits there.
-            let end = match start == 0 && chunk <= self.wanted {
-                true => self.front.max(chunk).min(candidates.len()),
+            // Chunks within the `wanted` best are found among the front alone.
+            let end = match start + chunk <= self.wanted {
+                true => self.front.max(start + chunk).min(candidates.len()),
                 false => candidates.len(),
             };
             let rest = &mut candidates[start..end];
@@ -303,7 +306,10 @@ impl Scored {
                 }
             }
             start += take;
-            chunk = chunk.saturating_mul(2);
+            chunk = match start < self.wanted {
+                true => self.wanted - start,
+                false => chunk.saturating_mul(2),
+            };
         }
         self.candidates = candidates;
     }
