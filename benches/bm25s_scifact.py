@@ -4,6 +4,7 @@ and stop words via PyStemmer) on BEIR SciFact, title + text as one field.
     python3 benches/bm25s_scifact.py ../shared/eval/scifact
 
 Prints one JSON line: nDCG@10, R@100, index seconds, queries/s, p50/p99 ms.
+The test queries are timed after one untimed pass over the other queries.
 """
 import json
 import math
@@ -32,6 +33,10 @@ def main():
     retriever.index(tokens, show_progress=False)
     index_seconds = time.perf_counter() - started
     ids = [d["_id"] for d in docs]
+    # The other queries (no judgments here), untimed, as replygate does before measuring.
+    for qid in sorted(set(queries) - set(qrels)):
+        q = bm25s.tokenize([queries[qid]], stopwords="en", stemmer=stemmer, show_progress=False)
+        retriever.retrieve(q, k=100, show_progress=False)
     ndcgs, recalls, lat = [], [], []
     for qid, rels in qrels.items():
         t = time.perf_counter()

@@ -3,12 +3,11 @@
 //! durable SQLite, the gateway's own time around a 500 ms LLM, and the
 //! knowledge base at 10,000 articles. Prints Markdown (docs/BENCHMARKS.md).
 
+mod scifact;
+
 use crate::api::pb;
 use crate::app::App;
 use crate::config::Config;
-use crate::knowledge::index::{Change, SearchIndex};
-use crate::model::Article;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,18 +23,24 @@ pub struct Options {
     pub articles: usize,
     /// PostgreSQL to measure CreateDraft on with 1 and 2 replicas (a scratch schema is created).
     pub database_url: Option<String>,
-    /// Sections to run (retrieval, drafts, postgres, llm, knowledge); empty: all.
-    pub only: Vec<String>,
+    /// Sections to run; empty: all.
+    pub only: Vec<Section>,
 }
 
-impl Options {
-    fn wants(&self, section: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|s| s == section)
-    }
+/// A section of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// BEIR SciFact beside bm25s.
+    Retrieval,
+    /// CreateDraft under load on SQLite.
+    Drafts,
+    /// CreateDraft on PostgreSQL with 1 and 2 replicas (needs `--database-url`).
+    Postgres,
+    /// The gateway's own time around a 500 ms LLM.
+    Llm,
+    /// The knowledge base at `--articles` articles.
+    Knowledge,
 }
-
-/// The sections `replygate bench --only` accepts.
-pub const SECTIONS: [&str; 5] = ["retrieval", "drafts", "postgres", "llm", "knowledge"];
 
 fn scratch(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("replygate-bench-{name}-{}", crate::model::new_id()))
@@ -90,203 +95,29 @@ pub async fn run(opts: &Options) -> Result<String, BoxError> {
         machine(),
         crate::model::rfc3339(crate::model::now_ms())
     )?;
-    if opts.wants("retrieval") {
+    let runs = |s: Section| opts.only.is_empty() || opts.only.contains(&s);
+    if runs(Section::Retrieval) {
         eprintln!("retrieval: SciFact");
-        md.push_str(&retrieval(&opts.scifact).await?);
+        md.push_str(&scifact::section(&opts.scifact).await?);
     }
-    if opts.wants("drafts") {
+    if runs(Section::Drafts) {
         eprintln!("CreateDraft under load");
         md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
     }
     if let Some(url) = &opts.database_url
-        && opts.wants("postgres")
+        && runs(Section::Postgres)
     {
         eprintln!("CreateDraft on PostgreSQL, 1 and 2 replicas");
         md.push_str(&create_draft_postgres(&opts.knowledge, opts.seconds, url).await?);
     }
-    if opts.wants("llm") {
+    if runs(Section::Llm) {
         eprintln!("gateway time around a 500 ms LLM");
         md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
     }
-    if opts.wants("knowledge") {
+    if runs(Section::Knowledge) {
         eprintln!("knowledge at {} articles", opts.articles);
         md.push_str(&knowledge_scale(opts.articles).await?);
     }
-    Ok(md)
-}
-
-struct RetrievalScore {
-    ndcg10: f64,
-    recall100: f64,
-    index_seconds: f64,
-    qps: f64,
-    p50: f64,
-    p99: f64,
-}
-
-fn read_jsonl(path: &Path) -> Result<Vec<serde_json::Value>, BoxError> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?)
-}
-
-fn scifact_blocking(dir: &Path) -> Result<RetrievalScore, BoxError> {
-    let docs = read_jsonl(&dir.join("corpus.jsonl"))?;
-    let queries: HashMap<String, String> = read_jsonl(&dir.join("queries.jsonl"))?
-        .into_iter()
-        .map(|q| {
-            (
-                q["_id"].as_str().unwrap_or_default().to_string(),
-                q["text"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let mut qrels: HashMap<String, HashMap<String, f64>> = HashMap::new();
-    for line in std::fs::read_to_string(dir.join("qrels/test.tsv"))?
-        .lines()
-        .skip(1)
-    {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() == 3 {
-            qrels
-                .entry(f[0].into())
-                .or_default()
-                .insert(f[1].into(), f[2].parse().unwrap_or(0.0));
-        }
-    }
-    let index_dir = scratch("scifact");
-    let index = SearchIndex::open(&index_dir)?;
-    let changes: Vec<Change> = docs
-        .iter()
-        .map(|d| {
-            Change::Put(Article {
-                id: d["_id"].as_str().unwrap_or_default().to_string(),
-                locale: "en".into(),
-                title: d["title"].as_str().unwrap_or_default().to_string(),
-                body: d["text"].as_str().unwrap_or_default().to_string(),
-                tags: vec![],
-                url: String::new(),
-                version: 1,
-                content_hash: String::new(),
-                source: "bench".into(),
-                updated_at: 0,
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    index.apply(&changes)?;
-    let index_seconds = started.elapsed().as_secs_f64();
-    let mut ndcg = Vec::new();
-    let mut recall = Vec::new();
-    let mut lat = Vec::new();
-    let mut qids: Vec<&String> = qrels.keys().collect();
-    qids.sort();
-    for qid in qids {
-        let rels = &qrels[qid];
-        let t = Instant::now();
-        let hits = index.search(
-            queries.get(qid).map(String::as_str).unwrap_or_default(),
-            "en",
-            100,
-        )?;
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        let ranked: Vec<&str> = hits
-            .articles
-            .iter()
-            .map(|h| h.article_id.as_str())
-            .collect();
-        let dcg: f64 = ranked
-            .iter()
-            .take(10)
-            .enumerate()
-            .map(|(i, d)| rels.get(*d).copied().unwrap_or(0.0) / (i as f64 + 2.0).log2())
-            .sum();
-        let mut ideal: Vec<f64> = rels.values().copied().collect();
-        ideal.sort_by(|a, b| b.total_cmp(a));
-        let idcg: f64 = ideal
-            .iter()
-            .take(10)
-            .enumerate()
-            .map(|(i, r)| r / (i as f64 + 2.0).log2())
-            .sum();
-        ndcg.push(if idcg > 0.0 { dcg / idcg } else { 0.0 });
-        let found = ranked
-            .iter()
-            .take(100)
-            .filter(|d| rels.contains_key(**d))
-            .count();
-        recall.push(found as f64 / rels.len().max(1) as f64);
-    }
-    let _ = std::fs::remove_dir_all(&index_dir);
-    let total: f64 = lat.iter().sum();
-    lat.sort_by(f64::total_cmp);
-    Ok(RetrievalScore {
-        ndcg10: ndcg.iter().sum::<f64>() / ndcg.len().max(1) as f64,
-        recall100: recall.iter().sum::<f64>() / recall.len().max(1) as f64,
-        index_seconds,
-        qps: lat.len() as f64 / (total / 1000.0).max(1e-9),
-        p50: pct(&lat, 0.5),
-        p99: pct(&lat, 0.99),
-    })
-}
-
-async fn retrieval(dir: &Path) -> Result<String, BoxError> {
-    let d = dir.to_path_buf();
-    let ours = tokio::task::spawn_blocking(move || scifact_blocking(&d)).await??;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/bm25s_scifact.py");
-    let peer = tokio::process::Command::new("python3")
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .await;
-    let peer: Result<serde_json::Value, String> = match peer {
-        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).map_err(|e| e.to_string()),
-        Ok(o) => Err(String::from_utf8_lossy(&o.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-            .to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let mut md = String::new();
-    writeln!(
-        md,
-        "## Retrieval: BEIR SciFact\n\n5,183 abstracts (title + text), the 300 test queries one at a time, top 100.\n"
-    )?;
-    writeln!(
-        md,
-        "| system | nDCG@10 | R@100 | index time | queries/s | p50 | p99 |\n|---|---|---|---|---|---|---|"
-    )?;
-    writeln!(
-        md,
-        "| Lucene BM25, flat (published, Pyserini) | 0.6789 | 0.9253 | | | | |"
-    )?;
-    writeln!(
-        md,
-        "| Lucene BM25, multifield (published) | 0.6647 | 0.9076 | | | | |"
-    )?;
-    writeln!(
-        md,
-        "| replygate (tantivy BM25, title ×1.6 + passage + whole article) | {:.4} | {:.4} | {:.2} s | {:.0} | {:.2} ms | {:.2} ms |",
-        ours.ndcg10, ours.recall100, ours.index_seconds, ours.qps, ours.p50, ours.p99
-    )?;
-    match peer {
-        Ok(p) => writeln!(
-            md,
-            "| bm25s (Python, k1=0.9 b=0.4, PyStemmer) | {:.4} | {:.4} | {:.2} s | {:.0} | {:.2} ms | {:.2} ms |",
-            p["ndcg10"].as_f64().unwrap_or(0.0),
-            p["recall100"].as_f64().unwrap_or(0.0),
-            p["index_seconds"].as_f64().unwrap_or(0.0),
-            p["qps"].as_f64().unwrap_or(0.0),
-            p["p50_ms"].as_f64().unwrap_or(0.0),
-            p["p99_ms"].as_f64().unwrap_or(0.0)
-        )?,
-        Err(e) => writeln!(md, "| bm25s (Python) | not run: {e} | | | | | |")?,
-    }
-    writeln!(md)?;
     Ok(md)
 }
 

@@ -82,8 +82,8 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
         /// Run only these sections (repeatable): retrieval, drafts, postgres, llm, knowledge.
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(replygate::bench::SECTIONS))]
-        only: Vec<String>,
+        #[arg(long, value_enum)]
+        only: Vec<replygate::bench::Section>,
     },
     /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
     Eval {

@@ -7,6 +7,8 @@
 pub mod index;
 pub mod lang;
 pub mod parse;
+pub mod scoring;
+mod segments;
 
 use crate::config::{Config, Limits};
 use crate::model::{Article, Millis, now_ms};
