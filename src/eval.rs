@@ -86,6 +86,8 @@ pub struct Outcome {
     pub level: Level,
     pub auto_sent: bool,
     pub forced_review: bool,
+    /// Every confidence signal and its value, as the draft's reasons list them.
+    pub signals: std::collections::BTreeMap<String, f64>,
 }
 
 impl Outcome {
@@ -120,6 +122,12 @@ pub async fn run(
             level: c.confidence.level,
             auto_sent: c.state == DraftState::AutoApproved,
             forced_review: c.forced_review,
+            signals: c
+                .confidence
+                .reasons
+                .iter()
+                .map(|r| (r.signal.clone(), r.value))
+                .collect(),
         });
         progress(i + 1, questions.len());
     }
@@ -326,6 +334,7 @@ mod tests {
             },
             auto_sent: auto,
             forced_review: false,
+            signals: Default::default(),
         }
     }
 

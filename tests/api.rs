@@ -97,7 +97,7 @@ async fn the_message_language_wins_over_a_wrong_locale_hint() {
 #[tokio::test]
 async fn a_confident_draft_is_auto_approved_and_already_on_the_delivery_stream() {
     let s = TestServer::start().await;
-    let d = s.ask("c1", "How do I block someone?").await;
+    let d = s.ask("c1", "How do I block a contact on Lumo?").await;
     assert_eq!(level(&d), pb::ConfidenceLevel::High);
     assert_eq!(state(&d), pb::DraftState::AutoApproved);
     let mut stream = open_stream(&s, 0).await;
@@ -128,7 +128,7 @@ async fn an_out_of_scope_question_is_low_and_waits_for_review() {
 async fn asking_for_a_human_forces_review_even_when_the_answer_is_confident() {
     let s = TestServer::start().await;
     for (i, text) in [
-        "How do I block someone? I want to talk to a human",
+        "How do I block a contact on Lumo? I want to talk to a human",
         "Quero falar com um atendente sobre como mudar meu número de telefone",
         "Vorrei parlare con un operatore per eliminare il mio account",
     ]
@@ -164,10 +164,10 @@ async fn routing_thresholds_are_per_channel() {
     })
     .await;
     let chat = s
-        .ask_with("c1", "How do I block someone?", "", "chat")
+        .ask_with("c1", "How do I block a contact on Lumo?", "", "chat")
         .await;
     let email = s
-        .ask_with("c2", "How do I block someone?", "", "email")
+        .ask_with("c2", "How do I block a contact on Lumo?", "", "email")
         .await;
     assert_eq!(state(&chat), pb::DraftState::AutoApproved);
     assert_eq!(state(&email), pb::DraftState::PendingReview);
@@ -452,7 +452,7 @@ async fn illegal_state_changes_fail_with_failed_precondition_and_change_nothing(
         Code::FailedPrecondition,
         "REJECTED",
     );
-    let auto = s.ask("c2", "How do I block someone?").await;
+    let auto = s.ask("c2", "How do I block a contact on Lumo?").await;
     assert_status(
         s.approve(&auto.id, "ana", None).await,
         Code::FailedPrecondition,
@@ -575,7 +575,7 @@ async fn a_new_customer_message_supersedes_the_pending_and_claimed_drafts() {
     let first = s.ask("c1", OUT_OF_SCOPE).await;
     let second = s.ask("c1", "And what about Milan on Sunday?").await;
     s.claim(&second.id, "ana").await.unwrap();
-    let third = s.ask("c1", "How do I block someone?").await;
+    let third = s.ask("c1", "How do I block a contact on Lumo?").await;
     for id in [&first.id, &second.id] {
         let d = s.draft(id).await;
         assert_eq!(state(&d), pb::DraftState::Superseded);
@@ -608,8 +608,8 @@ async fn messages_in_other_conversations_supersede_nothing() {
 #[tokio::test]
 async fn deliveries_stream_in_commit_order_and_new_ones_are_pushed() {
     let s = TestServer::start().await;
-    let a = s.ask("c1", "How do I block someone?").await;
-    let b = s.ask("c2", "How do I delete my account?").await;
+    let a = s.ask("c1", "How do I block a contact on Lumo?").await;
+    let b = s.ask("c2", "How do I delete my Lumo account?").await;
     let mut stream = open_stream(&s, 0).await;
     let (da, db) = (
         next_delivery(&mut stream).await,
@@ -620,7 +620,7 @@ async fn deliveries_stream_in_commit_order_and_new_ones_are_pushed() {
         (a.id.as_str(), b.id.as_str())
     );
     assert!(da.cursor < db.cursor);
-    let c = s.ask("c3", "How can I back up my chats?").await;
+    let c = s.ask("c3", "How do I turn on two-step verification?").await;
     let dc = next_delivery(&mut stream).await;
     assert_eq!(dc.draft_id, c.id);
     assert!(dc.cursor > db.cursor);
@@ -630,9 +630,9 @@ async fn deliveries_stream_in_commit_order_and_new_ones_are_pushed() {
 async fn a_stream_resumes_after_its_cursor_and_unacked_deliveries_come_again() {
     let s = TestServer::start().await;
     for (i, q) in [
-        "How do I block someone?",
-        "How do I delete my account?",
-        "How can I back up my chats?",
+        "How do I block a contact on Lumo?",
+        "How do I delete my Lumo account?",
+        "How do I turn on two-step verification?",
     ]
     .iter()
     .enumerate()
@@ -675,7 +675,7 @@ async fn a_stream_resumes_after_its_cursor_and_unacked_deliveries_come_again() {
 #[tokio::test]
 async fn a_replayed_ack_is_harmless_and_unknown_cursors_are_not_found() {
     let s = TestServer::start().await;
-    s.ask("c1", "How do I block someone?").await;
+    s.ask("c1", "How do I block a contact on Lumo?").await;
     let d = next_delivery(&mut open_stream(&s, 0).await).await;
     assert!(
         s.drafts()
@@ -723,10 +723,10 @@ async fn a_replayed_ack_is_harmless_and_unknown_cursors_are_not_found() {
 #[tokio::test]
 async fn a_stream_can_be_limited_to_one_channel() {
     let s = TestServer::start().await;
-    s.ask_with("c1", "How do I block someone?", "", "whatsapp")
+    s.ask_with("c1", "How do I block a contact on Lumo?", "", "whatsapp")
         .await;
     let email = s
-        .ask_with("c2", "How do I delete my account?", "", "email")
+        .ask_with("c2", "How do I delete my Lumo account?", "", "email")
         .await;
     let mut stream = s
         .drafts()
@@ -750,7 +750,7 @@ async fn the_transcript_tells_the_whole_story_in_order() {
     s.approve(&first.id, "ana", Some("Sorry, no forecasts here."))
         .await
         .unwrap();
-    let second = s.ask("c1", "How do I block someone?").await;
+    let second = s.ask("c1", "How do I block a contact on Lumo?").await;
     let d = next_delivery(&mut open_stream(&s, 0).await).await;
     s.drafts()
         .ack_delivery(pb::AckDeliveryRequest { cursor: d.cursor })
@@ -763,7 +763,7 @@ async fn the_transcript_tells_the_whole_story_in_order() {
             .iter()
             .map(|m| m.text.as_str())
             .collect::<Vec<_>>(),
-        vec![OUT_OF_SCOPE, "How do I block someone?"]
+        vec![OUT_OF_SCOPE, "How do I block a contact on Lumo?"]
     );
     assert_eq!(
         conv.drafts.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
@@ -798,7 +798,7 @@ async fn every_limit_is_enforced_with_the_field_and_the_limit_named_and_nothing_
     let s = TestServer::start().await;
     let ok = pb::CreateDraftRequest {
         conversation_id: "c1".into(),
-        message: "How do I block someone?".into(),
+        message: "How do I block a contact on Lumo?".into(),
         ..Default::default()
     };
     let many_context: HashMap<String, String> =
@@ -937,7 +937,10 @@ async fn every_limit_is_enforced_with_the_field_and_the_limit_named_and_nothing_
     );
     // Limits at exactly the maximum are accepted.
     let at_limit = pb::CreateDraftRequest {
-        message: format!("How do I block someone? {}", "a".repeat(8 * 1024 - 24)),
+        message: {
+            let question = "How do I block a contact on Lumo? ";
+            format!("{question}{}", "a".repeat(8 * 1024 - question.len()))
+        },
         history: vec![
             pb::Turn {
                 role: 1,
@@ -1266,7 +1269,7 @@ async fn an_article_without_an_id_gets_locale_and_slug() {
 #[tokio::test]
 async fn health_reflection_and_metrics_are_served() {
     let s = TestServer::start().await;
-    s.ask("c1", "How do I block someone?").await;
+    s.ask("c1", "How do I block a contact on Lumo?").await;
     let mut reflection =
         tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
             s.channel(),
@@ -1470,7 +1473,7 @@ async fn stats_count_a_scripted_desk_over_a_window() {
         seconds: an_hour_ago,
         nanos: 0,
     };
-    s.ask("c1", "How do I block someone?").await; // auto-approved
+    s.ask("c1", "How do I block a contact on Lumo?").await; // auto-approved
     let plain = s.ask("c2", OUT_OF_SCOPE).await;
     let edit = s.ask("c3", OUT_OF_SCOPE).await;
     let replace = s.ask("c4", OUT_OF_SCOPE).await;

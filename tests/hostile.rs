@@ -139,7 +139,7 @@ async fn hostile_corpus(backend: Backend) {
         .ask("c-claimed", "Do you sell gift cards for birthdays?")
         .await;
     s.claim(&claimed.id, "ana").await.unwrap();
-    let auto = s.ask("c-auto", "How do I block someone?").await;
+    let auto = s.ask("c-auto", "How do I block a contact on Lumo?").await;
     assert_eq!(auto.state, pb::DraftState::AutoApproved as i32);
     let mut stream = s
         .drafts()
@@ -1030,7 +1030,7 @@ async fn hostile_corpus(backend: Backend) {
     assert!(total >= 60, "{total} cases");
     // The fingerprint does see a real write.
     let before = fingerprint(&s, &backend).await;
-    s.ask("c-after", "How do I block someone?").await;
+    s.ask("c-after", "How do I block a contact on Lumo?").await;
     assert_ne!(fingerprint(&s, &backend).await, before);
 }
 
@@ -1116,7 +1116,7 @@ async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_co
     assert!(hits.iter().any(|h| h.article_id == "en/deep"));
 
     // A replayed ack is answered, changes nothing and is not an error.
-    let auto = s.ask("replay", "How do I block someone?").await;
+    let auto = s.ask("replay", "How do I block a contact on Lumo?").await;
     assert_eq!(auto.state, pb::DraftState::AutoApproved as i32);
     let mut stream = s
         .drafts()
@@ -1160,7 +1160,7 @@ async fn ten_thousand_metadata_entries_are_refused_and_the_server_carries_on() {
     let backend = Backend::Sqlite;
     let s = server_on(&backend).await;
     let before = fingerprint(&s, &backend).await;
-    let mut req = tonic::Request::new(ask("meta", "How do I block someone?"));
+    let mut req = tonic::Request::new(ask("meta", "How do I block a contact on Lumo?"));
     for i in 0..10_000 {
         req.metadata_mut().insert(
             tonic::metadata::MetadataKey::from_bytes(format!("x-junk-{i}").as_bytes()).unwrap(),
@@ -1184,7 +1184,7 @@ async fn ten_thousand_metadata_entries_are_refused_and_the_server_carries_on() {
     let fresh = pb::drafts_client::DraftsClient::connect(format!("http://{}", s.grpc_addr))
         .await
         .unwrap()
-        .create_draft(ask("meta-after", "How do I block someone?"))
+        .create_draft(ask("meta-after", "How do I block a contact on Lumo?"))
         .await;
     assert!(fresh.is_ok(), "{fresh:?}");
 }

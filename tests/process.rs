@@ -130,7 +130,7 @@ async fn sigkill_right_after_acknowledging_loses_no_draft_claim_or_delivery() {
         let mut drafts = DraftsClient::new(p.channel.clone());
         tasks.push(tokio::spawn(async move {
             let message = if i % 2 == 0 {
-                "How do I block someone?"
+                "How do I block a contact on Lumo?"
             } else {
                 "What's the weather in Rome tomorrow?"
             };
@@ -415,7 +415,7 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
         ..Default::default()
     };
     let auto = drafts
-        .create_draft(ask("c1", "How do I block someone?"))
+        .create_draft(ask("c1", "How do I block a contact on Lumo?"))
         .await
         .unwrap()
         .into_inner();
@@ -729,7 +729,7 @@ async fn a_replica_killed_during_a_burst_loses_no_acknowledged_draft() {
             let mut drafts = DraftsClient::new(channel);
             for i in 0.. {
                 let message = if i % 2 == 0 {
-                    "How do I block someone?"
+                    "How do I block a contact on Lumo?"
                 } else {
                     "What's the weather in Rome tomorrow?"
                 };
@@ -965,7 +965,7 @@ async fn drive_until_killed(
             let mut drafts = DraftsClient::new(channel);
             for i in 0.. {
                 let message = if (c + i) % 2 == 0 {
-                    "How do I block someone?"
+                    "How do I block a contact on Lumo?"
                 } else {
                     "What's the weather in Rome tomorrow?"
                 };

@@ -64,7 +64,7 @@ async fn call_every_rpc(channel: &Channel, subject: &str) -> Vec<(&'static str, 
     let code = |r: Result<(), Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
     let ask = pb::CreateDraftRequest {
         conversation_id: format!("matrix-{subject}"),
-        message: "How do I block someone?".into(),
+        message: "How do I block a contact on Lumo?".into(),
         ..Default::default()
     };
     let s = subject;
@@ -636,7 +636,7 @@ async fn calls_beyond_the_concurrency_limit_are_shed_at_once_with_unavailable() 
                 drafts
                     .create_draft(pb::CreateDraftRequest {
                         conversation_id: format!("busy-{i}"),
-                        message: "How do I block someone?".into(),
+                        message: "How do I block a contact on Lumo?".into(),
                         ..Default::default()
                     })
                     .await
@@ -650,7 +650,7 @@ async fn calls_beyond_the_concurrency_limit_are_shed_at_once_with_unavailable() 
         .drafts()
         .create_draft(pb::CreateDraftRequest {
             conversation_id: "one-too-many".into(),
-            message: "How do I block someone?".into(),
+            message: "How do I block a contact on Lumo?".into(),
             ..Default::default()
         })
         .await
@@ -676,7 +676,9 @@ async fn calls_beyond_the_concurrency_limit_are_shed_at_once_with_unavailable() 
         })
         .await;
     assert_eq!(conversation.unwrap_err().code(), Code::NotFound);
-    server.ask("after", "How do I block someone?").await;
+    server
+        .ask("after", "How do I block a contact on Lumo?")
+        .await;
     server.stop().await;
 }
 
@@ -696,7 +698,7 @@ async fn a_call_past_the_time_limit_gets_deadline_exceeded_and_leaves_nothing_ha
         .unwrap();
     let ask = pb::CreateDraftRequest {
         conversation_id: "late".into(),
-        message: "How do I block someone?".into(),
+        message: "How do I block a contact on Lumo?".into(),
         request_id: "late-1".into(),
         ..Default::default()
     };
@@ -847,7 +849,7 @@ async fn with_tls_the_server_speaks_only_tls() {
         .create_draft(bearer(
             pb::CreateDraftRequest {
                 conversation_id: "tls-1".into(),
-                message: "How do I block someone?".into(),
+                message: "How do I block a contact on Lumo?".into(),
                 ..Default::default()
             },
             "desk",

@@ -362,11 +362,26 @@ impl Drafter {
                 })
             });
         }
+        let (line, runner_up_line) = {
+            let mut analyzer = lang::analyzer(lang::analyzer_key(&found.locale));
+            let mut closest = |i: usize| {
+                found
+                    .hits
+                    .articles
+                    .get(i)
+                    .map_or_else(Default::default, |hit| {
+                        confidence::line_match(&mut analyzer, &found.hits.query_terms, hit)
+                    })
+            };
+            (closest(0), closest(1))
+        };
         let signals = confidence::Signals {
             hits: &found.hits.articles,
             query_terms: found.hits.query_terms.len(),
             flags: flags.clone(),
             locale_fallback: found.locale != detection.locale,
+            line,
+            runner_up_line,
         };
         let thresholds = self.config.routing.for_channel(&channel);
         let phrases = phrases::for_locale(&detection.locale);

@@ -38,17 +38,17 @@ def main():
     drafts, review, knowledge = dg.DraftsStub(ch), rg.ReviewStub(ch), kg.KnowledgeStub(ch)
 
     try:
-        drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-0", message="How do I block someone?"))
+        drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-0", message="How do I block a contact on Lumo?"))
         sys.exit("a call without a token was served")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
 
-    confident = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block someone?", channel="whatsapp", request_id="py-req-1", context={"os": "android"}), metadata=platform)
+    confident = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block a contact on Lumo?", channel="whatsapp", request_id="py-req-1", context={"os": "android"}), metadata=platform)
     assert confident.ai_generated and confident.disclosure, confident
     assert d.DraftState.Name(confident.state) == "AUTO_APPROVED", confident.state
     assert d.ConfidenceLevel.Name(confident.confidence.level) == "HIGH"
     assert confident.citations[0].article_id == "en/block-contact", confident.citations
-    again = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block someone?", request_id="py-req-1"), metadata=platform)
+    again = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-1", message="How do I block a contact on Lumo?", request_id="py-req-1"), metadata=platform)
     assert again.id == confident.id
 
     unsure = drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-2", message="What's the weather in Rome tomorrow?"), metadata=platform)

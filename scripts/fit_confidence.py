@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Fits the weights of the confidence model (src/drafting/confidence.rs) to labeled questions.
+
+Usage:
+  replygate eval --questions Q.jsonl [--knowledge DIR] --json > set.json     (once per set)
+  python3 scripts/fit_confidence.py [--features a,b,...] set1.json set2.json ...
+
+Each question's signals (the draft's reasons) come from `eval --json`; the label is whether
+the draft cites the expected article (out-of-scope questions are never right). The model is a
+logistic regression, fitted by Newton's method with a small L2 penalty, every set weighing
+the same whatever its size. It prints the weights to paste into confidence.rs, then, per set
+and with every set held out in turn, precision / coverage / leakage at a few thresholds.
+No third-party packages.
+"""
+import json
+import math
+import sys
+
+# The signals the model reads, in the order of confidence.rs's WEIGHTS.
+FEATURES = ["retrieval_strength", "margin", "line_f1", "line_margin", "coverage_margin", "log_terms"]
+L2 = 1e-2
+
+
+FLAGS = ("few_terms", "locale_fallback")
+
+
+def feature(name, signals):
+    """A signal's value; flags count as present or absent; a few are derived."""
+    if name in FLAGS:
+        return 1.0 if name in signals else 0.0
+    if name == "line_f1":
+        r, p = signals.get("line_recall", 0.0), signals.get("line_precision", 0.0)
+        return 2 * r * p / (r + p) if r + p > 0 else 0.0
+    if name == "log_terms":
+        # Capped as in confidence.rs: longer questions than the data had are not extrapolated.
+        return math.log1p(min(signals.get("question_terms", 0.0), 12.0))
+    return float(signals.get(name, 0.0))
+
+
+def features(signals):
+    return [feature(name, signals) for name in FEATURES]
+
+
+def load(path):
+    rows = []
+    for o in json.load(open(path))["outcomes"]:
+        rows.append({
+            "x": features(o["signals"]),
+            "y": 1.0 if o["in_scope"] and o["cited"] == o["expected"] else 0.0,
+            "in_scope": o["in_scope"],
+            "forced": o["forced_review"],
+        })
+    return rows
+
+
+def solve(a, b):
+    """Gaussian elimination with partial pivoting: a x = b."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        p = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[p] = m[p], m[c]
+        for r in range(n):
+            if r != c and m[c][c] != 0:
+                f = m[r][c] / m[c][c]
+                for k in range(c, n + 1):
+                    m[r][k] -= f * m[c][k]
+    return [m[i][n] / m[i][i] if m[i][i] else 0.0 for i in range(n)]
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def fit(sets):
+    rows = [(r, 1.0 / len(s)) for s in sets for r in s]
+    d = len(FEATURES) + 1
+    w = [0.0] * d  # bias last
+    for _ in range(25):
+        grad = [0.0] * d
+        hess = [[0.0] * d for _ in range(d)]
+        for r, weight in rows:
+            x = r["x"] + [1.0]
+            p = sigmoid(sum(a * b for a, b in zip(w, x)))
+            for i in range(d):
+                grad[i] += weight * (p - r["y"]) * x[i]
+                for j in range(d):
+                    hess[i][j] += weight * p * (1 - p) * x[i] * x[j]
+        for i in range(d - 1):
+            grad[i] += L2 * w[i]
+            hess[i][i] += L2
+        step = solve(hess, grad)
+        w = [a - b for a, b in zip(w, step)]
+        if max(abs(s) for s in step) < 1e-9:
+            break
+    return w
+
+
+def score(w, r):
+    return sigmoid(sum(a * b for a, b in zip(w, r["x"] + [1.0])))
+
+
+def routing(rows, w, threshold):
+    sent = [r for r in rows if score(w, r) >= threshold and not r["forced"]]
+    ins = sum(r["in_scope"] for r in rows)
+    oos = len(rows) - ins
+    precision = sum(r["y"] for r in sent) / len(sent) if sent else float("nan")
+    coverage = sum(r["in_scope"] for r in sent) / max(1, ins)
+    leakage = sum(not r["in_scope"] for r in sent) / max(1, oos)
+    return precision, coverage, leakage
+
+
+def table(names, sets, w, label):
+    print(f"\n{label}")
+    print(f"{'set':<28} " + "  ".join(f"@{t:.2f} P / cov / leak" for t in (0.7, 0.8, 0.9)))
+    for name, rows in zip(names, sets):
+        cells = []
+        for t in (0.7, 0.8, 0.9):
+            p, c, l = routing(rows, w, t)
+            cells.append(f"{p:6.1%} / {c:5.1%} / {l:5.1%}")
+        print(f"{name:<28} " + "  ".join(cells))
+
+
+def main():
+    global FEATURES
+    args = sys.argv[1:]
+    if args[:1] == ["--features"]:
+        FEATURES = args[1].split(",")
+        args = args[2:]
+    paths = args
+    if not paths:
+        sys.exit(__doc__)
+    sets = [load(p) for p in paths]
+    names = [p.rsplit("/", 1)[-1] for p in paths]
+    w = fit(sets)
+    print("const WEIGHTS: [(&str, f64); %d] = [" % len(FEATURES))
+    for name, v in zip(FEATURES, w):
+        print(f'    ("{name}", {v:.3f}),')
+    print("];")
+    print(f"const BIAS: f64 = {w[-1]:.3f};")
+    table(names, sets, w, "fitted on every set")
+    if len(sets) > 1:
+        print("\neach set held out (fitted on the others):")
+        for i, name in enumerate(names):
+            wi = fit(sets[:i] + sets[i + 1:])
+            table([name], [sets[i]], wi, f"held out: {name}")
+
+
+if __name__ == "__main__":
+    main()
