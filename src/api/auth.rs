@@ -6,11 +6,10 @@
 //! the same machine (loopback) without a token, and refuses every other
 //! client, so a fresh `cargo run` works and is not open to the network.
 
-use super::limits::{BoxFuture, reject};
+use super::limits::{BoxFuture, Guard, reject};
 use crate::auth::{Principal, Role, Tokens};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tonic::Status;
 
 /// Paths served to anyone: health checks and the schema.
@@ -127,31 +126,16 @@ pub fn decide(
     }
 }
 
+/// Authenticates and authorizes every call, per `mode`.
 #[derive(Clone)]
-pub struct AuthLayer {
+pub struct Authenticate {
     mode: Mode,
 }
 
-impl AuthLayer {
+impl Authenticate {
     pub fn new(mode: Mode) -> Self {
-        AuthLayer { mode }
+        Authenticate { mode }
     }
-}
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = Authenticate<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticate {
-            inner,
-            mode: self.mode.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Authenticate<S> {
-    inner: S,
-    mode: Mode,
 }
 
 /// The client's address, over plain TCP or TLS.
@@ -166,21 +150,17 @@ fn peer<B>(request: &http::Request<B>) -> Option<SocketAddr> {
         })
 }
 
-impl<S, B> tower::Service<http::Request<B>> for Authenticate<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+impl Guard for Authenticate {
+    fn call<S, B>(
+        &self,
+        inner: &mut S,
+        mut request: http::Request<B>,
+    ) -> BoxFuture<Result<http::Response<tonic::body::Body>, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         let verdict = decide(
             &self.mode,
             request.uri().path(),
@@ -195,7 +175,7 @@ where
                 if let Some(p) = principal {
                     request.extensions_mut().insert(p);
                 }
-                Box::pin(self.inner.call(request))
+                Box::pin(inner.call(request))
             }
             Verdict::Deny(status) => {
                 let reason = match status.code() {

@@ -68,41 +68,45 @@ fn principal<B>(request: &http::Request<B>) -> Option<&Arc<Principal>> {
     request.extensions().get::<Arc<Principal>>()
 }
 
-// --- global concurrency, shed when full ---
+// --- one tower service for every guard ---
 
+/// One concern in front of the gRPC routes: given the next service and a
+/// call, answers it (a refusal) or passes it on, maybe wrapping the answer.
+pub trait Guard: Clone + Send + 'static {
+    fn call<S, B>(
+        &self,
+        inner: &mut S,
+        request: http::Request<B>,
+    ) -> BoxFuture<Result<Response, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = Response>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static;
+}
+
+/// A guard as a tower layer.
 #[derive(Clone)]
-pub struct ShedLayer {
-    permits: Arc<Semaphore>,
-    max: usize,
-}
+pub struct GuardLayer<G>(pub G);
 
-impl ShedLayer {
-    pub fn new(max: usize) -> Self {
-        ShedLayer {
-            permits: Arc::new(Semaphore::new(max)),
-            max,
-        }
-    }
-}
-
-impl<S> tower::Layer<S> for ShedLayer {
-    type Service = Shed<S>;
-    fn layer(&self, inner: S) -> Shed<S> {
-        Shed {
+impl<S, G: Clone> tower::Layer<S> for GuardLayer<G> {
+    type Service = Guarded<S, G>;
+    fn layer(&self, inner: S) -> Guarded<S, G> {
+        Guarded {
             inner,
-            layer: self.clone(),
+            guard: self.0.clone(),
         }
     }
 }
 
 #[derive(Clone)]
-pub struct Shed<S> {
+pub struct Guarded<S, G> {
     inner: S,
-    layer: ShedLayer,
+    guard: G,
 }
 
-impl<S, B> tower::Service<http::Request<B>> for Shed<S>
+impl<S, B, G> tower::Service<http::Request<B>> for Guarded<S, G>
 where
+    G: Guard,
     S: tower::Service<http::Request<B>, Response = Response>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
@@ -116,13 +120,46 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        self.guard.call(&mut self.inner, request)
+    }
+}
+
+// --- global concurrency, shed when full ---
+
+/// At most `max` calls in progress; one more is refused at once.
+#[derive(Clone)]
+pub struct Shed {
+    permits: Arc<Semaphore>,
+    max: usize,
+}
+
+impl Shed {
+    pub fn new(max: usize) -> Self {
+        Shed {
+            permits: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+}
+
+impl Guard for Shed {
+    fn call<S, B>(
+        &self,
+        inner: &mut S,
+        request: http::Request<B>,
+    ) -> BoxFuture<Result<Response, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = Response>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         // Health checks answer under any load, so an overloaded replica is not killed for it.
         if super::auth::is_open(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
+            return Box::pin(inner.call(request));
         }
-        match self.layer.permits.clone().try_acquire_owned() {
+        match self.permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                let call = self.inner.call(request);
+                let call = inner.call(request);
                 Box::pin(async move {
                     let response = call.await;
                     drop(permit);
@@ -137,7 +174,7 @@ where
                         Status::unavailable(retry_message(
                             &format!(
                                 "the server is at its limit of {} calls in progress (limits.max_concurrent_requests)",
-                                self.layer.max
+                                self.max
                             ),
                             after,
                         )),
@@ -194,50 +231,31 @@ impl Buckets {
     }
 }
 
+/// A token bucket per token.
 #[derive(Clone)]
-pub struct RateLimitLayer {
+pub struct RateLimit {
     buckets: Arc<Buckets>,
 }
 
-impl RateLimitLayer {
+impl RateLimit {
     pub fn new(rate: f64, burst: u32) -> Self {
-        RateLimitLayer {
+        RateLimit {
             buckets: Arc::new(Buckets::new(rate, burst)),
         }
     }
 }
 
-impl<S> tower::Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
-    fn layer(&self, inner: S) -> RateLimit<S> {
-        RateLimit {
-            inner,
-            buckets: self.buckets.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct RateLimit<S> {
-    inner: S,
-    buckets: Arc<Buckets>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for RateLimit<S>
-where
-    S: tower::Service<http::Request<B>, Response = Response>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+impl Guard for RateLimit {
+    fn call<S, B>(
+        &self,
+        inner: &mut S,
+        request: http::Request<B>,
+    ) -> BoxFuture<Result<Response, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = Response>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         if let Some(p) = principal(&request)
             && let Err(after) = self.buckets.take(&p.token_id, Instant::now())
         {
@@ -255,7 +273,7 @@ where
                 ),
             );
         }
-        Box::pin(self.inner.call(request))
+        Box::pin(inner.call(request))
     }
 }
 
@@ -337,53 +355,34 @@ impl http_body::Body for SlotBody {
     }
 }
 
+/// At most `max` open server streams per token.
 #[derive(Clone)]
-pub struct StreamLimitLayer {
+pub struct StreamLimit {
     streams: Arc<OpenStreams>,
 }
 
-impl StreamLimitLayer {
+impl StreamLimit {
     pub fn new(max: usize) -> Self {
-        StreamLimitLayer {
+        StreamLimit {
             streams: OpenStreams::new(max),
         }
     }
 }
 
-impl<S> tower::Layer<S> for StreamLimitLayer {
-    type Service = StreamLimit<S>;
-    fn layer(&self, inner: S) -> StreamLimit<S> {
-        StreamLimit {
-            inner,
-            streams: self.streams.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct StreamLimit<S> {
-    inner: S,
-    streams: Arc<OpenStreams>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for StreamLimit<S>
-where
-    S: tower::Service<http::Request<B>, Response = Response>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+impl Guard for StreamLimit {
+    fn call<S, B>(
+        &self,
+        inner: &mut S,
+        request: http::Request<B>,
+    ) -> BoxFuture<Result<Response, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = Response>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         let key = match principal(&request) {
             Some(p) if is_stream(request.uri().path()) => p.token_id.clone(),
-            _ => return Box::pin(self.inner.call(request)),
+            _ => return Box::pin(inner.call(request)),
         };
         let Some(slot) = self.streams.open(&key) else {
             return reject(
@@ -394,7 +393,7 @@ where
                 )),
             );
         };
-        let call = self.inner.call(request);
+        let call = inner.call(request);
         Box::pin(async move {
             let response = call.await?;
             Ok(response.map(|body| {
@@ -409,50 +408,31 @@ where
 
 // --- time limit per call ---
 
+/// DEADLINE_EXCEEDED when a call has not answered within `limit`.
 #[derive(Clone)]
-pub struct TimeoutLayer {
+pub struct Timeout {
     limit: Duration,
 }
 
-impl TimeoutLayer {
+impl Timeout {
     pub fn new(limit: Duration) -> Self {
-        TimeoutLayer { limit }
+        Timeout { limit }
     }
 }
 
-impl<S> tower::Layer<S> for TimeoutLayer {
-    type Service = Timeout<S>;
-    fn layer(&self, inner: S) -> Timeout<S> {
-        Timeout {
-            inner,
-            limit: self.limit,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Timeout<S> {
-    inner: S,
-    limit: Duration,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Timeout<S>
-where
-    S: tower::Service<http::Request<B>, Response = Response>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+impl Guard for Timeout {
+    fn call<S, B>(
+        &self,
+        inner: &mut S,
+        request: http::Request<B>,
+    ) -> BoxFuture<Result<Response, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = Response>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         let limit = self.limit;
-        let call = self.inner.call(request);
+        let call = inner.call(request);
         Box::pin(async move {
             match tokio::time::timeout(limit, call).await {
                 Ok(response) => response,

@@ -14,6 +14,7 @@ mod status;
 
 use crate::app::App;
 use crate::config::{AuthMode, Config};
+use limits::GuardLayer;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -164,16 +165,20 @@ pub async fn serve(
     });
     // Outermost first: shed load before any work, then authenticate, then the per-token limits.
     let layers = tower::ServiceBuilder::new()
-        .layer(limits::ShedLayer::new(limits.max_concurrent_requests))
-        .layer(auth::AuthLayer::new(door.mode.clone()))
-        .layer(limits::RateLimitLayer::new(
+        .layer(GuardLayer(limits::Shed::new(
+            limits.max_concurrent_requests,
+        )))
+        .layer(GuardLayer(auth::Authenticate::new(door.mode.clone())))
+        .layer(GuardLayer(limits::RateLimit::new(
             limits.requests_per_second_per_token,
             limits.burst_per_token,
-        ))
-        .layer(limits::StreamLimitLayer::new(limits.max_streams_per_token))
-        .layer(limits::TimeoutLayer::new(Duration::from_millis(
+        )))
+        .layer(GuardLayer(limits::StreamLimit::new(
+            limits.max_streams_per_token,
+        )))
+        .layer(GuardLayer(limits::Timeout::new(Duration::from_millis(
             limits.request_timeout_ms,
-        )));
+        ))));
     let mut server = tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams_per_connection)
         .http2_max_header_list_size(limits.max_header_list_bytes);
