@@ -789,6 +789,16 @@ async fn the_transcript_tells_the_whole_story_in_order() {
     assert_eq!(&kinds[..expected.len()], &expected);
     assert!(kinds.contains(&("delivery_acked", "platform")));
     assert!(conv.events.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Each event shows its link in the audit chain: nothing else happened
+    // meanwhile, so this conversation's events are consecutive links.
+    assert!(conv.events[0].chain_position > 0);
+    for w in conv.events.windows(2) {
+        assert_eq!(w[1].chain_position, w[0].chain_position + 1, "{w:?}");
+        assert_eq!(w[1].prev_hash, w[0].hash, "{w:?}");
+    }
+    assert!(conv.events.iter().all(|e| e.hash.len() == 64
+        && e.hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && e.hash != e.prev_hash));
 }
 
 // ---------- validation ----------

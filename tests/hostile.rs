@@ -1168,17 +1168,11 @@ async fn ten_thousand_metadata_entries_are_refused_and_the_server_carries_on() {
         );
     }
     let refused = s.drafts().create_draft(req).await.unwrap_err();
-    assert!(
-        matches!(
-            refused.code(),
-            Code::Internal
-                | Code::Unavailable
-                | Code::ResourceExhausted
-                | Code::Cancelled
-                | Code::Unknown
-        ),
-        "{refused:?}"
-    );
+    // The server's HTTP/2 settings cap the header list (`max_header_list_bytes`,
+    // 16 KiB), so no handler ever sees this: tonic's client refuses to send it
+    // past the advertised limit (RESOURCE_EXHAUSTED); a client that sends it
+    // anyway has its connection closed (grpcio reports UNAVAILABLE).
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert_eq!(fingerprint(&s, &backend).await, before);
     // The connection may be gone; a new client is served normally.
     let fresh = pb::drafts_client::DraftsClient::connect(format!("http://{}", s.grpc_addr))
@@ -1187,4 +1181,121 @@ async fn ten_thousand_metadata_entries_are_refused_and_the_server_carries_on() {
         .create_draft(ask("meta-after", "How do I block a contact on Lumo?"))
         .await;
     assert!(fresh.is_ok(), "{fresh:?}");
+}
+
+fn write_file(dir: &std::path::Path, rel: &str, bytes: &[u8]) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A server on the knowledge folder `kb` with its data in `data`.
+async fn server_on_folder(kb: &std::path::Path, data: &std::path::Path) -> TestServer {
+    let mut config = common::test_config(data.to_path_buf());
+    config.knowledge_dir = kb.to_path_buf();
+    TestServer::start_config(config, None).await
+}
+
+async fn get_article(s: &TestServer, id: &str) -> Result<pb::Article, Status> {
+    s.knowledge()
+        .get_article(pb::GetArticleRequest { id: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_knowledge_folder_loads_its_good_files_and_keeps_the_last_good_versions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (kb, data) = (tmp.path().join("kb"), tmp.path().join("data"));
+    let good = b"---\ntitle: Block a contact\n---\nOpen the chat, tap the name and choose Block.\n";
+    let victim = b"---\ntitle: Mute a group\n---\nOpen the group, tap its name and choose Mute.\n";
+    write_file(&kb, "en/block.md", good);
+    write_file(&kb, "en/mute.md", victim);
+    let s = server_on_folder(&kb, &data).await;
+    let before = get_article(&s, "en/mute").await.unwrap();
+    s.stop().await;
+
+    // The article that was good becomes a YAML alias bomb (nine levels of
+    // nine references: 387 million strings if it were expanded).
+    let mut bomb = String::from(
+        "---\ntitle: Bomb\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for w in ["a", "b", "c", "d", "e", "f", "g", "h", "i"].windows(2) {
+        let refs = vec![format!("*{}", w[0]); 9].join(",");
+        bomb.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+    }
+    bomb.push_str("tags: *i\n---\nbody\n");
+    write_file(&kb, "en/mute.md", bomb.as_bytes());
+    // And new files, each broken in its own way.
+    let huge_front_matter = format!(
+        "---\ntitle: Huge\ntags: [{}]\n---\nbody\n",
+        "\"t\",".repeat(20_000)
+    );
+    write_file(&kb, "en/huge-front-matter.md", huge_front_matter.as_bytes());
+    let huge_body = format!("---\ntitle: Huge body\n---\n{}\n", "word ".repeat(200_000));
+    write_file(&kb, "en/huge-body.md", huge_body.as_bytes());
+    write_file(
+        &kb,
+        "en/binary.md",
+        &[0x00, 0xff, 0xfe, 0x00, 0x89, b'P', b'N', b'G', 0x0d, 0x0a],
+    );
+    write_file(
+        &kb,
+        "en/unterminated.md",
+        b"---\ntitle: Never closed\nbody without an end\n",
+    );
+    write_file(&kb, "en/no-title.md", b"---\ntags: [a]\n---\nbody\n");
+    write_file(
+        &kb,
+        "en/list-front-matter.md",
+        b"---\n- title\n- x\n---\nbody\n",
+    );
+    write_file(&kb, "en/template.md", b"---\ntitle: \"{{ 7*7 }} ${jndi:ldap://x} '; DROP TABLE articles; --\"\n---\n{% raw %}<script>alert(1)</script>\n");
+    let deep = format!(
+        "---\ntitle: Deep quotes\n---\n{} deep\n",
+        ">".repeat(50_000)
+    );
+    write_file(&kb, "en/deep.md", deep.as_bytes());
+
+    let s = server_on_folder(&kb, &data).await;
+    // The bomb kept the last good version live; the good file is untouched.
+    assert_eq!(get_article(&s, "en/mute").await.unwrap(), before);
+    assert_eq!(get_article(&s, "en/block").await.unwrap().version, 1);
+    for id in [
+        "en/huge-front-matter",
+        "en/huge-body",
+        "en/binary",
+        "en/unterminated",
+        "en/no-title",
+        "en/list-front-matter",
+    ] {
+        let status = get_article(&s, id).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{id}: {status:?}");
+    }
+    // Metacharacters are only text; a deeply nested quote is one bounded passage.
+    let template = get_article(&s, "en/template").await.unwrap();
+    assert_eq!(
+        template.title,
+        "{{ 7*7 }} ${jndi:ldap://x} '; DROP TABLE articles; --"
+    );
+    assert!(get_article(&s, "en/deep").await.is_ok());
+    // Drafting and search go on over what loaded.
+    let hits = s
+        .knowledge()
+        .search(pb::SearchRequest {
+            query: "mute a group".into(),
+            limit: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hits;
+    assert_eq!(hits[0].article_id, "en/mute");
+    assert_eq!(hits[0].version, before.version);
+    let d = s.ask("c-after", "How do I block a contact?").await;
+    assert!(
+        d.citations.iter().any(|c| c.article_id == "en/block"),
+        "{d:?}"
+    );
 }

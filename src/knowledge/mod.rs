@@ -560,7 +560,10 @@ impl Knowledge {
         let mut report = SyncReport::default();
         let files = {
             let dir = dir.to_path_buf();
-            blocking(move || collect_files(&dir)).await
+            // Front matter and Markdown; anything longer fails validation
+            // anyway, so it is never read whole.
+            let max_bytes = (self.limits.max_article_bytes + parse::MAX_FRONT_MATTER_BYTES) as u64;
+            blocking(move || collect_files(&dir, max_bytes)).await
         };
         // Replicas sharing a database take turns; the later ones find it done.
         let _sync_lock = self.store.lock_folder_sync().await?;
@@ -657,14 +660,18 @@ struct KnowledgeFile {
     text: Result<String, String>,
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
+fn read_text(path: &Path, max_bytes: u64) -> Result<String, String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if size > max_bytes {
+        return Err(format!("file is {size} bytes; at most {max_bytes}"));
+    }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
 }
 
-/// `<dir>/<locale>/**/<slug>.md` with their text, sorted; folders that are not
-/// locale tags are skipped.
-fn collect_files(dir: &Path) -> Vec<KnowledgeFile> {
+/// `<dir>/<locale>/**/<slug>.md` with their text (files over `max_bytes`
+/// are not read), sorted; folders that are not locale tags are skipped.
+fn collect_files(dir: &Path, max_bytes: u64) -> Vec<KnowledgeFile> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -700,7 +707,7 @@ fn collect_files(dir: &Path) -> Vec<KnowledgeFile> {
                         .map(|c| c.as_os_str().to_string_lossy().to_string())
                         .collect::<Vec<_>>()
                         .join("/");
-                    let text = read_text(&path);
+                    let text = read_text(&path, max_bytes);
                     out.push(KnowledgeFile {
                         path,
                         locale: locale.clone(),
