@@ -186,23 +186,51 @@ const QUESTIONS: &[&str] = &[
     "Do you sell gift cards?",
 ];
 
-/// `clients` concurrent callers for `seconds`; returns (requests/s, sorted latencies in ms).
-async fn drive(
-    addr: std::net::SocketAddr,
-    clients: usize,
-    seconds: u64,
-    tag: &str,
-) -> Result<(f64, Vec<f64>), BoxError> {
-    drive_spread(&[addr], clients, seconds, tag).await
+/// How the load generator's clients send.
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// Each client sends its next request as soon as the last is answered.
+    BackToBack,
+    /// The clients together offer this many requests per second, evenly
+    /// spaced; latency counts from when a request was due, so a request sent
+    /// late because the server was slow counts its wait (no coordinated omission).
+    Offered(f64),
 }
 
-/// `drive` with the clients spread round-robin over several replicas.
-async fn drive_spread(
+/// A load run's outcome.
+struct Load {
+    /// Answered requests per second.
+    rps: f64,
+    /// Latencies in ms, sorted.
+    latencies: Vec<f64>,
+    /// Each answered request's conversation id with its latency in ms.
+    samples: Vec<(String, f64)>,
+}
+
+/// A conversation id as letters only, so personal-data masking leaves it alone.
+fn ticket(conversation: &str) -> String {
+    let mapped: String = conversation
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => (b'a' + (c as u8 - b'0')) as char,
+            'a'..='z' => c,
+            _ => 'k',
+        })
+        .collect();
+    format!("tkt{mapped}")
+}
+
+/// `clients` concurrent callers of CreateDraft for `seconds`, spread
+/// round-robin over `addrs`. With `tickets` each request carries its
+/// [`ticket`] in `context`, for the fake LLM to report its own time by.
+async fn drive(
     addrs: &[std::net::SocketAddr],
     clients: usize,
     seconds: u64,
     tag: &str,
-) -> Result<(f64, Vec<f64>), BoxError> {
+    pace: Pace,
+    tickets: bool,
+) -> Result<Load, BoxError> {
     let connections: Vec<tonic::transport::Channel> = (0..clients.clamp(addrs.len(), 16))
         .map(|i| {
             tonic::transport::Channel::from_shared(format!("http://{}", addrs[i % addrs.len()]))
@@ -217,31 +245,54 @@ async fn drive_spread(
             pb::drafts_client::DraftsClient::new(connections[i % connections.len()].clone());
         let tag = tag.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
+            let mut samples = Vec::new();
             let mut k = 0usize;
-            while Instant::now() < deadline {
+            loop {
+                let due = match pace {
+                    Pace::BackToBack => Instant::now(),
+                    Pace::Offered(rate) => {
+                        let every = clients as f64 / rate;
+                        let at = (k as f64 + i as f64 / clients as f64) * every;
+                        started + Duration::from_secs_f64(at)
+                    }
+                };
+                if due >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                let conversation_id = format!("{tag}-{i}-{k}");
+                let context = if tickets {
+                    [("ticket".to_string(), ticket(&conversation_id))].into()
+                } else {
+                    Default::default()
+                };
                 let req = pb::CreateDraftRequest {
-                    conversation_id: format!("{tag}-{i}-{k}"),
+                    conversation_id: conversation_id.clone(),
                     message: QUESTIONS[(i + k) % QUESTIONS.len()].into(),
                     channel: "chat".into(),
+                    context,
                     ..Default::default()
                 };
-                let t = Instant::now();
                 if client.create_draft(req).await.is_ok() {
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    samples.push((conversation_id, due.elapsed().as_secs_f64() * 1000.0));
                 }
                 k += 1;
             }
-            lat
+            samples
         }));
     }
-    let mut all = Vec::new();
+    let mut samples = Vec::new();
     for t in tasks {
-        all.extend(t.await?);
+        samples.extend(t.await?);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    Ok((all.len() as f64 / elapsed, all))
+    let mut latencies: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    latencies.sort_by(f64::total_cmp);
+    Ok(Load {
+        rps: samples.len() as f64 / elapsed,
+        latencies,
+        samples,
+    })
 }
 
 async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, BoxError> {
@@ -254,7 +305,7 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     let mut md = String::new();
     writeln!(
         md,
-        "## CreateDraft over gRPC (extractive drafter, durable SQLite)\n\nEach client sends CreateDraft back to back for {seconds} s (8 questions in en/pt/it, in and out of scope, each a new conversation); every draft is committed with `synchronous = FULL` before the answer, by the group-commit writer (all drafts waiting when a transaction begins share its one fsync). The load generator runs in the same process and shares the 2 cores. The clients are closed-loop, so mean latency is clients ÷ throughput (Little's law): at 64 clients, a p99 of 20 ms would take more than 3,200 drafts/s.\n"
+        "## CreateDraft over gRPC (extractive drafter, durable SQLite)\n\nEvery draft is committed with `synchronous = FULL` before the answer, by the group-commit writer (all drafts waiting when a transaction begins share its one fsync). 8 questions in en/pt/it, in and out of scope, each a new conversation. The load generator runs in the same process and shares the 2 cores.\n\n**Back to back** ({seconds} s a level): each client sends its next CreateDraft as soon as the last is answered, so the server is saturated from a few clients on and latency is clients ÷ throughput (Little's law).\n"
     )?;
     writeln!(
         md,
@@ -262,12 +313,34 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     )?;
     for clients in [1usize, 16, 64, 256] {
         eprintln!("  {clients} clients");
-        let (rps, lat) = drive(server.addr, clients, seconds, &format!("load{clients}")).await?;
+        let tag = format!("load{clients}");
+        let run = drive(&[server.addr], clients, seconds, &tag, Pace::BackToBack, false).await?;
         writeln!(
             md,
-            "| {clients} | {rps:.0} | {:.1} ms | {:.1} ms |",
-            pct(&lat, 0.5),
-            pct(&lat, 0.99)
+            "| {clients} | {:.0} | {:.1} ms | {:.1} ms |",
+            run.rps,
+            pct(&run.latencies, 0.5),
+            pct(&run.latencies, 0.99)
+        )?;
+    }
+    writeln!(
+        md,
+        "\n**At an offered rate** ({seconds} s a level): 64 clients together send the given number of drafts per second, evenly spaced (each client one every 64 ÷ rate seconds); latency counts from when a request was due, so time spent waiting behind a slow answer counts.\n"
+    )?;
+    writeln!(
+        md,
+        "| offered drafts/s (64 clients) | answered drafts/s | p50 | p99 |\n|---|---|---|---|"
+    )?;
+    for rate in [500.0, 1000.0, 1500.0] {
+        eprintln!("  64 clients offering {rate}/s");
+        let tag = format!("rate{rate}");
+        let run = drive(&[server.addr], 64, seconds, &tag, Pace::Offered(rate), false).await?;
+        writeln!(
+            md,
+            "| {rate:.0} | {:.0} | {:.1} ms | {:.1} ms |",
+            run.rps,
+            pct(&run.latencies, 0.5),
+            pct(&run.latencies, 0.99)
         )?;
     }
     writeln!(md)?;
@@ -322,12 +395,13 @@ async fn create_draft_postgres(
         for clients in [1usize, 16, 64] {
             eprintln!("  {replicas} replica(s), {clients} clients");
             let tag = format!("pg{replicas}-{clients}");
-            let (rps, lat) = drive_spread(&addrs, clients, seconds, &tag).await?;
+            let run = drive(&addrs, clients, seconds, &tag, Pace::BackToBack, false).await?;
             writeln!(
                 md,
-                "| {replicas} | {clients} | {rps:.0} | {:.1} ms | {:.1} ms |",
-                pct(&lat, 0.5),
-                pct(&lat, 0.99)
+                "| {replicas} | {clients} | {:.0} | {:.1} ms | {:.1} ms |",
+                run.rps,
+                pct(&run.latencies, 0.5),
+                pct(&run.latencies, 0.99)
             )?;
         }
         for server in servers {
@@ -355,41 +429,66 @@ fn histogram(name: &str) -> (f64, u64) {
         .fold((0.0, 0), |(s, c), (s2, c2)| (s + s2, c + c2))
 }
 
-/// An OpenAI-compatible endpoint that answers every request after `delay`.
-async fn fake_llm(delay: Duration) -> Result<std::net::SocketAddr, BoxError> {
+/// How long the fake LLM held each request, in ms, by the ticket in its prompt.
+type Holds = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, f64>>>;
+
+/// The [`ticket`] in a request body, if any.
+fn find_ticket(body: &str) -> Option<String> {
+    let at = body.find("tkt")? + 3;
+    let rest: String = body[at..]
+        .chars()
+        .take_while(char::is_ascii_lowercase)
+        .collect();
+    Some(format!("tkt{rest}"))
+}
+
+/// An OpenAI-compatible endpoint that answers every request after `delay`,
+/// on a thread and runtime of its own (so it takes no time from the
+/// gateway's workers), and records how long it held each request.
+fn fake_llm(delay: Duration) -> Result<(std::net::SocketAddr, Holds), BoxError> {
     use axum::routing::post;
     let answer = serde_json::json!({
         "choices": [{ "message": { "content": serde_json::json!({ "reply": "To block a contact, open the chat, tap the contact's name and choose Block. [1]", "citations": [1], "answerable": true, "confidence": 0.9 }).to_string() }, "finish_reason": "stop" }]
-    });
+    })
+    .to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let holds = Holds::default();
+    let recorded = holds.clone();
     let app = axum::Router::new().route(
         "/v1/chat/completions",
-        post(move || {
-            let body = answer.to_string();
+        post(move |body: String| {
+            let (answer, recorded) = (answer.clone(), recorded.clone());
             async move {
-                // Timers wake up to a millisecond late; spin the last one, so the
-                // fake's own slack is not counted as the gateway's time.
-                let until = Instant::now() + delay;
-                tokio::time::sleep(delay.saturating_sub(Duration::from_millis(2))).await;
-                while Instant::now() < until {
-                    std::hint::spin_loop();
+                let held = Instant::now();
+                tokio::time::sleep(delay).await;
+                if let Some(t) = find_ticket(&body) {
+                    let ms = held.elapsed().as_secs_f64() * 1000.0;
+                    recorded.lock().expect("not poisoned").insert(t, ms);
                 }
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
+                ([(axum::http::header::CONTENT_TYPE, "application/json")], answer)
             }
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(addr)
+    std::thread::Builder::new()
+        .name("fake-llm".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the fake LLM");
+            runtime.block_on(async move {
+                if let Ok(listener) = TcpListener::from_std(listener) {
+                    let _ = axum::serve(listener, app).await;
+                }
+            });
+        })?;
+    Ok((addr, holds))
 }
 
 async fn llm_overhead(knowledge: &Path, seconds: u64) -> Result<String, BoxError> {
-    let llm = fake_llm(Duration::from_millis(500)).await?;
+    let (llm, holds) = fake_llm(Duration::from_millis(500))?;
     let mut config = Config {
         knowledge_dir: knowledge.to_path_buf(),
         ..Config::default()
@@ -401,30 +500,54 @@ async fn llm_overhead(knowledge: &Path, seconds: u64) -> Result<String, BoxError
     let mut md = String::new();
     writeln!(
         md,
-        "## The gateway's own time around an LLM\n\nA local OpenAI-compatible fake that answers every request after exactly 500 ms; the added time is CreateDraft's latency minus 500 ms (language detection, PII masking, retrieval, prompt, parsing, scoring, the durable commit, gRPC).\n"
+        "## The gateway's own time around an LLM\n\nA local OpenAI-compatible fake, on a thread of its own, answers every request after 500 ms and records how long it held each one (its timer wakes up to a millisecond late). The added time of a draft is its CreateDraft latency minus the fake's own time for it: language detection, PII masking, retrieval, prompt, the HTTP exchange with the LLM, parsing, scoring, the durable commit and gRPC. Each request carries a ticket in its `context`, which reaches the fake inside the prompt, so the two are paired exactly.\n"
     )?;
     writeln!(
         md,
-        "| concurrent clients | drafts/s | added p50 | added p99 | added mean | of which the HTTP exchange with the LLM, mean |\n|---|---|---|---|---|---|"
+        "| concurrent clients | drafts | drafts/s | added p50 | added p99 | added mean | of which the HTTP exchange with the LLM, mean |\n|---|---|---|---|---|---|---|"
     )?;
-    for clients in [1usize, 16] {
+    // One client back to back; more clients spread evenly over time (each
+    // sending every 640 ms), as independent conversations arrive, rather
+    // than all in step, which would make every draft wait for the others'
+    // post-processing when their LLM answers land together.
+    let levels = [
+        (1usize, Pace::BackToBack, seconds * 4),
+        (16, Pace::Offered(25.0), seconds * 2),
+        (64, Pace::Offered(100.0), seconds * 2),
+    ];
+    for (clients, pace, secs) in levels {
+        eprintln!("  {clients} clients");
         let (sum0, count0) = histogram("replygate_llm_request_seconds");
-        let (rps, lat) = drive(
-            server.addr,
-            clients,
-            seconds.max(5),
-            &format!("llm{clients}"),
-        )
-        .await?;
+        let tag = format!("llm{clients}");
+        let run = drive(&[server.addr], clients, secs, &tag, pace, true).await?;
         let (sum1, count1) = histogram("replygate_llm_request_seconds");
-        let http_ms = (sum1 - sum0) * 1000.0 / (count1 - count0).max(1) as f64 - 500.0;
-        let mean = lat.iter().sum::<f64>() / lat.len().max(1) as f64;
+        let holds = holds.lock().expect("not poisoned");
+        let held: Vec<(f64, f64)> = run
+            .samples
+            .iter()
+            .filter_map(|(conversation, ms)| holds.get(&ticket(conversation)).map(|h| (*ms, *h)))
+            .collect();
+        if held.len() != run.samples.len() {
+            return Err(format!(
+                "{} of {} drafts did not reach the fake LLM",
+                run.samples.len() - held.len(),
+                run.samples.len()
+            )
+            .into());
+        }
+        let mut added: Vec<f64> = held.iter().map(|(ms, h)| ms - h).collect();
+        added.sort_by(f64::total_cmp);
+        let n = held.len().max(1) as f64;
+        let mean_added = added.iter().sum::<f64>() / n;
+        let mean_held = held.iter().map(|(_, h)| h).sum::<f64>() / n;
+        let http_ms = (sum1 - sum0) * 1000.0 / (count1 - count0).max(1) as f64 - mean_held;
         writeln!(
             md,
-            "| {clients} | {rps:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {http_ms:.1} ms |",
-            pct(&lat, 0.5) - 500.0,
-            pct(&lat, 0.99) - 500.0,
-            mean - 500.0,
+            "| {clients} | {} | {:.1} | {:.1} ms | {:.1} ms | {mean_added:.1} ms | {http_ms:.1} ms |",
+            held.len(),
+            run.rps,
+            pct(&added, 0.5),
+            pct(&added, 0.99),
         )?;
     }
     writeln!(md)?;
