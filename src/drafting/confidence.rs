@@ -82,29 +82,17 @@ impl LineMatch {
     }
 }
 
-/// The line of `hit` that best matches `query_terms` (analyzed with `analyzer`).
-pub fn line_match(
-    analyzer: &mut tantivy::tokenizer::TextAnalyzer,
+/// The best match for `query_terms` among `lines` (each a line's distinct terms).
+pub fn closest_line<'a>(
     query_terms: &[String],
-    hit: &ArticleHit,
+    lines: impl IntoIterator<Item = &'a [String]>,
 ) -> LineMatch {
     let query: std::collections::HashSet<&str> = query_terms.iter().map(String::as_str).collect();
     if query.is_empty() {
         return LineMatch::default();
     }
-    let lines = std::iter::once(hit.title.as_str()).chain(hit.passages.iter().flat_map(|p| {
-        std::iter::once(p.heading.as_str()).chain(
-            p.text
-                .split('\n')
-                .flat_map(|l| l.split_inclusive(['.', '?', '!', ';'])),
-        )
-    }));
     let mut best = LineMatch::default();
-    for line in lines {
-        let terms: std::collections::HashSet<String> =
-            crate::knowledge::lang::terms(analyzer, line)
-                .into_iter()
-                .collect();
+    for terms in lines {
         if terms.is_empty() {
             continue;
         }
@@ -538,23 +526,6 @@ mod tests {
                 .iter()
                 .any(|r| r.signal == "policy_human_requested")
         );
-    }
-
-    #[test]
-    fn the_closest_line_is_found_among_title_headings_sentences_and_list_items() {
-        let mut a = crate::knowledge::lang::analyzer("en");
-        let mut h = hit("Card arrival", 5.0, 1.0);
-        h.passages = vec![PassageHit {
-            heading: "Customers ask".into(),
-            text: "Questions about cards.\n- where is my new card? It has not come.\n- how do I activate my card".into(),
-            ordinal: 0,
-            score: 5.0,
-        }];
-        let q = crate::knowledge::lang::terms(&mut a, "where is my new card");
-        let m = line_match(&mut a, &q, &h);
-        assert_eq!(m.recall, 1.0, "{m:?}");
-        assert_eq!(m.precision, 1.0, "the list item's first sentence: {m:?}");
-        assert_eq!(line_match(&mut a, &[], &h), LineMatch::default());
     }
 
     fn good_model() -> ModelSignals {

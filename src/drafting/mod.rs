@@ -6,6 +6,7 @@
 pub mod confidence;
 pub mod extractive;
 pub mod llm;
+mod passages;
 pub mod phrases;
 pub mod pii;
 pub mod policy;
@@ -135,6 +136,8 @@ pub struct Drafter {
     store: DynStore,
     knowledge: Arc<Knowledge>,
     policy: policy::Policy,
+    /// What retrieved passages say besides their score, per article version.
+    facts: passages::FactsCache,
     config: Arc<Config>,
     llm: Option<Arc<LlmClient>>,
 }
@@ -240,6 +243,7 @@ impl Drafter {
         }
         Ok(Drafter {
             policy: policy::Policy::new(&config.policy),
+            facts: passages::FactsCache::default(),
             store,
             knowledge,
             config,
@@ -349,32 +353,27 @@ impl Drafter {
             .knowledge
             .search_in(&masked[0].text, &detection.locale, retrieval.top_articles)
             .await?;
+        let facts: Vec<passages::ArticleFacts> = found
+            .hits
+            .articles
+            .iter()
+            .map(|hit| self.facts.article(hit, &found.locale, &self.policy))
+            .collect();
         // Instructions planted in an article reach the drafter as passages:
         // a draft built on one is never sent without review.
         let mut flags = flags;
         if flags.injection.is_none() {
-            flags.injection = found.hits.articles.iter().find_map(|a| {
-                a.passages.iter().find_map(|p| {
-                    self.policy
-                        .check(&p.text)
-                        .injection
-                        .map(|marker| format!("{marker} (in article {})", a.article_id))
-                })
+            flags.injection = found.hits.articles.iter().zip(&facts).find_map(|(a, f)| {
+                f.injection()
+                    .map(|marker| format!("{marker} (in article {})", a.article_id))
             });
         }
-        let (line, runner_up_line) = {
-            let mut analyzer = lang::analyzer(lang::analyzer_key(&found.locale));
-            let mut closest = |i: usize| {
-                found
-                    .hits
-                    .articles
-                    .get(i)
-                    .map_or_else(Default::default, |hit| {
-                        confidence::line_match(&mut analyzer, &found.hits.query_terms, hit)
-                    })
-            };
-            (closest(0), closest(1))
+        let closest = |i: usize| {
+            facts.get(i).map_or_else(Default::default, |f| {
+                f.closest_line(&found.hits.query_terms)
+            })
         };
+        let (line, runner_up_line) = (closest(0), closest(1));
         let signals = confidence::Signals {
             hits: &found.hits.articles,
             query_terms: found.hits.query_terms.len(),
