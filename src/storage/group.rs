@@ -108,32 +108,40 @@ async fn run<S: Session>(mut session: S, mut queue: mpsc::Receiver<Job<S::Conn>>
             }
             continue;
         }
+        // Each later write runs in a savepoint; closing one and opening the
+        // next is one round trip.
         let mut next = queue.try_recv().ok();
-        while let Some(job) = next.take() {
-            if let Err(e) = session.exec("SAVEPOINT write").await {
-                let (_, outcome) = job(None).await;
-                outcomes.push(outcome);
-                broken = Some(e);
-                break;
-            }
+        if next.is_some()
+            && let Err(e) = session.exec("SAVEPOINT write").await
+        {
+            broken = Some(e);
+        }
+        while broken.is_none()
+            && let Some(job) = next.take()
+        {
             let (ok, outcome) = job(Some(session.conn())).await;
             outcomes.push(outcome);
-            let closed = match ok {
-                true => session.exec("RELEASE write").await,
-                false => match session.exec("ROLLBACK TO write").await {
-                    Ok(()) => session.exec("RELEASE write").await,
-                    Err(e) => Err(e),
-                },
-            };
-            // A savepoint that cannot be closed fails the whole group rather
-            // than commit half a write (the connection is gone, usually).
-            if let Err(e) = closed {
+            if !ok && let Err(e) = session.exec("ROLLBACK TO write").await {
                 broken = Some(e);
                 break;
             }
             if outcomes.len() < S::MAX_GROUP {
                 next = queue.try_recv().ok();
             }
+            let close = match next {
+                Some(_) => "RELEASE write; SAVEPOINT write",
+                None => "RELEASE write",
+            };
+            // A savepoint that cannot be closed fails the whole group rather
+            // than commit half a write (the connection is gone, usually).
+            if let Err(e) = session.exec(close).await {
+                broken = Some(e);
+            }
+        }
+        // A write taken from the queue but not run is answered with the group's failure.
+        if let Some(job) = next {
+            let (_, outcome) = job(None).await;
+            outcomes.push(outcome);
         }
         let failure = match broken {
             Some(e) => {

@@ -168,36 +168,42 @@ macro_rules! sql_store {
                 sqlx::query_as("UPDATE audit_head SET pos = pos WHERE id = 1 RETURNING pos, hash")
                     .fetch_one(&mut *tx)
                     .await?;
-            for e in events {
-                pos += 1;
-                let detail = json(&e.detail);
-                let next = $crate::audit::link_hash(
-                    &hash,
-                    pos as u64,
-                    e.at,
-                    &e.kind,
-                    &e.actor,
-                    &e.conversation_id,
-                    &e.draft_id,
-                    &detail,
-                );
-                sqlx::query(
+            // One statement for up to 500 of them (well under both backends'
+            // limits on bound values).
+            for chunk in events.chunks(500) {
+                let mut rows = Vec::with_capacity(chunk.len());
+                for e in chunk {
+                    pos += 1;
+                    let detail = json(&e.detail);
+                    let next = $crate::audit::link_hash(
+                        &hash,
+                        pos as u64,
+                        e.at,
+                        &e.kind,
+                        &e.actor,
+                        &e.conversation_id,
+                        &e.draft_id,
+                        &detail,
+                    );
+                    let prev = std::mem::replace(&mut hash, next.clone());
+                    rows.push((e, detail, pos, prev, next));
+                }
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO audit_events (at, kind, actor, conversation_id, draft_id, detail,
-                        chain_pos, prev_hash, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(e.at)
-                .bind(&e.kind)
-                .bind(&e.actor)
-                .bind(&e.conversation_id)
-                .bind(&e.draft_id)
-                .bind(detail)
-                .bind(pos)
-                .bind(&hash)
-                .bind(&next)
-                .execute(&mut *tx)
-                .await?;
-                hash = next;
+                        chain_pos, prev_hash, hash) ",
+                );
+                insert.push_values(rows, |mut row, (e, detail, pos, prev, next)| {
+                    row.push_bind(e.at)
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.actor.clone())
+                        .push_bind(e.conversation_id.clone())
+                        .push_bind(e.draft_id.clone())
+                        .push_bind(detail)
+                        .push_bind(pos)
+                        .push_bind(prev)
+                        .push_bind(next);
+                });
+                insert.build().execute(&mut *tx).await?;
             }
             sqlx::query("UPDATE audit_head SET pos = $1, hash = $2 WHERE id = 1")
                 .bind(pos)

@@ -4,6 +4,11 @@
 //! by the group-commit writer (`group.rs`; SQLite allows one writer anyway),
 //! whose transactions begin IMMEDIATE so a lock held by another process is
 //! waited for (busy_timeout) rather than failing a write halfway.
+//! Checkpoints (copying the WAL back into the database file) run on a
+//! connection of their own every `CHECKPOINT_EVERY`, so commits do not wait
+//! for them; the writer checkpoints only if the WAL outgrows
+//! `WRITER_CHECKPOINT_PAGES` (under unbroken load, when the background
+//! checkpoints never catch up with the end of the WAL).
 //! The statements are in `sql.rs`.
 
 use super::group::{Session, Writer, Written};
@@ -17,10 +22,22 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
+/// How often the background connection checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL pages (4 KiB) beyond which the writer checkpoints after a commit.
+const WRITER_CHECKPOINT_PAGES: &str = "8192";
+
 pub struct SqliteStore {
     writer: Writer<SqliteConnection>,
     reader: SqlitePool,
     events: broadcast::Sender<StoreEvent>,
+    checkpoints: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpoints.abort();
+    }
 }
 
 impl SqliteStore {
@@ -33,11 +50,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let cannot_open =
+            |e: sqlx::Error| Error::Unavailable(format!("cannot open {}: {e}", path.display()));
         let mut conn = options
+            .clone()
+            .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
             .connect()
             .await
-            .map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(cannot_open)?;
         migrate::apply_sqlite(&mut conn).await?;
+        let checkpointer = options.connect().await.map_err(cannot_open)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
@@ -48,6 +70,7 @@ impl SqliteStore {
             writer: Writer::start(SqliteSession { conn }, "sqlite"),
             reader,
             events,
+            checkpoints: tokio::spawn(checkpoint_periodically(checkpointer)),
         };
         store.chain_legacy_events().await?;
         Ok(store)
@@ -82,6 +105,22 @@ impl SqliteStore {
     /// One process owns the file, and `Knowledge` serializes its own syncs.
     async fn lock_folder_sync_impl(&self) -> Result<StoreLock> {
         Ok(StoreLock::none())
+    }
+}
+
+/// Copies committed WAL pages into the database file, without blocking
+/// the writer or readers (a passive checkpoint), until the store is dropped.
+async fn checkpoint_periodically(mut conn: SqliteConnection) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(error = %e, "wal checkpoint failed");
+        }
     }
 }
 
