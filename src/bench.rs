@@ -314,7 +314,15 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     for clients in [1usize, 16, 64, 256] {
         eprintln!("  {clients} clients");
         let tag = format!("load{clients}");
-        let run = drive(&[server.addr], clients, seconds, &tag, Pace::BackToBack, false).await?;
+        let run = drive(
+            &[server.addr],
+            clients,
+            seconds,
+            &tag,
+            Pace::BackToBack,
+            false,
+        )
+        .await?;
         writeln!(
             md,
             "| {clients} | {:.0} | {:.1} ms | {:.1} ms |",
@@ -334,7 +342,15 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     for rate in [500.0, 1000.0, 1500.0] {
         eprintln!("  64 clients offering {rate}/s");
         let tag = format!("rate{rate}");
-        let run = drive(&[server.addr], 64, seconds, &tag, Pace::Offered(rate), false).await?;
+        let run = drive(
+            &[server.addr],
+            64,
+            seconds,
+            &tag,
+            Pace::Offered(rate),
+            false,
+        )
+        .await?;
         writeln!(
             md,
             "| {rate:.0} | {:.0} | {:.1} ms | {:.1} ms |",
@@ -467,7 +483,10 @@ fn fake_llm(delay: Duration) -> Result<(std::net::SocketAddr, Holds), BoxError> 
                     let ms = held.elapsed().as_secs_f64() * 1000.0;
                     recorded.lock().expect("not poisoned").insert(t, ms);
                 }
-                ([(axum::http::header::CONTENT_TYPE, "application/json")], answer)
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    answer,
+                )
             }
         }),
     );

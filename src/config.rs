@@ -384,6 +384,16 @@ pub struct RetrievalConfig {
     pub max_passages: usize,
     /// Longest extractive reply body, in characters.
     pub max_reply_chars: usize,
+    /// BM25 term-frequency saturation.
+    pub k1: f32,
+    /// BM25 length normalisation (0: none, 1: full).
+    pub b: f32,
+    /// Weight of matches in an article's title.
+    pub title_weight: f32,
+    /// Weight of matches in a passage (a section under one heading).
+    pub passage_weight: f32,
+    /// Weight of matches anywhere in the passage's article.
+    pub article_weight: f32,
 }
 
 impl Default for RetrievalConfig {
@@ -392,6 +402,11 @@ impl Default for RetrievalConfig {
             top_articles: 5,
             max_passages: 2,
             max_reply_chars: 1200,
+            k1: 1.2,
+            b: 0.75,
+            title_weight: 0.5,
+            passage_weight: 1.0,
+            article_weight: 1.0,
         }
     }
 }
@@ -752,10 +767,24 @@ impl Config {
         if !self.tls.enabled() && !self.tls.client_ca.as_os_str().is_empty() {
             return bad("tls.client_ca", "needs tls.cert and tls.key");
         }
-        if self.retrieval.top_articles == 0 || self.retrieval.max_passages == 0 {
+        let r = &self.retrieval;
+        if r.top_articles == 0 || r.max_passages == 0 {
             return bad(
                 "retrieval",
                 "top_articles and max_passages must be positive",
+            );
+        }
+        if !(r.k1 > 0.0 && r.k1 <= 10.0) {
+            return bad("retrieval.k1", "must be above 0 and at most 10");
+        }
+        if !(0.0..=1.0).contains(&r.b) {
+            return bad("retrieval.b", "must be between 0 and 1");
+        }
+        let weights = [r.title_weight, r.passage_weight, r.article_weight];
+        if weights.iter().any(|w| !(0.0..=100.0).contains(w)) || weights.iter().all(|w| *w == 0.0) {
+            return bad(
+                "retrieval",
+                "title_weight, passage_weight and article_weight must be between 0 and 100, not all 0",
             );
         }
         Ok(())
@@ -863,6 +892,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("routing.default"), "{err}");
+    }
+
+    #[test]
+    fn bm25_settings_out_of_range_are_refused_by_name() {
+        for (key, value, named) in [
+            ("REPLYGATE_RETRIEVAL__K1", "0", "retrieval.k1"),
+            ("REPLYGATE_RETRIEVAL__K1", "NaN", "retrieval.k1"),
+            ("REPLYGATE_RETRIEVAL__B", "1.5", "retrieval.b"),
+            ("REPLYGATE_RETRIEVAL__TITLE_WEIGHT", "-1", "title_weight"),
+        ] {
+            let err = load(None, env(&[(key, value)]), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains(named), "{key}={value}: {err}");
+        }
+        let all_zero = env(&[
+            ("REPLYGATE_RETRIEVAL__TITLE_WEIGHT", "0"),
+            ("REPLYGATE_RETRIEVAL__PASSAGE_WEIGHT", "0"),
+            ("REPLYGATE_RETRIEVAL__ARTICLE_WEIGHT", "0"),
+        ]);
+        assert!(load(None, all_zero, &Overrides::default()).is_err());
+        let tuned = env(&[
+            ("REPLYGATE_RETRIEVAL__K1", "0.9"),
+            ("REPLYGATE_RETRIEVAL__B", "0.4"),
+        ]);
+        let c = load(None, tuned, &Overrides::default()).unwrap();
+        assert_eq!((c.retrieval.k1, c.retrieval.b), (0.9, 0.4));
     }
 }
 

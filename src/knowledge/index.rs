@@ -32,18 +32,10 @@ use tantivy::{
 const SCHEMA_VERSION: &str = "7";
 const SCHEMA_FILE: &str = "replygate-schema-version";
 const WRITER_HEAP_BYTES: usize = 50_000_000;
-/// Title matches weigh more than body matches.
-const TITLE_BOOST: f32 = 1.6;
-/// Whole-article matches: measured on knowledge/eval/questions.jsonl, top-1
-/// retrieval went from 57.6% (none) to 62.9% (0.5) and 64.4% (1.0); it levels off above.
-const ARTICLE_BOOST: f32 = 1.0;
-
-/// The scoring searches use unless the index is opened with another.
-pub const DEFAULT_SCORING: Bm25 = Bm25 {
-    k1: 1.2,
-    b: [0.75; 3],
-    weights: [TITLE_BOOST, 1.0, ARTICLE_BOOST],
-};
+/// The scoring searches use unless told otherwise: `[retrieval]`'s defaults.
+pub fn default_scoring() -> Bm25 {
+    Bm25::from(&crate::config::RetrievalConfig::default())
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("search index: {0}")]
@@ -228,7 +220,7 @@ impl SearchIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
-            scoring: DEFAULT_SCORING,
+            scoring: default_scoring(),
             segments,
         })
     }
@@ -663,9 +655,18 @@ mod tests {
         ]
     }
 
+    /// Lucene's BM25 (what tantivy's queries score with) and the field weights
+    /// the scorer is compared at.
+    const TANTIVY_BM25: Bm25 = Bm25 {
+        k1: 1.2,
+        b: [0.75; 3],
+        weights: [1.6, 1.0, 1.0],
+    };
+
     fn index_with(articles: Vec<Article>) -> (tempfile::TempDir, SearchIndex) {
         let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path()).unwrap();
+        let mut index = SearchIndex::open(dir.path()).unwrap();
+        index.set_scoring(TANTIVY_BM25);
         let changes: Vec<Change> = articles.into_iter().map(Change::Put).collect();
         index.apply(&changes).unwrap();
         (dir, index)
@@ -676,11 +677,8 @@ mod tests {
         let (terms, lf) = index.analyze(query, "en");
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in &terms {
-            for (field, boost) in [
-                (lf.title, TITLE_BOOST),
-                (lf.body, 1.0),
-                (lf.article, ARTICLE_BOOST),
-            ] {
+            let [title, body, article] = TANTIVY_BM25.weights;
+            for (field, boost) in [(lf.title, title), (lf.body, body), (lf.article, article)] {
                 let q = TermQuery::new(
                     Term::from_field_text(field, t),
                     IndexRecordOption::WithFreqs,

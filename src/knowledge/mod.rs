@@ -148,8 +148,10 @@ impl Knowledge {
     /// Opens the index under `index_dir` and brings it up to date with the store.
     pub async fn open(store: DynStore, index_dir: &Path, config: &Config) -> Result<Knowledge> {
         let dir = index_dir.to_path_buf();
+        let scoring = scoring::Bm25::from(&config.retrieval);
         let (index, indexed) = blocking(move || {
-            let index = SearchIndex::open(&dir)?;
+            let mut index = SearchIndex::open(&dir)?;
+            index.set_scoring(scoring);
             let indexed = index.indexed_versions()?;
             Ok::<_, index::IndexError>((index, indexed))
         })

@@ -25,6 +25,17 @@ pub struct Bm25 {
     pub weights: [f32; 3],
 }
 
+impl From<&crate::config::RetrievalConfig> for Bm25 {
+    /// The fields in index order: title, passage, whole article.
+    fn from(r: &crate::config::RetrievalConfig) -> Bm25 {
+        Bm25 {
+            k1: r.k1,
+            b: [r.b; 3],
+            weights: [r.title_weight, r.passage_weight, r.article_weight],
+        }
+    }
+}
+
 /// A scored passage: its segment, its document id there and its score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
