@@ -186,6 +186,30 @@ const QUESTIONS: &[&str] = &[
     "Do you sell gift cards?",
 ];
 
+/// One draft per benchmark question, all at once and unmeasured, so that a
+/// run does not count one-time costs (connections, caches, statement preparation).
+async fn warm_up(addr: std::net::SocketAddr) -> Result<(), BoxError> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect_lazy();
+    let mut tasks = Vec::new();
+    for (i, question) in QUESTIONS.iter().enumerate() {
+        let mut client = pb::drafts_client::DraftsClient::new(channel.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .create_draft(pb::CreateDraftRequest {
+                    conversation_id: format!("warm-up-{i}"),
+                    message: question.to_string(),
+                    channel: "chat".into(),
+                    ..Default::default()
+                })
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
 /// How the load generator's clients send.
 #[derive(Debug, Clone, Copy)]
 enum Pace {
@@ -302,6 +326,7 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
         ..Config::default()
     };
     let server = start(config).await?;
+    warm_up(server.addr).await?;
     let mut md = String::new();
     writeln!(
         md,
@@ -405,7 +430,9 @@ async fn create_draft_postgres(
                 database_url: scoped.clone(),
                 ..Config::default()
             };
-            servers.push(start(config).await?);
+            let server = start(config).await?;
+            warm_up(server.addr).await?;
+            servers.push(server);
         }
         let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
         for clients in [1usize, 16, 64] {
@@ -516,6 +543,7 @@ async fn llm_overhead(knowledge: &Path, seconds: u64) -> Result<String, BoxError
     config.llm.model = "fake-500ms".into();
     config.llm.max_concurrency = 64;
     let server = start(config).await?;
+    warm_up(server.addr).await?;
     let mut md = String::new();
     writeln!(
         md,

@@ -364,17 +364,14 @@ pub fn assess_with_model(s: &Signals, m: &ModelSignals, thresholds: Thresholds) 
 }
 
 /// Share of `reply_terms` (distinct) that appear in `source_terms`; 1 when the reply has none.
-pub fn groundedness(
-    reply_terms: &[String],
-    source_terms: &std::collections::HashSet<String>,
-) -> f64 {
+pub fn groundedness(reply_terms: &[String], source_terms: &std::collections::HashSet<&str>) -> f64 {
     let distinct: std::collections::HashSet<&String> = reply_terms.iter().collect();
     if distinct.is_empty() {
         return 1.0;
     }
     distinct
         .iter()
-        .filter(|t| source_terms.contains(**t))
+        .filter(|t| source_terms.contains(t.as_str()))
         .count() as f64
         / distinct.len() as f64
 }
@@ -587,8 +584,7 @@ mod tests {
 
     #[test]
     fn groundedness_counts_distinct_reply_terms_found_in_the_sources() {
-        let src: std::collections::HashSet<String> =
-            ["open", "set"].iter().map(|s| s.to_string()).collect();
+        let src: std::collections::HashSet<&str> = ["open", "set"].into_iter().collect();
         let reply: Vec<String> = ["open", "set", "set", "moon"]
             .iter()
             .map(|s| s.to_string())

@@ -394,6 +394,7 @@ impl Drafter {
                     &detection.locale,
                     &found.locale,
                     &found.hits.articles,
+                    &facts,
                     &masked,
                     r,
                     deltas,
@@ -479,19 +480,27 @@ impl Drafter {
         locale: &str,
         articles_locale: &str,
         hits: &[ArticleHit],
+        facts: &[passages::ArticleFacts],
         masked: &[pii::Masked],
         r: &DraftRequest,
         deltas: Option<&mpsc::Sender<String>>,
     ) -> std::result::Result<ModelDraft, LlmError> {
-        let mut passages: Vec<(&ArticleHit, &PassageHit)> = hits
+        // Each passage with its article and what drafting knows of its terms.
+        let mut passages: Vec<(&ArticleHit, &PassageHit, [&passages::PassageFacts; 2])> = hits
             .iter()
-            .flat_map(|h| h.passages.iter().map(move |p| (h, p)))
+            .zip(facts)
+            .flat_map(|(h, f)| {
+                h.passages
+                    .iter()
+                    .zip(&f.passages)
+                    .map(move |(p, pf)| (h, p, [&*f.title, &**pf]))
+            })
             .collect();
         passages.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
         passages.truncate(self.config.llm.max_passages);
         let prompt_passages: Vec<prompt::PromptPassage> = passages
             .iter()
-            .map(|(h, p)| prompt::PromptPassage {
+            .map(|(h, p, _)| prompt::PromptPassage {
                 title: h.title.clone(),
                 heading: p.heading.clone(),
                 text: extractive::clip(&p.text, 1500),
@@ -584,23 +593,22 @@ impl Drafter {
         // Groundedness: the reply's content words against the cited passages.
         static PLACEHOLDER: LazyLock<regex::Regex> =
             LazyLock::new(|| regex::Regex::new(r"\[[A-Z]+_\d+\]").unwrap());
-        let mut analyzer = lang::analyzer(lang::analyzer_key(articles_locale));
+        let mut analyzer = lang::analyzer(articles_locale);
         let reply_terms = lang::terms(&mut analyzer, &PLACEHOLDER.replace_all(&reply_masked, " "));
-        let mut source_terms: HashSet<String> = HashSet::new();
-        for i in &cited {
-            let (h, p) = passages[*i];
-            source_terms.extend(lang::terms(
-                &mut analyzer,
-                &format!("{}\n{}\n{}", h.title, p.heading, p.text),
-            ));
-        }
+        // The terms of the cited passages, with their headings and titles.
+        let source_terms: HashSet<&str> = cited
+            .iter()
+            .flat_map(|i| passages[*i].2)
+            .flat_map(|f| f.lines.iter().flatten())
+            .map(String::as_str)
+            .collect();
         let grounded = confidence::groundedness(&reply_terms, &source_terms);
         let token_confidence = (!logprobs.is_empty())
             .then(|| (logprobs.iter().sum::<f64>() / logprobs.len() as f64).exp());
 
         let mut citations: Vec<crate::model::Citation> = Vec::new();
         for i in &cited {
-            let (h, p) = passages[*i];
+            let (h, p, _) = passages[*i];
             if !citations.iter().any(|c| c.article_id == h.article_id) {
                 citations.push(extractive::citation(h, p));
             }

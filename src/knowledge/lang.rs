@@ -2,6 +2,7 @@
 //! and stop-word lists) and query language detection (whatlang).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
@@ -54,6 +55,16 @@ fn tantivy_language(key: &str) -> Option<Language> {
 
 /// The analyzer for an analyzer key: tokenize, lowercase, drop stop words, stem, fold accents.
 pub fn analyzer(key: &str) -> TextAnalyzer {
+    // Built once per language (the stop-word sets are shared between clones).
+    static BUILT: LazyLock<HashMap<&'static str, TextAnalyzer>> =
+        LazyLock::new(|| analyzer_keys().map(|k| (k, build_analyzer(k))).collect());
+    match BUILT.get(analyzer_key(key)) {
+        Some(a) => a.clone(),
+        None => build_analyzer(key),
+    }
+}
+
+fn build_analyzer(key: &str) -> TextAnalyzer {
     let base = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
