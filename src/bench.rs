@@ -91,18 +91,22 @@ pub async fn run(opts: &Options) -> Result<String, BoxError> {
     let mut md = String::new();
     writeln!(
         md,
-        "# Benchmarks\n\nProduced by `cargo run --release -- bench --out docs/BENCHMARKS.md` on {} ({}).\nNumbers from one run on a shared 2-core machine; they move by ±10% between runs.\n",
+        "# Benchmarks\n\nProduced by `cargo run --release -- {}` on {} ({}).\nNumbers from one run on a shared 2-core machine; they move between runs (see the notes under each section).\n",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         machine(),
         crate::model::rfc3339(crate::model::now_ms())
     )?;
     let runs = |s: Section| opts.only.is_empty() || opts.only.contains(&s);
+    let mut figures = Figures::default();
     if runs(Section::Retrieval) {
         eprintln!("retrieval: SciFact");
-        md.push_str(&scifact::section(&opts.scifact).await?);
+        let (section, headline) = scifact::section(&opts.scifact).await?;
+        md.push_str(&section);
+        figures.retrieval = Some(headline);
     }
     if runs(Section::Drafts) {
         eprintln!("CreateDraft under load");
-        md.push_str(&create_draft_load(&opts.knowledge, opts.seconds).await?);
+        md.push_str(&create_draft_load(&opts.knowledge, opts.seconds, &mut figures).await?);
     }
     if let Some(url) = &opts.database_url
         && runs(Section::Postgres)
@@ -112,12 +116,91 @@ pub async fn run(opts: &Options) -> Result<String, BoxError> {
     }
     if runs(Section::Llm) {
         eprintln!("gateway time around a 500 ms LLM");
-        md.push_str(&llm_overhead(&opts.knowledge, opts.seconds).await?);
+        md.push_str(&llm_overhead(&opts.knowledge, opts.seconds, &mut figures).await?);
     }
     if runs(Section::Knowledge) {
         eprintln!("knowledge at {} articles", opts.articles);
-        md.push_str(&knowledge_scale(opts.articles).await?);
+        md.push_str(&knowledge_scale(opts.articles, &mut figures).await?);
     }
+    md.push_str(&targets(&figures)?);
+    Ok(md)
+}
+
+/// What the sections measured that the targets are about.
+#[derive(Default)]
+struct Figures {
+    retrieval: Option<scifact::Headline>,
+    /// Back to back at 64 clients: drafts/s and p99 in ms.
+    drafts_64: Option<(f64, f64)>,
+    /// 64 clients offering 1,500 drafts/s: answered drafts/s and p99 in ms.
+    drafts_offered_1500: Option<(f64, f64)>,
+    /// Added time around the LLM per level: clients, p50 and mean in ms.
+    llm_added: Vec<(usize, f64, f64)>,
+    /// From UpsertArticle returning to the article found, worst case, ms.
+    upsert_visible_max: Option<f64>,
+}
+
+/// The targets beside this run's figures.
+fn targets(f: &Figures) -> Result<String, BoxError> {
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## Targets\n\nThis run's figures beside the targets (benchmarks, never test assertions); the sections above say what bounds each.\n"
+    )?;
+    writeln!(md, "| target | this run | |\n|---|---|---|")?;
+    let verdict = |met: bool| if met { "met" } else { "missed" };
+    if let Some(r) = &f.retrieval {
+        match r.peer_qps {
+            Some(peer) => writeln!(
+                md,
+                "| retrieval ≥ 3× bm25s's queries/s, p99 ≤ 0.5 ms | {:.1}× ({:.0} vs {peer:.0} q/s), p99 {:.3} ms | {} |",
+                r.qps / peer,
+                r.qps,
+                r.p99_ms,
+                verdict(r.qps >= 3.0 * peer && r.p99_ms <= 0.5)
+            )?,
+            None => writeln!(
+                md,
+                "| retrieval ≥ 3× bm25s's queries/s, p99 ≤ 0.5 ms | {:.0} q/s, p99 {:.3} ms; bm25s did not run | |",
+                r.qps, r.p99_ms
+            )?,
+        }
+        writeln!(
+            md,
+            "| SciFact nDCG@10 ≥ 0.70 (product scoring) | {:.4} | {} |",
+            r.ndcg10,
+            verdict(r.ndcg10 >= 0.70)
+        )?;
+    }
+    if let Some((rps, p99)) = f.drafts_64 {
+        writeln!(
+            md,
+            "| ≥ 1,500 durable drafts/s at 64 clients with p99 ≤ 20 ms | back to back: {rps:.0}/s, p99 {p99:.1} ms | {} |",
+            verdict(rps >= 1500.0 && p99 <= 20.0)
+        )?;
+    }
+    if let Some((rps, p99)) = f.drafts_offered_1500 {
+        writeln!(
+            md,
+            "| the same, 64 clients offering 1,500/s | {rps:.0}/s answered, p99 {p99:.1} ms | {} |",
+            verdict(rps >= 1450.0 && p99 <= 20.0)
+        )?;
+    }
+    for (clients, p50, mean) in &f.llm_added {
+        writeln!(
+            md,
+            "| gateway's added time ≤ 1% of a 500 ms LLM (5 ms), {clients} client(s) | p50 {p50:.1} ms, mean {mean:.1} ms | {} |",
+            verdict(*p50 <= 5.0 && *mean <= 5.0)
+        )?;
+    }
+    if let Some(max) = f.upsert_visible_max {
+        writeln!(
+            md,
+            "| an upserted article searchable ≤ 1 s after UpsertArticle returns | worst {max:.2} ms | {} |",
+            verdict(max <= 1000.0)
+        )?;
+    }
+    writeln!(md)?;
     Ok(md)
 }
 
@@ -185,6 +268,27 @@ const QUESTIONS: &[&str] = &[
     "How many devices can I link?",
     "Do you sell gift cards?",
 ];
+
+/// Runs of a load level; the report shows the median one (by throughput):
+/// this shared machine's speed moves between runs.
+const REPEATS: usize = 3;
+
+/// [`drive`] `REPEATS` times; the run with the median throughput.
+async fn drive_median(
+    addrs: &[std::net::SocketAddr],
+    clients: usize,
+    seconds: u64,
+    tag: &str,
+    pace: Pace,
+) -> Result<Load, BoxError> {
+    let mut runs = Vec::new();
+    for i in 0..REPEATS {
+        let tag = format!("{tag}r{i}");
+        runs.push(drive(addrs, clients, seconds, &tag, pace, false).await?);
+    }
+    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    Ok(runs.swap_remove(REPEATS / 2))
+}
 
 /// One draft per benchmark question, all at once and unmeasured, so that a
 /// run does not count one-time costs (connections, caches, statement preparation).
@@ -319,7 +423,11 @@ async fn drive(
     })
 }
 
-async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, BoxError> {
+async fn create_draft_load(
+    knowledge: &Path,
+    seconds: u64,
+    figures: &mut Figures,
+) -> Result<String, BoxError> {
     let config = Config {
         knowledge_dir: knowledge.to_path_buf(),
         log_format: "text".into(),
@@ -330,7 +438,7 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     let mut md = String::new();
     writeln!(
         md,
-        "## CreateDraft over gRPC (extractive drafter, durable SQLite)\n\nEvery draft is committed with `synchronous = FULL` before the answer, by the group-commit writer (all drafts waiting when a transaction begins share its one fsync). 8 questions in en/pt/it, in and out of scope, each a new conversation. The load generator runs in the same process and shares the 2 cores.\n\n**Back to back** ({seconds} s a level): each client sends its next CreateDraft as soon as the last is answered, so the server is saturated from a few clients on and latency is clients ÷ throughput (Little's law).\n"
+        "## CreateDraft over gRPC (extractive drafter, durable SQLite)\n\nEvery draft is committed with `synchronous = FULL` before the answer, by the group-commit writer (all drafts waiting when a transaction begins share its one fsync). 8 questions in en/pt/it, in and out of scope, each a new conversation. The load generator runs in the same process and shares the 2 cores.\n\n**Back to back** (the median of {REPEATS} runs of {seconds} s a level): each client sends its next CreateDraft as soon as the last is answered, so the server is saturated from a few clients on and latency is clients ÷ throughput (Little's law): at 64 clients a p99 of 20 ms would take more than 3,200 drafts/s.\n"
     )?;
     writeln!(
         md,
@@ -339,15 +447,7 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     for clients in [1usize, 16, 64, 256] {
         eprintln!("  {clients} clients");
         let tag = format!("load{clients}");
-        let run = drive(
-            &[server.addr],
-            clients,
-            seconds,
-            &tag,
-            Pace::BackToBack,
-            false,
-        )
-        .await?;
+        let run = drive_median(&[server.addr], clients, seconds, &tag, Pace::BackToBack).await?;
         writeln!(
             md,
             "| {clients} | {:.0} | {:.1} ms | {:.1} ms |",
@@ -355,10 +455,13 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
             pct(&run.latencies, 0.5),
             pct(&run.latencies, 0.99)
         )?;
+        if clients == 64 {
+            figures.drafts_64 = Some((run.rps, pct(&run.latencies, 0.99)));
+        }
     }
     writeln!(
         md,
-        "\n**At an offered rate** ({seconds} s a level): 64 clients together send the given number of drafts per second, evenly spaced (each client one every 64 ÷ rate seconds); latency counts from when a request was due, so time spent waiting behind a slow answer counts.\n"
+        "\n**At an offered rate** (the median of {REPEATS} runs of {seconds} s a level): 64 clients together send the given number of drafts per second, evenly spaced (each client one every 64 ÷ rate seconds); latency counts from when a request was due, so time spent waiting behind a slow answer counts.\n"
     )?;
     writeln!(
         md,
@@ -367,15 +470,7 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
     for rate in [500.0, 1000.0, 1500.0] {
         eprintln!("  64 clients offering {rate}/s");
         let tag = format!("rate{rate}");
-        let run = drive(
-            &[server.addr],
-            64,
-            seconds,
-            &tag,
-            Pace::Offered(rate),
-            false,
-        )
-        .await?;
+        let run = drive_median(&[server.addr], 64, seconds, &tag, Pace::Offered(rate)).await?;
         writeln!(
             md,
             "| {rate:.0} | {:.0} | {:.1} ms | {:.1} ms |",
@@ -383,7 +478,14 @@ async fn create_draft_load(knowledge: &Path, seconds: u64) -> Result<String, Box
             pct(&run.latencies, 0.5),
             pct(&run.latencies, 0.99)
         )?;
+        if rate == 1500.0 {
+            figures.drafts_offered_1500 = Some((run.rps, pct(&run.latencies, 0.99)));
+        }
     }
+    writeln!(
+        md,
+        "\nWhat bounds it: every write goes through one writer connection (SQLite allows one writer). A group's writes run one statement at a time, 8–9 round trips to SQLite's thread per draft, then one commit and one fsync for the whole group (WAL checkpoints run on another connection). The writer shares the 2 cores with drafting (language detection is the largest part) and the load generator, so under load each round trip also waits for a free worker; as the offered rate nears what the writer carries, groups grow and so does latency."
+    )?;
     writeln!(md)?;
     server.stop().await;
     Ok(md)
@@ -438,7 +540,7 @@ async fn create_draft_postgres(
         for clients in [1usize, 16, 64] {
             eprintln!("  {replicas} replica(s), {clients} clients");
             let tag = format!("pg{replicas}-{clients}");
-            let run = drive(&addrs, clients, seconds, &tag, Pace::BackToBack, false).await?;
+            let run = drive_median(&addrs, clients, seconds, &tag, Pace::BackToBack).await?;
             writeln!(
                 md,
                 "| {replicas} | {clients} | {:.0} | {:.1} ms | {:.1} ms |",
@@ -533,7 +635,11 @@ fn fake_llm(delay: Duration) -> Result<(std::net::SocketAddr, Holds), BoxError> 
     Ok((addr, holds))
 }
 
-async fn llm_overhead(knowledge: &Path, seconds: u64) -> Result<String, BoxError> {
+async fn llm_overhead(
+    knowledge: &Path,
+    seconds: u64,
+    figures: &mut Figures,
+) -> Result<String, BoxError> {
     let (llm, holds) = fake_llm(Duration::from_millis(500))?;
     let mut config = Config {
         knowledge_dir: knowledge.to_path_buf(),
@@ -596,6 +702,9 @@ async fn llm_overhead(knowledge: &Path, seconds: u64) -> Result<String, BoxError
             pct(&added, 0.5),
             pct(&added, 0.99),
         )?;
+        figures
+            .llm_added
+            .push((clients, pct(&added, 0.5), mean_added));
     }
     writeln!(md)?;
     server.stop().await;
@@ -630,7 +739,7 @@ impl Words {
     }
 }
 
-async fn knowledge_scale(articles: usize) -> Result<String, BoxError> {
+async fn knowledge_scale(articles: usize, figures: &mut Figures) -> Result<String, BoxError> {
     let folder = scratch("kb");
     let mut words = Words(42);
     std::fs::create_dir_all(folder.join("en"))?;
@@ -727,6 +836,7 @@ async fn knowledge_scale(articles: usize) -> Result<String, BoxError> {
         "| from UpsertArticle returning to found, max | {:.2} ms |",
         visible.last().copied().unwrap_or(0.0)
     )?;
+    figures.upsert_visible_max = visible.last().copied();
     writeln!(md)?;
     Ok(md)
 }
