@@ -1331,3 +1331,114 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
         assert!(!metrics.contains(secret), "/metrics carries {secret:?}");
     }
 }
+
+/// Whether the server logged a warning whose message contains `needle`.
+fn warned(p: &Process, needle: &str) -> bool {
+    p.log.lock().unwrap().iter().any(|line| {
+        serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| {
+            v["level"] == "WARN"
+                && v["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(needle))
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_server_without_tokens_warns_that_it_serves_this_machine_only_and_auth_none_that_it_serves_anyone()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let protected = start(&tmp.path().join("protected")).await;
+    assert!(warned(&protected, "protected mode"));
+    assert!(!warned(&protected, "auth is off"));
+    stop(vec![protected]);
+    let open = start_with(&tmp.path().join("open"), &[("REPLYGATE_AUTH", "none")]).await;
+    assert!(warned(&open, "auth is off"));
+    stop(vec![open]);
+}
+
+fn article(id: &str, title: &str, body: &str) -> pb::UpsertArticleRequest {
+    pb::UpsertArticleRequest {
+        article: Some(pb::Article {
+            id: id.into(),
+            locale: "en".into(),
+            title: title.into(),
+            body: body.into(),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn found(p: &Process, query: &str) -> Vec<String> {
+    KnowledgeClient::new(p.channel.clone())
+        .search(pb::SearchRequest {
+            query: query.into(),
+            locale: "en".into(),
+            limit: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hits
+        .into_iter()
+        .map(|h| h.article_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_that_was_down_catches_up_on_article_changes_before_it_serves() {
+    let Some(url) = common::postgres_schema_url().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut replicas = start_replicas(2, &url, tmp.path()).await;
+    let mut knowledge_a = KnowledgeClient::new(replicas[0].channel.clone());
+    knowledge_a
+        .upsert_article(article(
+            "en/otter-old",
+            "Otter stickers",
+            "The old otter sticker pack.",
+        ))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !found(&replicas[1], "otter stickers")
+        .await
+        .contains(&"en/otter-old".to_string())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "replica B never indexed the article"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // B goes down; meanwhile A deletes one article and writes another.
+    stop(vec![replicas.pop().unwrap()]);
+    knowledge_a
+        .delete_article(pb::DeleteArticleRequest {
+            id: "en/otter-old".into(),
+        })
+        .await
+        .unwrap();
+    knowledge_a
+        .upsert_article(article(
+            "en/otter-new",
+            "Otter stickers, new pack",
+            "The new otter sticker pack.",
+        ))
+        .await
+        .unwrap();
+
+    // B comes back on its own (stale) index and is current from its first answer.
+    let env = [
+        ("REPLYGATE_DATABASE_URL", url.as_str()),
+        ("REPLYGATE_DATABASE__MAX_CONNECTIONS", "8"),
+    ];
+    let b = start_with(&tmp.path().join("replica-1"), &env).await;
+    let hits = found(&b, "otter stickers").await;
+    assert!(hits.contains(&"en/otter-new".to_string()), "{hits:?}");
+    assert!(!hits.contains(&"en/otter-old".to_string()), "{hits:?}");
+    replicas.push(b);
+    stop(replicas);
+}

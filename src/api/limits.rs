@@ -5,7 +5,11 @@
 //!   `burst_per_token`); over it, RESOURCE_EXHAUSTED with a retry hint;
 //! - `StreamLimit`: at most `max_streams_per_token` open server streams per token;
 //! - `Timeout`: DEADLINE_EXCEEDED when a call has not answered (or started
-//!   its stream) within `request_timeout_ms`.
+//!   its stream) within `request_timeout_ms`;
+//! - `MetadataLimit`: RESOURCE_EXHAUSTED, naming the limit, for a call whose
+//!   metadata is over `max_header_list_bytes` (HTTP/2 itself refuses only
+//!   far larger header lists, [`HTTP2_HEADER_LIST_BYTES`], by closing the
+//!   connection, which clients report as they please).
 //!
 //! Every refusal is counted in `replygate_refused_requests_total{reason}`.
 //! Per-token limits apply to authenticated calls; with `auth = "none"` only
@@ -121,6 +125,62 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         self.guard.call(&mut self.inner, request)
+    }
+}
+
+// --- metadata size ---
+
+/// The header list HTTP/2 accepts at all for a `max_header_list_bytes`:
+/// room for the guard to answer what lies between with a proper status.
+pub fn http2_header_list_bytes(max_header_list_bytes: u32) -> u32 {
+    max_header_list_bytes
+        .saturating_mul(4)
+        .max(HTTP2_HEADER_LIST_BYTES)
+}
+
+/// The least header-list size the HTTP/2 layer accepts (1 MiB).
+pub const HTTP2_HEADER_LIST_BYTES: u32 = 1024 * 1024;
+
+/// At most `max` bytes of metadata per call, counted as HTTP/2 counts a
+/// header list (name + value + 32 per entry).
+#[derive(Clone)]
+pub struct MetadataLimit {
+    max: usize,
+}
+
+impl MetadataLimit {
+    pub fn new(max: u32) -> Self {
+        MetadataLimit { max: max as usize }
+    }
+}
+
+impl Guard for MetadataLimit {
+    fn call<S, B>(
+        &self,
+        inner: &mut S,
+        request: http::Request<B>,
+    ) -> BoxFuture<Result<Response, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = Response>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
+        let headers = request.headers();
+        let bytes: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 32)
+            .sum();
+        if bytes > self.max {
+            return reject(
+                "metadata_too_large",
+                Status::resource_exhausted(format!(
+                    "metadata is {bytes} bytes in {} entries; at most {} bytes (limits.max_header_list_bytes)",
+                    headers.len(),
+                    self.max
+                )),
+            );
+        }
+        Box::pin(inner.call(request))
     }
 }
 

@@ -163,8 +163,12 @@ pub async fn serve(
         }
         conn
     });
-    // Outermost first: shed load before any work, then authenticate, then the per-token limits.
+    // Outermost first: refuse oversized metadata and shed load before any
+    // work, then authenticate, then the per-token limits.
     let layers = tower::ServiceBuilder::new()
+        .layer(GuardLayer(limits::MetadataLimit::new(
+            limits.max_header_list_bytes,
+        )))
         .layer(GuardLayer(limits::Shed::new(
             limits.max_concurrent_requests,
         )))
@@ -181,7 +185,9 @@ pub async fn serve(
         ))));
     let mut server = tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams_per_connection)
-        .http2_max_header_list_size(limits.max_header_list_bytes);
+        .http2_max_header_list_size(limits::http2_header_list_bytes(
+            limits.max_header_list_bytes,
+        ));
     if let Some(tls) = door.tls {
         server = server.tls_config(tls)?;
     }
