@@ -80,18 +80,6 @@ fn ask(conversation: &str, message: &str) -> pb::CreateDraftRequest {
     }
 }
 
-fn article(id: &str, title: &str, body: &str) -> pb::UpsertArticleRequest {
-    pb::UpsertArticleRequest {
-        article: Some(pb::Article {
-            id: id.into(),
-            locale: "en".into(),
-            title: title.into(),
-            body: body.into(),
-            ..Default::default()
-        }),
-    }
-}
-
 type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Status>> + Send>>;
 
 /// A request that must be refused with `code`, naming `needle`, changing nothing.
@@ -799,7 +787,10 @@ async fn hostile_corpus(backend: Backend) {
         "article without a title",
         InvalidArgument,
         "article.title",
-        async move { ok(c.upsert_article(article("en/x", "", "body")).await) }
+        async move {
+            ok(c.upsert_article(common::en_article("en/x", "", "body"))
+                .await)
+        }
     );
     let mut c = k.clone();
     refused!(
@@ -809,7 +800,7 @@ async fn hostile_corpus(backend: Backend) {
         "article.title",
         async move {
             ok(
-                c.upsert_article(article("en/x", "\u{200B}\u{200B}", "body"))
+                c.upsert_article(common::en_article("en/x", "\u{200B}\u{200B}", "body"))
                     .await,
             )
         }
@@ -821,8 +812,10 @@ async fn hostile_corpus(backend: Backend) {
         InvalidArgument,
         "article.title",
         async move {
-            ok(c.upsert_article(article("en/x", &"t".repeat(301), "body"))
-                .await)
+            ok(
+                c.upsert_article(common::en_article("en/x", &"t".repeat(301), "body"))
+                    .await,
+            )
         }
     );
     let mut c = k.clone();
@@ -831,7 +824,10 @@ async fn hostile_corpus(backend: Backend) {
         "empty body",
         InvalidArgument,
         "article.body",
-        async move { ok(c.upsert_article(article("en/x", "T", "   ")).await) }
+        async move {
+            ok(c.upsert_article(common::en_article("en/x", "T", "   "))
+                .await)
+        }
     );
     let mut c = k.clone();
     refused!(
@@ -841,7 +837,7 @@ async fn hostile_corpus(backend: Backend) {
         "article.body",
         async move {
             ok(
-                c.upsert_article(article("en/x", "T", &"word ".repeat(60_000)))
+                c.upsert_article(common::en_article("en/x", "T", &"word ".repeat(60_000)))
                     .await,
             )
         }
@@ -854,7 +850,8 @@ async fn hostile_corpus(backend: Backend) {
         "binary",
         async move {
             let body: String = (0u8..=255).map(char::from).collect();
-            ok(c.upsert_article(article("en/x", "T", &body)).await)
+            ok(c.upsert_article(common::en_article("en/x", "T", &body))
+                .await)
         }
     );
     let mut c = k.clone();
@@ -863,7 +860,12 @@ async fn hostile_corpus(backend: Backend) {
         "id with ..",
         InvalidArgument,
         "article.id",
-        async move { ok(c.upsert_article(article("en/../../etc", "T", "body")).await) }
+        async move {
+            ok(
+                c.upsert_article(common::en_article("en/../../etc", "T", "body"))
+                    .await,
+            )
+        }
     );
     let mut c = k.clone();
     refused!(
@@ -872,10 +874,12 @@ async fn hostile_corpus(backend: Backend) {
         InvalidArgument,
         "article.id",
         async move {
-            ok(
-                c.upsert_article(article("en/x'; DROP TABLE articles;--", "T", "body"))
-                    .await,
-            )
+            ok(c.upsert_article(common::en_article(
+                "en/x'; DROP TABLE articles;--",
+                "T",
+                "body",
+            ))
+            .await)
         }
     );
     let mut c = k.clone();
@@ -885,7 +889,7 @@ async fn hostile_corpus(backend: Backend) {
         InvalidArgument,
         "article.url",
         async move {
-            let mut req = article("en/x", "T", "body");
+            let mut req = common::en_article("en/x", "T", "body");
             req.article.as_mut().unwrap().url = "javascript:alert(1)".into();
             ok(c.upsert_article(req).await)
         }
@@ -897,7 +901,7 @@ async fn hostile_corpus(backend: Backend) {
         InvalidArgument,
         "article.locale",
         async move {
-            let mut req = article("en/x", "T", "body");
+            let mut req = common::en_article("en/x", "T", "body");
             req.article.as_mut().unwrap().locale = "!!".into();
             ok(c.upsert_article(req).await)
         }
@@ -909,7 +913,7 @@ async fn hostile_corpus(backend: Backend) {
         InvalidArgument,
         "article.tags",
         async move {
-            let mut req = article("en/x", "T", "body");
+            let mut req = common::en_article("en/x", "T", "body");
             req.article.as_mut().unwrap().tags = (0..33).map(|i| format!("t{i}")).collect();
             ok(c.upsert_article(req).await)
         }
@@ -1073,7 +1077,7 @@ async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_co
 
     // An article with planted instructions is stored, but a draft built on it is reviewed.
     s.knowledge()
-        .upsert_article(article(
+        .upsert_article(common::en_article(
             "en/quokka-export",
             "Export quokka stickers",
             "To export quokka stickers open the sticker tray and tap Export.\n\n\
@@ -1099,7 +1103,7 @@ async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_co
     // Deeply nested Markdown within the size limit is accepted and searchable.
     let nested = format!("{} quokka depth marker\n", "> ".repeat(5000));
     s.knowledge()
-        .upsert_article(article("en/deep", "Deep nesting", &nested))
+        .upsert_article(common::en_article("en/deep", "Deep nesting", &nested))
         .await
         .unwrap();
     let hits = s

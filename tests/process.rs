@@ -1357,18 +1357,6 @@ async fn a_server_without_tokens_warns_that_it_serves_this_machine_only_and_auth
     stop(vec![open]);
 }
 
-fn article(id: &str, title: &str, body: &str) -> pb::UpsertArticleRequest {
-    pb::UpsertArticleRequest {
-        article: Some(pb::Article {
-            id: id.into(),
-            locale: "en".into(),
-            title: title.into(),
-            body: body.into(),
-            ..Default::default()
-        }),
-    }
-}
-
 async fn found(p: &Process, query: &str) -> Vec<String> {
     KnowledgeClient::new(p.channel.clone())
         .search(pb::SearchRequest {
@@ -1394,7 +1382,7 @@ async fn a_replica_that_was_down_catches_up_on_article_changes_before_it_serves(
     let mut replicas = start_replicas(2, &url, tmp.path()).await;
     let mut knowledge_a = KnowledgeClient::new(replicas[0].channel.clone());
     knowledge_a
-        .upsert_article(article(
+        .upsert_article(common::en_article(
             "en/otter-old",
             "Otter stickers",
             "The old otter sticker pack.",
@@ -1422,7 +1410,7 @@ async fn a_replica_that_was_down_catches_up_on_article_changes_before_it_serves(
         .await
         .unwrap();
     knowledge_a
-        .upsert_article(article(
+        .upsert_article(common::en_article(
             "en/otter-new",
             "Otter stickers, new pack",
             "The new otter sticker pack.",

@@ -468,3 +468,16 @@ fn host_port(url: &str) -> &str {
     let authority = rest.split(['/', '?']).next().unwrap_or(rest);
     authority.rsplit_once('@').map_or(authority, |(_, hp)| hp)
 }
+
+/// An English article for UpsertArticle.
+pub fn en_article(id: &str, title: &str, body: &str) -> pb::UpsertArticleRequest {
+    pb::UpsertArticleRequest {
+        article: Some(pb::Article {
+            id: id.into(),
+            locale: "en".into(),
+            title: title.into(),
+            body: body.into(),
+            ..Default::default()
+        }),
+    }
+}
