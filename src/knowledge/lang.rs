@@ -1,7 +1,6 @@
 //! Languages: locale tags, per-language analyzers (tantivy's Snowball stemmers
 //! and stop-word lists) and query language detection (whatlang).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use tantivy::tokenizer::{
@@ -397,24 +396,9 @@ fn extra_stop_words(key: &str) -> &'static [&'static str] {
     }
 }
 
-thread_local! {
-    /// Analyzers by key, built once per thread: searches analyze every query.
-    static ANALYZERS: RefCell<Vec<(&'static str, TextAnalyzer)>> = const { RefCell::new(Vec::new()) };
-}
-
 /// The analyzed terms of `text` with the analyzer of `key`, in order, duplicates kept.
-pub fn analyze(key: &'static str, text: &str) -> Vec<String> {
-    ANALYZERS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let i = match cache.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                cache.push((key, analyzer(key)));
-                cache.len() - 1
-            }
-        };
-        terms(&mut cache[i].1, text)
-    })
+pub fn analyze(key: &str, text: &str) -> Vec<String> {
+    terms(&mut analyzer(key), text)
 }
 
 /// The analyzed terms of `text`, in order, duplicates kept.
