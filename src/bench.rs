@@ -290,23 +290,32 @@ async fn drive_median(
     Ok(runs.swap_remove(REPEATS / 2))
 }
 
+/// The `n`th benchmark question (cycling) as a new conversation; with
+/// `tickets`, its [`ticket`] goes in `context`.
+fn question(conversation_id: &str, n: usize, tickets: bool) -> pb::CreateDraftRequest {
+    let context = if tickets {
+        [("ticket".to_string(), ticket(conversation_id))].into()
+    } else {
+        Default::default()
+    };
+    pb::CreateDraftRequest {
+        conversation_id: conversation_id.into(),
+        message: QUESTIONS[n % QUESTIONS.len()].into(),
+        channel: "chat".into(),
+        context,
+        ..Default::default()
+    }
+}
+
 /// One draft per benchmark question, all at once and unmeasured, so that a
 /// run does not count one-time costs (connections, caches, statement preparation).
 async fn warm_up(addr: std::net::SocketAddr) -> Result<(), BoxError> {
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect_lazy();
     let mut tasks = Vec::new();
-    for (i, question) in QUESTIONS.iter().enumerate() {
+    for i in 0..QUESTIONS.len() {
         let mut client = pb::drafts_client::DraftsClient::new(channel.clone());
-        tasks.push(tokio::spawn(async move {
-            client
-                .create_draft(pb::CreateDraftRequest {
-                    conversation_id: format!("warm-up-{i}"),
-                    message: question.to_string(),
-                    channel: "chat".into(),
-                    ..Default::default()
-                })
-                .await
-        }));
+        let req = question(&format!("warm-up-{i}"), i, false);
+        tasks.push(tokio::spawn(async move { client.create_draft(req).await }));
     }
     for t in tasks {
         t.await??;
@@ -333,6 +342,22 @@ struct Load {
     latencies: Vec<f64>,
     /// Each answered request's conversation id with its latency in ms.
     samples: Vec<(String, f64)>,
+}
+
+impl Load {
+    fn p99(&self) -> f64 {
+        pct(&self.latencies, 0.99)
+    }
+
+    /// "drafts/s | p50 | p99" for a table row.
+    fn cells(&self) -> String {
+        format!(
+            "{:.0} | {:.1} ms | {:.1} ms",
+            self.rps,
+            pct(&self.latencies, 0.5),
+            self.p99()
+        )
+    }
 }
 
 /// A conversation id as letters only, so personal-data masking leaves it alone.
@@ -389,18 +414,7 @@ async fn drive(
                 }
                 tokio::time::sleep_until(due.into()).await;
                 let conversation_id = format!("{tag}-{i}-{k}");
-                let context = if tickets {
-                    [("ticket".to_string(), ticket(&conversation_id))].into()
-                } else {
-                    Default::default()
-                };
-                let req = pb::CreateDraftRequest {
-                    conversation_id: conversation_id.clone(),
-                    message: QUESTIONS[(i + k) % QUESTIONS.len()].into(),
-                    channel: "chat".into(),
-                    context,
-                    ..Default::default()
-                };
+                let req = question(&conversation_id, i + k, tickets);
                 if client.create_draft(req).await.is_ok() {
                     samples.push((conversation_id, due.elapsed().as_secs_f64() * 1000.0));
                 }
@@ -448,15 +462,9 @@ async fn create_draft_load(
         eprintln!("  {clients} clients");
         let tag = format!("load{clients}");
         let run = drive_median(&[server.addr], clients, seconds, &tag, Pace::BackToBack).await?;
-        writeln!(
-            md,
-            "| {clients} | {:.0} | {:.1} ms | {:.1} ms |",
-            run.rps,
-            pct(&run.latencies, 0.5),
-            pct(&run.latencies, 0.99)
-        )?;
+        writeln!(md, "| {clients} | {} |", run.cells())?;
         if clients == 64 {
-            figures.drafts_64 = Some((run.rps, pct(&run.latencies, 0.99)));
+            figures.drafts_64 = Some((run.rps, run.p99()));
         }
     }
     writeln!(
@@ -471,15 +479,9 @@ async fn create_draft_load(
         eprintln!("  64 clients offering {rate}/s");
         let tag = format!("rate{rate}");
         let run = drive_median(&[server.addr], 64, seconds, &tag, Pace::Offered(rate)).await?;
-        writeln!(
-            md,
-            "| {rate:.0} | {:.0} | {:.1} ms | {:.1} ms |",
-            run.rps,
-            pct(&run.latencies, 0.5),
-            pct(&run.latencies, 0.99)
-        )?;
+        writeln!(md, "| {rate:.0} | {} |", run.cells())?;
         if rate == 1500.0 {
-            figures.drafts_offered_1500 = Some((run.rps, pct(&run.latencies, 0.99)));
+            figures.drafts_offered_1500 = Some((run.rps, run.p99()));
         }
     }
     writeln!(
@@ -541,13 +543,7 @@ async fn create_draft_postgres(
             eprintln!("  {replicas} replica(s), {clients} clients");
             let tag = format!("pg{replicas}-{clients}");
             let run = drive_median(&addrs, clients, seconds, &tag, Pace::BackToBack).await?;
-            writeln!(
-                md,
-                "| {replicas} | {clients} | {:.0} | {:.1} ms | {:.1} ms |",
-                run.rps,
-                pct(&run.latencies, 0.5),
-                pct(&run.latencies, 0.99)
-            )?;
+            writeln!(md, "| {replicas} | {clients} | {} |", run.cells())?;
         }
         for server in servers {
             server.stop().await;
