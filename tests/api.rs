@@ -998,18 +998,14 @@ async fn review_inputs_are_validated() {
 
 // ---------- knowledge ----------
 
+/// An English sticker article, with tags and a URL.
 fn article(id: &str, title: &str, body: &str) -> pb::UpsertArticleRequest {
-    pb::UpsertArticleRequest {
-        article: Some(pb::Article {
-            id: id.into(),
-            locale: "en".into(),
-            title: title.into(),
-            body: body.into(),
-            tags: vec!["stickers".into()],
-            url: "https://help.lumo.example/en/stickers".into(),
-            ..Default::default()
-        }),
+    let mut req = common::en_article(id, title, body);
+    if let Some(a) = req.article.as_mut() {
+        a.tags = vec!["stickers".into()];
+        a.url = "https://help.lumo.example/en/stickers".into();
     }
+    req
 }
 
 #[tokio::test]
