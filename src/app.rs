@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::delivery::Deliveries;
 use crate::drafting::Drafter;
 use crate::knowledge::Knowledge;
-use crate::model::Transcript;
+use crate::model::{Scope, Transcript};
 use crate::review::Review;
 use crate::storage::{self, DynStore};
 use std::sync::Arc;
@@ -78,7 +78,7 @@ impl App {
             drafter: Drafter::new(store.clone(), knowledge.clone(), config.clone())
                 .map_err(Error::Llm)?,
             review: Arc::new(Review::new(store.clone(), config.clone())),
-            deliveries: Deliveries::new(store.clone()),
+            deliveries: Deliveries::new(store.clone(), config.delivery.clone()),
             insights: crate::stats::Insights::new(store.clone()),
             knowledge,
             store,
@@ -88,10 +88,11 @@ impl App {
         Ok(app)
     }
 
-    /// The transcript of a conversation.
+    /// The transcript of a conversation, if `scope` may see it.
     pub async fn transcript(
         &self,
         conversation_id: &str,
+        scope: &Scope,
     ) -> Result<Transcript, crate::drafting::Error> {
         use crate::drafting::Error;
         if conversation_id.is_empty() {
@@ -112,6 +113,10 @@ impl App {
         self.store
             .transcript(conversation_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("conversation {conversation_id}")))
+            .filter(|t| scope.sees(&t.platform))
+            .ok_or_else(|| Error::NotFound {
+                what: "conversation",
+                id: conversation_id.to_string(),
+            })
     }
 }

@@ -42,6 +42,7 @@ pub struct Config {
     pub log_format: String,
     pub limits: Limits,
     pub review: ReviewConfig,
+    pub delivery: DeliveryConfig,
     pub routing: RoutingConfig,
     pub policy: PolicyConfig,
     pub retrieval: RetrievalConfig,
@@ -96,6 +97,7 @@ impl Default for Config {
             log_format: "text".into(),
             limits: Limits::default(),
             review: ReviewConfig::default(),
+            delivery: DeliveryConfig::default(),
             routing: RoutingConfig::default(),
             policy: PolicyConfig::default(),
             retrieval: RetrievalConfig::default(),
@@ -211,6 +213,29 @@ impl Default for ReviewConfig {
             lease_seconds: 600,
             max_lease_seconds: 3600,
             sweep_interval_ms: 1000,
+        }
+    }
+}
+
+/// Delivery streams in a consumer group (`StreamDeliveries.consumer_group`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// How long a delivery stays with the stream it was handed to without an
+    /// ack before it goes to the group again (a stream may ask for another).
+    pub lease_seconds: u32,
+    /// Longest lease a stream may ask for.
+    pub max_lease_seconds: u32,
+    /// Deliveries one stream of a group holds unacknowledged at most.
+    pub max_in_flight: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            lease_seconds: 30,
+            max_lease_seconds: 3600,
+            max_in_flight: 64,
         }
     }
 }
@@ -678,6 +703,17 @@ impl Config {
                 "review.lease_seconds",
                 "must be between 1 and review.max_lease_seconds",
             );
+        }
+        if self.delivery.lease_seconds == 0
+            || self.delivery.lease_seconds > self.delivery.max_lease_seconds
+        {
+            return bad(
+                "delivery.lease_seconds",
+                "must be between 1 and delivery.max_lease_seconds",
+            );
+        }
+        if self.delivery.max_in_flight == 0 {
+            return bad("delivery.max_in_flight", "must be at least 1");
         }
         if self.limits.max_message_bytes == 0 || self.limits.max_id_chars == 0 {
             return bad("limits", "limits must be positive");

@@ -115,6 +115,9 @@ pub struct Draft {
     pub conversation_id: String,
     pub message_id: String,
     pub request_id: Option<String>,
+    /// The platform that sent the message (its token's subject; empty without tokens).
+    /// A request id is unique per caller and conversation.
+    pub caller: String,
     pub channel: String,
     pub locale: String,
     pub body: String,
@@ -125,6 +128,10 @@ pub struct Draft {
     pub confidence: Confidence,
     pub citations: Vec<Citation>,
     pub state: DraftState,
+    /// A policy (always-review topic, a request for a person, an injection
+    /// attempt) sent it to a person: it is never superseded, and while it is
+    /// open nothing else in its conversation is sent automatically.
+    pub needs_person: bool,
     pub final_body: String,
     pub reviewed_by: String,
     pub claimed_by: String,
@@ -181,6 +188,8 @@ pub struct Delivery {
     pub author: String,
     pub created_at: Millis,
     pub acked_at: Option<Millis>,
+    /// The platform whose customer it is for (its draft's caller; read, not stored twice).
+    pub caller: String,
 }
 
 impl Delivery {
@@ -205,6 +214,7 @@ impl Delivery {
             author: author.to_string(),
             created_at: now,
             acked_at: None,
+            caller: draft.caller.clone(),
         }
     }
 }
@@ -271,10 +281,34 @@ impl AuditEvent {
 #[derive(Debug, Clone, Default)]
 pub struct Transcript {
     pub conversation_id: String,
+    /// The platform that opened the conversation (empty: opened without a token).
+    pub platform: String,
     pub messages: Vec<CustomerMessage>,
     pub drafts: Vec<Draft>,
     pub events: Vec<AuditEvent>,
     pub deliveries: Vec<Delivery>,
+}
+
+/// Whose customers' data a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Staff (agents, viewers, editors, admins), and every caller when the
+    /// server runs without tokens.
+    #[default]
+    Everything,
+    /// A platform's token: the conversations it opened (and those opened
+    /// without a token, before tokens were configured).
+    Platform(String),
+}
+
+impl Scope {
+    /// Whether data written for `caller` (a platform subject, empty without tokens) is visible.
+    pub fn sees(&self, caller: &str) -> bool {
+        match self {
+            Scope::Everything => true,
+            Scope::Platform(p) => caller.is_empty() || caller == p,
+        }
+    }
 }
 
 /// The author recorded for text the drafter wrote.

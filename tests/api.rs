@@ -22,7 +22,7 @@ async fn open_stream(s: &TestServer, after: u64) -> tonic::Streaming<pb::Deliver
     s.drafts()
         .stream_deliveries(pb::StreamDeliveriesRequest {
             after_cursor: after,
-            channel: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -227,6 +227,100 @@ async fn concurrent_retries_of_one_request_id_store_one_draft() {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+#[tokio::test]
+async fn the_same_request_id_in_another_conversation_is_another_message() {
+    let s = TestServer::start().await;
+    let ask = |conversation: &str, message: &str| pb::CreateDraftRequest {
+        conversation_id: conversation.into(),
+        message: message.into(),
+        request_id: "msg-1".into(),
+        ..Default::default()
+    };
+    let first = s
+        .drafts()
+        .create_draft(ask(
+            "chat-a",
+            "I'm ana@example.com, card 4111 1111 1111 1111. What's the weather?",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = s
+        .drafts()
+        .create_draft(ask("chat-b", "How do I block a contact on Lumo?"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(second.id, first.id, "a new draft, not the other chat's");
+    assert_eq!(second.conversation_id, "chat-b");
+    assert_eq!(second.customer_message, "How do I block a contact on Lumo?");
+    assert!(!second.customer_message.contains("ana@example.com"));
+    assert_eq!(
+        state(&second),
+        pb::DraftState::AutoApproved,
+        "and it is answered"
+    );
+    assert_eq!(s.conversation("chat-b").await.messages.len(), 1);
+}
+
+#[tokio::test]
+async fn a_draft_a_policy_sends_to_a_person_stays_queued_and_nothing_in_its_conversation_auto_sends()
+ {
+    let s = TestServer::start().await;
+    for (i, flagged_text) in [
+        "I want to kill myself",
+        "I will take legal action against you",
+        "Someone used my card, this is fraud",
+        "I want to talk to a human",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let conversation = format!("c{i}");
+        let flagged = s.ask(&conversation, flagged_text).await;
+        assert_eq!(
+            state(&flagged),
+            pb::DraftState::PendingReview,
+            "{flagged_text}"
+        );
+        assert!(flagged.needs_person, "{flagged_text}");
+        // The customer writes again, with a question that is normally auto-sent.
+        let follow_up = s
+            .ask(&conversation, "How do I block a contact on Lumo?")
+            .await;
+        assert_eq!(
+            state(&follow_up),
+            pb::DraftState::PendingReview,
+            "{flagged_text}"
+        );
+        assert_eq!(
+            reason(&follow_up, "conversation_waits_for_person"),
+            Some(1.0),
+            "{flagged_text}"
+        );
+        let still = s.draft(&flagged.id).await;
+        assert_eq!(
+            state(&still),
+            pb::DraftState::PendingReview,
+            "{flagged_text}"
+        );
+        let queued = s.pending_ids("", "").await;
+        assert!(
+            queued.contains(&flagged.id),
+            "still in the queue: {flagged_text}"
+        );
+    }
+    let mut stream = open_stream(&s, 0).await;
+    assert_no_delivery(&mut stream).await;
+    // An agent answers the flagged message; then the conversation auto-sends again.
+    let flagged = s.ask("c9", "I want to talk to a human").await;
+    s.approve(&flagged.id, "ana", Some("Hi, this is Ana. How can I help?"))
+        .await
+        .unwrap();
+    let answered = s.ask("c9", "How do I block a contact on Lumo?").await;
+    assert_eq!(state(&answered), pb::DraftState::AutoApproved);
 }
 
 #[tokio::test]
@@ -720,6 +814,101 @@ async fn a_replayed_ack_is_harmless_and_unknown_cursors_are_not_found() {
     );
 }
 
+async fn open_group_stream(
+    s: &TestServer,
+    group: &str,
+    lease_seconds: u32,
+) -> tonic::Streaming<pb::Delivery> {
+    s.drafts()
+        .stream_deliveries(pb::StreamDeliveriesRequest {
+            consumer_group: group.into(),
+            lease_seconds,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn ack(s: &TestServer, cursor: u64) {
+    s.drafts()
+        .ack_delivery(pb::AckDeliveryRequest { cursor })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn two_workers_of_one_consumer_group_share_the_deliveries_without_doubles() {
+    let s = TestServer::start().await;
+    let mut a = open_group_stream(&s, "workers", 0).await;
+    let mut b = open_group_stream(&s, "workers", 0).await;
+    let mut plain = open_stream(&s, 0).await;
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        sent.push(
+            s.ask(&format!("c{i}"), "How do I block a contact on Lumo?")
+                .await
+                .id,
+        );
+    }
+    // Every delivery reaches exactly one worker; each acks what it sends.
+    let mut seen = Vec::new();
+    while seen.len() < sent.len() {
+        let d = tokio::select! {
+            Some(d) = a.next() => d.unwrap(),
+            Some(d) = b.next() => d.unwrap(),
+            _ = tokio::time::sleep(Duration::from_secs(10)) => panic!("deliveries missing: {seen:?}"),
+        };
+        ack(&s, d.cursor).await;
+        seen.push(d.draft_id);
+    }
+    seen.sort();
+    sent.sort();
+    assert_eq!(seen, sent, "each delivery once");
+    assert_no_delivery(&mut a).await;
+    assert_no_delivery(&mut b).await;
+    // A stream without a group still gets them all.
+    for _ in 0..sent.len() {
+        next_delivery(&mut plain).await;
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_a_worker_does_not_ack_goes_to_another_worker_when_its_lease_ends() {
+    let s = TestServer::start().await;
+    let mut a = open_group_stream(&s, "workers", 1).await;
+    let d = s.ask("c1", "How do I block a contact on Lumo?").await;
+    let first = next_delivery(&mut a).await;
+    assert_eq!(first.draft_id, d.id);
+    drop(a); // the worker dies without acking
+    let mut b = open_group_stream(&s, "workers", 30).await;
+    let again = next_delivery(&mut b).await;
+    assert_eq!(again.cursor, first.cursor, "handed on after the 1 s lease");
+    ack(&s, again.cursor).await;
+    assert_no_delivery(&mut b).await;
+}
+
+#[tokio::test]
+async fn consumer_group_requests_are_validated() {
+    let s = TestServer::start().await;
+    for (group, lease, needle) in [
+        ("bad group!", 0, "consumer_group"),
+        (&"g".repeat(65), 0, "consumer_group"),
+        ("ok", 3601, "lease_seconds"),
+    ] {
+        let r = s
+            .drafts()
+            .stream_deliveries(pb::StreamDeliveriesRequest {
+                consumer_group: group.to_string(),
+                lease_seconds: lease,
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        assert_status(r, Code::InvalidArgument, needle);
+    }
+}
+
 #[tokio::test]
 async fn a_stream_can_be_limited_to_one_channel() {
     let s = TestServer::start().await;
@@ -731,8 +920,8 @@ async fn a_stream_can_be_limited_to_one_channel() {
     let mut stream = s
         .drafts()
         .stream_deliveries(pb::StreamDeliveriesRequest {
-            after_cursor: 0,
             channel: "email".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -476,6 +476,135 @@ async fn the_reviewing_agent_is_the_tokens_subject_whatever_the_metadata_claims(
     server.stop().await;
 }
 
+/// Tokens as `with_tokens`, plus a second platform, "shop".
+fn with_two_platforms(c: &mut Config) {
+    with_tokens(c);
+    c.tokens.push(TokenConfig {
+        subject: "shop".into(),
+        roles: vec![Role::Platform],
+        sha256: hash(&token_of("shop")),
+    });
+}
+
+fn message(conversation: &str, text: &str, request_id: &str) -> pb::CreateDraftRequest {
+    pb::CreateDraftRequest {
+        conversation_id: conversation.into(),
+        message: text.into(),
+        request_id: request_id.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn platforms_keep_their_request_ids_conversations_and_deliveries_to_themselves() {
+    let server = TestServer::start_with(with_two_platforms).await;
+    let mut drafts = server.drafts();
+    let desks = drafts
+        .create_draft(bearer(
+            message("42", "How do I block a contact on Lumo?", "msg-1"),
+            "desk",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // The same request id from the other platform, in its own conversation, is its own message.
+    let shops = drafts
+        .create_draft(bearer(
+            message("s-42", "How do I block a contact on Lumo?", "msg-1"),
+            "shop",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(shops.id, desks.id);
+    // The other platform cannot write into desk's conversation...
+    common::assert_status(
+        drafts
+            .create_draft(bearer(message("42", "hello", "msg-2"), "shop"))
+            .await,
+        Code::PermissionDenied,
+        "conversation_id",
+    );
+    // ...nor read it, its drafts or its deliveries.
+    common::assert_status(
+        drafts
+            .get_conversation(bearer(
+                pb::GetConversationRequest {
+                    conversation_id: "42".into(),
+                },
+                "shop",
+            ))
+            .await,
+        Code::NotFound,
+        "conversation",
+    );
+    common::assert_status(
+        drafts
+            .get_draft(bearer(
+                pb::GetDraftRequest {
+                    draft_id: desks.id.clone(),
+                },
+                "shop",
+            ))
+            .await,
+        Code::NotFound,
+        "draft",
+    );
+    let mut shop_stream = drafts
+        .stream_deliveries(bearer(pb::StreamDeliveriesRequest::default(), "shop"))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = tokio::time::timeout(Duration::from_secs(10), shop_stream.message())
+        .await
+        .expect("shop gets its delivery")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.draft_id, shops.id, "shop sees its own delivery only");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(400), shop_stream.message())
+            .await
+            .is_err(),
+        "and nothing of desk's"
+    );
+    let mut desk_stream = drafts
+        .stream_deliveries(bearer(pb::StreamDeliveriesRequest::default(), "desk"))
+        .await
+        .unwrap()
+        .into_inner();
+    let desks_delivery = tokio::time::timeout(Duration::from_secs(10), desk_stream.message())
+        .await
+        .expect("desk gets its delivery")
+        .unwrap()
+        .unwrap();
+    assert_eq!(desks_delivery.draft_id, desks.id);
+    common::assert_status(
+        drafts
+            .ack_delivery(bearer(
+                pb::AckDeliveryRequest {
+                    cursor: desks_delivery.cursor,
+                },
+                "shop",
+            ))
+            .await,
+        Code::NotFound,
+        "delivery",
+    );
+    // Staff see every platform's conversations.
+    let transcript = drafts
+        .get_conversation(bearer(
+            pb::GetConversationRequest {
+                conversation_id: "42".into(),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(transcript.drafts.len(), 1);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn health_and_reflection_answer_without_a_token() {
     let server = TestServer::start_with(with_tokens).await;

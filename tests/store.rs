@@ -10,8 +10,8 @@ use replygate::model::{
     now_ms,
 };
 use replygate::storage::{
-    ArticleWrite, DraftChange, DynStore, Error, NewDraft, PendingFilter, PgStore, SqliteStore,
-    StoreEvent,
+    ArticleWrite, DeliveryLease, DraftChange, DynStore, Error, NewDraft, PendingFilter, PgStore,
+    RequestKey, SqliteStore, StoreEvent,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -118,6 +118,11 @@ on_every_store!(
     a_repeated_request_id_returns_the_first_draft_and_writes_nothing,
     concurrent_requests_with_one_id_create_exactly_one_draft,
     a_new_message_supersedes_the_open_drafts_of_its_conversation,
+    one_request_id_in_two_conversations_or_from_two_platforms_is_two_messages,
+    a_conversation_belongs_to_the_platform_that_opened_it,
+    a_draft_that_needs_a_person_stays_open_and_holds_its_conversation,
+    a_consumer_group_leases_each_delivery_to_one_stream_at_a_time,
+    one_conversation_is_never_leased_to_two_streams_at_once,
     a_change_at_a_stale_revision_is_a_conflict_and_changes_nothing,
     of_many_concurrent_claims_exactly_one_wins,
     the_open_queue_filters_by_channel_and_locale_and_includes_expired_claims,
@@ -168,6 +173,7 @@ fn new_draft_in(
         conversation_id: conversation.into(),
         message_id: message.id.clone(),
         request_id: request_id.map(str::to_string),
+        caller: String::new(),
         channel: channel.into(),
         locale: locale.into(),
         body: "Open Settings > Chats > Backup.".into(),
@@ -190,6 +196,7 @@ fn new_draft_in(
         } else {
             DraftState::PendingReview
         },
+        needs_person: false,
         final_body: if auto_approved {
             "Open Settings > Chats > Backup.".into()
         } else {
@@ -217,6 +224,16 @@ fn new_draft_in(
         draft,
         events,
         delivery,
+        if_held: None,
+    }
+}
+
+/// The idempotency key of a request without a token.
+fn key(conversation: &str, request_id: &str) -> RequestKey {
+    RequestKey {
+        caller: String::new(),
+        conversation_id: conversation.into(),
+        request_id: request_id.into(),
     }
 }
 
@@ -320,7 +337,11 @@ async fn a_new_draft_is_stored_with_its_message_and_events(f: Fixture) {
     assert_eq!(stored.customer_message, new.message.text);
     assert_eq!(stored.state, DraftState::PendingReview);
     assert_eq!(stored.confidence, new.draft.confidence);
-    let by_request = f.store.find_draft_by_request_id("r1").await.unwrap();
+    let by_request = f
+        .store
+        .find_draft_by_request(&key("c1", "r1"))
+        .await
+        .unwrap();
     assert_eq!(by_request.map(|d| d.id), Some(new.draft.id.clone()));
 
     let t = f.store.transcript("c1").await.unwrap().unwrap();
@@ -360,12 +381,12 @@ async fn a_repeated_request_id_returns_the_first_draft_and_writes_nothing(f: Fix
 
 async fn concurrent_requests_with_one_id_create_exactly_one_draft(f: Fixture) {
     let mut tasks = Vec::new();
-    for i in 0..12 {
+    for _ in 0..12 {
         let store = f.store.clone();
-        // Different conversations, so only the request id collides.
+        // One conversation, one request id: retries racing each other.
         tasks.push(tokio::spawn(async move {
             store
-                .create_draft(new_draft(&format!("c{i}"), Some("one-id"), true))
+                .create_draft(new_draft("c1", Some("one-id"), true))
                 .await
                 .unwrap()
         }));
@@ -381,6 +402,370 @@ async fn concurrent_requests_with_one_id_create_exactly_one_draft(f: Fixture) {
     assert_eq!(ids.len(), 1, "every caller got the same draft");
     let deliveries = f.store.deliveries_after(0, None, 100).await.unwrap();
     assert_eq!(deliveries.len(), 1, "and exactly one delivery");
+}
+
+/// A new draft sent by `caller`.
+fn from_caller(mut new: NewDraft, caller: &str) -> NewDraft {
+    new.draft.caller = caller.into();
+    if let Some(d) = &mut new.delivery {
+        d.caller = caller.into();
+    }
+    new
+}
+
+/// A new draft flagged by policy: it needs a person.
+fn needing_a_person(mut new: NewDraft) -> NewDraft {
+    new.draft.needs_person = true;
+    new
+}
+
+/// A new draft that is written held for review while its conversation waits for a person.
+fn holdable(new: NewDraft) -> NewDraft {
+    let mut held = new.draft.clone();
+    held.state = DraftState::PendingReview;
+    let events = new.events.clone();
+    NewDraft {
+        if_held: Some(replygate::storage::HeldDraft {
+            draft: held,
+            events,
+        }),
+        ..new
+    }
+}
+
+async fn one_request_id_in_two_conversations_or_from_two_platforms_is_two_messages(f: Fixture) {
+    // Per-chat message ids are what platforms send: "msg-1" in every chat.
+    let a = f
+        .store
+        .create_draft(new_draft("c1", Some("msg-1"), false))
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .create_draft(new_draft("c2", Some("msg-1"), false))
+        .await
+        .unwrap();
+    assert!(
+        a.created && b.created,
+        "the second conversation's message is its own"
+    );
+    assert_ne!(a.draft.id, b.draft.id);
+    assert_eq!(
+        f.store
+            .transcript("c2")
+            .await
+            .unwrap()
+            .unwrap()
+            .messages
+            .len(),
+        1
+    );
+    let by_key = |conversation: &'static str| {
+        let store = f.store.clone();
+        async move {
+            store
+                .find_draft_by_request(&key(conversation, "msg-1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    assert_eq!(by_key("c1").await, a.draft.id);
+    assert_eq!(by_key("c2").await, b.draft.id);
+    // Two platforms, each with its own conversation "42".
+    let desk = f
+        .store
+        .create_draft(from_caller(new_draft("desk-42", Some("m"), false), "desk"))
+        .await
+        .unwrap();
+    let shop = f
+        .store
+        .create_draft(from_caller(new_draft("shop-42", Some("m"), false), "shop"))
+        .await
+        .unwrap();
+    assert!(desk.created && shop.created);
+    let desk_key = RequestKey {
+        caller: "desk".into(),
+        ..key("desk-42", "m")
+    };
+    assert_eq!(
+        f.store
+            .find_draft_by_request(&desk_key)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        desk.draft.id
+    );
+    assert!(
+        f.store
+            .find_draft_by_request(&key("desk-42", "m"))
+            .await
+            .unwrap()
+            .is_none(),
+        "another caller's key finds nothing"
+    );
+    // The retry in the same conversation still finds the first draft.
+    let again = f
+        .store
+        .create_draft(new_draft("c2", Some("msg-1"), false))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.draft.id, b.draft.id);
+}
+
+async fn a_conversation_belongs_to_the_platform_that_opened_it(f: Fixture) {
+    f.store
+        .create_draft(from_caller(new_draft("c1", None, false), "desk"))
+        .await
+        .unwrap();
+    let before = f.store.audit_head().await.unwrap();
+    let err = f
+        .store
+        .create_draft(from_caller(new_draft("c1", None, false), "shop"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::OtherPlatform(ref c) if c == "c1"),
+        "{err:?}"
+    );
+    assert_eq!(
+        f.store.audit_head().await.unwrap(),
+        before,
+        "nothing written"
+    );
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    assert_eq!(t.platform, "desk");
+    assert_eq!(t.messages.len(), 1);
+    // The owner goes on writing to it.
+    f.store
+        .create_draft(from_caller(new_draft("c1", None, false), "desk"))
+        .await
+        .unwrap();
+}
+
+async fn a_draft_that_needs_a_person_stays_open_and_holds_its_conversation(f: Fixture) {
+    let flagged = f
+        .store
+        .create_draft(needing_a_person(new_draft("c1", None, false)))
+        .await
+        .unwrap()
+        .draft;
+    assert!(flagged.needs_person);
+    // The customer writes again; the follow-up would be auto-sent.
+    let follow_up = f
+        .store
+        .create_draft(holdable(new_draft("c1", None, true)))
+        .await
+        .unwrap();
+    assert!(follow_up.superseded.is_empty(), "the flagged draft stays");
+    assert_eq!(follow_up.draft.state, DraftState::PendingReview, "held");
+    assert_eq!(
+        f.store.get_draft(&flagged.id).await.unwrap().unwrap().state,
+        DraftState::PendingReview
+    );
+    assert!(
+        f.store
+            .deliveries_after(0, None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing goes out"
+    );
+    // A third message supersedes the ordinary follow-up, never the flagged draft.
+    let third = f
+        .store
+        .create_draft(holdable(new_draft("c1", None, true)))
+        .await
+        .unwrap();
+    assert_eq!(third.superseded, vec![follow_up.draft.id.clone()]);
+    assert_eq!(third.draft.state, DraftState::PendingReview);
+    // Claimed, the flagged draft still holds the conversation.
+    let claimed = f
+        .store
+        .apply_draft_change(claim(&flagged, "ana", 60_000))
+        .await
+        .unwrap();
+    let fourth = f
+        .store
+        .create_draft(holdable(new_draft("c1", None, true)))
+        .await
+        .unwrap();
+    assert_eq!(fourth.draft.state, DraftState::PendingReview);
+    assert_eq!(
+        f.store.get_draft(&claimed.id).await.unwrap().unwrap().state,
+        DraftState::Claimed
+    );
+    // Once an agent decided it, the conversation is free again.
+    f.store
+        .apply_draft_change(approve(&claimed, "ana"))
+        .await
+        .unwrap();
+    let later = f
+        .store
+        .create_draft(holdable(new_draft("c1", None, true)))
+        .await
+        .unwrap();
+    assert_eq!(later.draft.state, DraftState::AutoApproved);
+    // Other conversations were never held.
+    let elsewhere = f
+        .store
+        .create_draft(needing_a_person(new_draft("c2", None, false)))
+        .await
+        .unwrap();
+    let free = f
+        .store
+        .create_draft(holdable(new_draft("c3", None, true)))
+        .await
+        .unwrap();
+    assert!(elsewhere.draft.needs_person);
+    assert_eq!(free.draft.state, DraftState::AutoApproved);
+}
+
+/// A stream of `group` asking for deliveries at `now`, leases of `lease_ms`.
+fn lease(group: &str, holder: &str, max_in_flight: u32, now: i64) -> DeliveryLease {
+    DeliveryLease {
+        group: group.into(),
+        holder: holder.into(),
+        after_cursor: 0,
+        channel: None,
+        platform: None,
+        max_in_flight,
+        now,
+        until: now + 30_000,
+    }
+}
+
+fn cursors(deliveries: &[Delivery]) -> Vec<u64> {
+    deliveries.iter().map(|d| d.cursor).collect()
+}
+
+async fn a_consumer_group_leases_each_delivery_to_one_stream_at_a_time(f: Fixture) {
+    for i in 0..5 {
+        f.store
+            .create_draft(new_draft(&format!("c{i}"), None, true))
+            .await
+            .unwrap();
+    }
+    let all = cursors(&f.store.deliveries_after(0, None, 10).await.unwrap());
+    assert_eq!(all.len(), 5);
+    let t = now_ms();
+    let a = f
+        .store
+        .lease_deliveries(&lease("workers", "a", 2, t))
+        .await
+        .unwrap();
+    let b = f
+        .store
+        .lease_deliveries(&lease("workers", "b", 10, t))
+        .await
+        .unwrap();
+    assert_eq!(cursors(&a), all[..2].to_vec(), "a holds at most 2");
+    assert_eq!(
+        cursors(&b),
+        all[2..].to_vec(),
+        "b gets the rest, none twice"
+    );
+    assert!(
+        f.store
+            .lease_deliveries(&lease("workers", "a", 2, t))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a is full"
+    );
+    // Another group gets every delivery again.
+    let other = f
+        .store
+        .lease_deliveries(&lease("audit", "x", 10, t))
+        .await
+        .unwrap();
+    assert_eq!(cursors(&other), all);
+    // An ack frees a slot for a; nothing of b's is handed out meanwhile.
+    let event = |cursor: u64| AuditEvent {
+        seq: 0,
+        at: t,
+        kind: "delivery_acked".into(),
+        actor: "platform".into(),
+        conversation_id: String::new(),
+        draft_id: String::new(),
+        detail: serde_json::json!({ "cursor": cursor }),
+        chain: Default::default(),
+    };
+    assert!(
+        f.store
+            .ack_delivery(all[0], event(all[0]), t)
+            .await
+            .unwrap()
+    );
+    f.store
+        .create_draft(new_draft("c-new", None, true))
+        .await
+        .unwrap();
+    let refill = f
+        .store
+        .lease_deliveries(&lease("workers", "a", 2, t))
+        .await
+        .unwrap();
+    assert_eq!(refill.len(), 1);
+    assert!(refill[0].cursor > all[4], "only the new delivery was free");
+    // b goes away without acking: after its lease ends, a gets its deliveries.
+    let later = t + 31_000;
+    let a_again = f
+        .store
+        .lease_deliveries(&lease("workers", "a", 10, later))
+        .await
+        .unwrap();
+    assert_eq!(
+        cursors(&a_again),
+        [vec![all[1]], all[2..].to_vec(), vec![refill[0].cursor]].concat(),
+        "every unacked delivery whose lease ran out, in cursor order"
+    );
+}
+
+async fn one_conversation_is_never_leased_to_two_streams_at_once(f: Fixture) {
+    // Two replies in conversation c1, one in c2.
+    let first = f
+        .store
+        .create_draft(new_draft("c1", None, true))
+        .await
+        .unwrap();
+    f.store
+        .create_draft(new_draft("c2", None, true))
+        .await
+        .unwrap();
+    let approved = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap();
+    f.store
+        .apply_draft_change(approve(&approved.draft, "ana"))
+        .await
+        .unwrap();
+    let all = f.store.deliveries_after(0, None, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let t = now_ms();
+    let a = f
+        .store
+        .lease_deliveries(&lease("g", "a", 1, t))
+        .await
+        .unwrap();
+    assert_eq!(a[0].draft_id, first.draft.id);
+    let b = f
+        .store
+        .lease_deliveries(&lease("g", "b", 10, t))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.iter()
+            .map(|d| d.conversation_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["c2"],
+        "c1's second reply waits until a acks its first"
+    );
 }
 
 async fn a_new_message_supersedes_the_open_drafts_of_its_conversation(f: Fixture) {
@@ -1208,7 +1593,7 @@ async fn a_write_whose_caller_gave_up_commits_whole_or_not_at_all(f: Fixture) {
         let Some(t) = f.store.transcript(&conversation).await.unwrap() else {
             assert!(
                 f.store
-                    .find_draft_by_request_id(&conversation)
+                    .find_draft_by_request(&key(&conversation, &conversation))
                     .await
                     .unwrap()
                     .is_none()
@@ -1226,4 +1611,115 @@ async fn a_write_whose_caller_gave_up_commits_whole_or_not_at_all(f: Fixture) {
         matches!(verdict, replygate::audit::Verdict::Intact { .. }),
         "{verdict:?}"
     );
+}
+
+/// What a database written by the previous version holds: one conversation
+/// with a draft keyed by request id "msg-1", its delivery and one audit event.
+const PREVIOUS_VERSION_ROWS: &str = "
+    INSERT INTO conversations (id, channel, created_at, updated_at) VALUES ('c1', 'chat', 1, 1);
+    INSERT INTO messages (id, conversation_id, text, locale, channel, context, received_at)
+        VALUES ('m1', 'c1', 'How do I back up?', 'en', 'chat', '{}', 1);
+    INSERT INTO drafts (id, conversation_id, message_id, request_id, channel, locale, body, disclosure,
+        ai_generated, human_reviewed, generator, confidence_score, confidence_level, reasons, citations,
+        state, final_body, reviewed_by, claimed_by, claim_expires_at, reject_reason, created_at,
+        updated_at, revision)
+        VALUES ('d1', 'c1', 'm1', 'msg-1', 'chat', 'en', 'Open Settings.', 'AI', TRUE, FALSE, 'extractive',
+        0.9, 'HIGH', '[]', '[]', 'AUTO_APPROVED', 'Open Settings.', '', '', NULL, '', 1, 1, 0);
+    INSERT INTO deliveries (draft_id, conversation_id, channel, locale, body, disclosure, text,
+        ai_generated, human_reviewed, author, created_at)
+        VALUES ('d1', 'c1', 'chat', 'en', 'Open Settings.', 'AI', 'Open Settings.\n\nAI', TRUE, FALSE, 'ai', 1);
+    INSERT INTO audit_events (at, kind, actor, conversation_id, draft_id, detail)
+        VALUES (1, 'draft_created', 'ai', 'c1', 'd1', '{}');
+    INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'init', 1), (2, 'audit_chain', 1);
+";
+
+const MIGRATIONS_TABLE: &str = "CREATE TABLE schema_migrations (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);";
+
+/// The previous version's data reads back unchanged, and the request id is now per conversation.
+async fn migrated_store_keeps_the_old_data_and_scopes_request_ids(store: DynStore) {
+    let old = store.get_draft("d1").await.unwrap().unwrap();
+    assert_eq!((old.caller.as_str(), old.needs_person), ("", false));
+    assert_eq!(old.customer_message, "How do I back up?");
+    assert_eq!(
+        store
+            .find_draft_by_request(&key("c1", "msg-1"))
+            .await
+            .unwrap()
+            .map(|d| d.id),
+        Some("d1".to_string())
+    );
+    let other = store
+        .create_draft(new_draft("c2", Some("msg-1"), false))
+        .await
+        .unwrap();
+    assert!(
+        other.created,
+        "msg-1 in another conversation is a new message"
+    );
+    let deliveries = store.deliveries_after(0, None, 10).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].draft_id, "d1");
+    assert!(matches!(
+        replygate::audit::verify(&store).await.unwrap(),
+        replygate::audit::Verdict::Intact { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_database_of_the_previous_version_migrates() {
+    use sqlx::{ConnectOptions, Connection};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let mut conn = options.connect().await.unwrap();
+    for sql in [
+        MIGRATIONS_TABLE,
+        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../migrations/sqlite/0002_audit_chain.sql"),
+        PREVIOUS_VERSION_ROWS,
+    ] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    {
+        let store: DynStore = Arc::new(SqliteStore::open(&path).await.unwrap());
+        migrated_store_keeps_the_old_data_and_scopes_request_ids(store).await;
+    }
+    // The rebuilt drafts table is still what deliveries refer to.
+    let mut conn = options.connect().await.unwrap();
+    let dangling = sqlx::raw_sql(
+        "INSERT INTO deliveries (draft_id, conversation_id, channel, locale, body, disclosure, text,
+            ai_generated, human_reviewed, author, created_at)
+         VALUES ('no-such-draft', 'c1', 'chat', 'en', 'x', '', 'x', TRUE, FALSE, 'ai', 1)",
+    )
+    .execute(&mut conn)
+    .await;
+    assert!(
+        dangling.is_err(),
+        "foreign keys still hold after the rebuild"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_database_of_the_previous_version_migrates() {
+    use sqlx::Connection;
+    let Some(url) = common::postgres_schema_url().await else {
+        return;
+    };
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in [
+        MIGRATIONS_TABLE,
+        include_str!("../migrations/postgres/0001_init.sql"),
+        include_str!("../migrations/postgres/0002_audit_chain.sql"),
+        PREVIOUS_VERSION_ROWS,
+    ] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let store: DynStore = Arc::new(PgStore::open(&url, &small_pool()).await.unwrap());
+    migrated_store_keeps_the_old_data_and_scopes_request_ids(store).await;
 }

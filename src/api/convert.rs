@@ -81,6 +81,7 @@ pub fn draft(d: Draft) -> pb::Draft {
         claim_expires_at: d.claim_expires_at.and_then(timestamp),
         reject_reason: d.reject_reason,
         customer_message: d.customer_message,
+        needs_person: d.needs_person,
     }
 }
 

@@ -1,7 +1,8 @@
 //! `replygate.v1.Drafts`: support platforms.
 
-use super::{convert, pb};
+use super::{convert, identity, pb};
 use crate::app::App;
+use crate::delivery::StreamRequest;
 use crate::drafting::{DraftRequest, Role, Turn};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,8 +25,9 @@ impl DraftsApi {
 type DeliveryStream = Pin<Box<dyn Stream<Item = Result<pb::Delivery, Status>> + Send>>;
 type DraftEventStream = Pin<Box<dyn Stream<Item = Result<pb::DraftEvent, Status>> + Send>>;
 
-fn draft_request(r: pb::CreateDraftRequest) -> DraftRequest {
+fn draft_request(r: pb::CreateDraftRequest, caller: String) -> DraftRequest {
     DraftRequest {
+        caller,
         conversation_id: r.conversation_id,
         message: r.message,
         locale: r.locale,
@@ -53,10 +55,11 @@ impl pb::drafts_server::Drafts for DraftsApi {
         &self,
         request: Request<pb::CreateDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
+        let caller = identity::caller(&request);
         let draft = self
             .app
             .drafter
-            .create(draft_request(request.into_inner()))
+            .create(draft_request(request.into_inner(), caller))
             .await?;
         Ok(Response::new(convert::draft(draft)))
     }
@@ -67,7 +70,8 @@ impl pb::drafts_server::Drafts for DraftsApi {
         &self,
         request: Request<pb::CreateDraftRequest>,
     ) -> Result<Response<DraftEventStream>, Status> {
-        let r = draft_request(request.into_inner());
+        let caller = identity::caller(&request);
+        let r = draft_request(request.into_inner(), caller);
         self.app.drafter.validate(&r)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::DraftEvent, Status>>(64);
         let app = self.app.clone();
@@ -102,7 +106,12 @@ impl pb::drafts_server::Drafts for DraftsApi {
         &self,
         request: Request<pb::GetDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
-        let draft = self.app.drafter.get(&request.into_inner().draft_id).await?;
+        let scope = identity::scope(&request);
+        let draft = self
+            .app
+            .drafter
+            .get(&request.into_inner().draft_id, &scope)
+            .await?;
         Ok(Response::new(convert::draft(draft)))
     }
 
@@ -112,12 +121,18 @@ impl pb::drafts_server::Drafts for DraftsApi {
         &self,
         request: Request<pb::StreamDeliveriesRequest>,
     ) -> Result<Response<DeliveryStream>, Status> {
+        let scope = identity::scope(&request);
         let r = request.into_inner();
-        let channel = (!r.channel.is_empty()).then_some(r.channel);
+        let wanted = StreamRequest {
+            after_cursor: r.after_cursor,
+            channel: (!r.channel.is_empty()).then_some(r.channel),
+            group: (!r.consumer_group.is_empty()).then_some(r.consumer_group),
+            lease_seconds: r.lease_seconds,
+        };
         let rx = self
             .app
             .deliveries
-            .stream(r.after_cursor, channel, self.stop.clone())?;
+            .stream(wanted, scope, self.stop.clone())?;
         let stream =
             ReceiverStream::new(rx).map(|item| item.map(convert::delivery).map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))
@@ -127,7 +142,12 @@ impl pb::drafts_server::Drafts for DraftsApi {
         &self,
         request: Request<pb::AckDeliveryRequest>,
     ) -> Result<Response<pb::AckDeliveryResponse>, Status> {
-        let (newly_acked, draft) = self.app.deliveries.ack(request.into_inner().cursor).await?;
+        let scope = identity::scope(&request);
+        let (newly_acked, draft) = self
+            .app
+            .deliveries
+            .ack(request.into_inner().cursor, &scope)
+            .await?;
         Ok(Response::new(pb::AckDeliveryResponse {
             newly_acked,
             draft: Some(convert::draft(draft)),
@@ -138,8 +158,9 @@ impl pb::drafts_server::Drafts for DraftsApi {
         &self,
         request: Request<pb::GetConversationRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
+        let scope = identity::scope(&request);
         let id = request.into_inner().conversation_id;
-        let transcript = self.app.transcript(&id).await?;
+        let transcript = self.app.transcript(&id, &scope).await?;
         Ok(Response::new(convert::conversation(transcript)))
     }
 }

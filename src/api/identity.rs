@@ -3,7 +3,8 @@
 //! configured) an agent names itself with the `x-agent-id` metadata and
 //! knowledge changes are recorded as "api". This is the one place that decides it.
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
+use crate::model::Scope;
 use std::sync::Arc;
 use tonic::{Request, Status};
 
@@ -42,6 +43,26 @@ pub fn agent_id<T>(request: &Request<T>) -> Result<String, Status> {
         )));
     }
     Ok(id)
+}
+
+/// The calling platform, as drafts record it: the token's subject, empty
+/// without tokens. Request ids are idempotency keys per caller and conversation.
+pub fn caller<T>(request: &Request<T>) -> String {
+    principal(request)
+        .map(|p| p.subject.clone())
+        .unwrap_or_default()
+}
+
+/// Whose customers' data the caller may read: a token that is only a
+/// platform's sees the conversations that platform opened; staff tokens
+/// (agent, viewer, editor, admin) and calls without tokens see everything.
+pub fn scope<T>(request: &Request<T>) -> Scope {
+    match principal(request) {
+        Some(p) if p.roles.iter().all(|r| *r == Role::Platform) => {
+            Scope::Platform(p.subject.clone())
+        }
+        _ => Scope::Everything,
+    }
 }
 
 /// Who changed knowledge, for the audit trail.

@@ -16,6 +16,9 @@ impl From<storage::Error> for Status {
                 tracing::warn!(error = %e, "store unavailable");
                 Status::unavailable("the database is unavailable; retry later")
             }
+            storage::Error::OtherPlatform(_) => Status::permission_denied(
+                "conversation_id: this conversation was opened by another platform; each platform uses its own conversation ids",
+            ),
             storage::Error::Internal(_) | storage::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "store failed");
                 Status::internal("internal storage error")
@@ -48,7 +51,9 @@ impl From<drafting::Error> for Status {
             drafting::Error::Invalid { field, message } => {
                 Status::invalid_argument(format!("{field}: {message}"))
             }
-            drafting::Error::NotFound(id) => Status::not_found(format!("draft {id:?} not found")),
+            drafting::Error::NotFound { what, id } => {
+                Status::not_found(format!("{what} {id:?} not found"))
+            }
             drafting::Error::Knowledge(e) => e.into(),
             drafting::Error::Store(e) => e.into(),
         }

@@ -15,7 +15,8 @@ pub mod prompt;
 use crate::config::Config;
 use crate::knowledge::{self, ArticleHit, Knowledge, PassageHit, lang};
 use crate::model::{
-    AI_ACTOR, AuditEvent, Confidence, CustomerMessage, Delivery, Draft, DraftState, new_id, now_ms,
+    AI_ACTOR, AuditEvent, Confidence, CustomerMessage, Delivery, Draft, DraftState, Scope, new_id,
+    now_ms,
 };
 use crate::storage::{self, DynStore, NewDraft};
 use llm::{LlmClient, LlmError};
@@ -32,8 +33,9 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
-    #[error("draft {0} not found")]
-    NotFound(String),
+    /// A draft (or, with `what`, another record) that does not exist or is not the caller's.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
     #[error(transparent)]
     Knowledge(#[from] knowledge::Error),
     #[error(transparent)]
@@ -113,6 +115,9 @@ pub struct DraftRequest {
     /// May be empty (no idempotency).
     pub request_id: String,
     pub history: Vec<Turn>,
+    /// The calling platform (its token's subject; empty without tokens). The
+    /// request id is an idempotency key within this caller's conversation.
+    pub caller: String,
 }
 
 /// A reply written and scored, not yet stored.
@@ -648,10 +653,15 @@ impl Drafter {
         deltas: Option<&mpsc::Sender<String>>,
     ) -> Result<Draft> {
         self.validate(&r)?;
-        if !r.request_id.is_empty()
-            && let Some(existing) = self.store.find_draft_by_request_id(&r.request_id).await?
-        {
-            return Ok(existing);
+        if !r.request_id.is_empty() {
+            let key = storage::RequestKey {
+                caller: r.caller.clone(),
+                conversation_id: r.conversation_id.clone(),
+                request_id: r.request_id.clone(),
+            };
+            if let Some(existing) = self.store.find_draft_by_request(&key).await? {
+                return Ok(existing);
+            }
         }
         let composed = self.compose_streaming(&r, deltas).await?;
         let now = now_ms();
@@ -669,6 +679,7 @@ impl Drafter {
             conversation_id: r.conversation_id.clone(),
             message_id: message.id.clone(),
             request_id: (!r.request_id.is_empty()).then(|| r.request_id.clone()),
+            caller: r.caller.clone(),
             channel: composed.channel.clone(),
             locale: composed.locale.clone(),
             final_body: composed.body.clone(),
@@ -680,6 +691,7 @@ impl Drafter {
             confidence: composed.confidence,
             citations: composed.citations,
             state: composed.state,
+            needs_person: composed.forced_review,
             reviewed_by: String::new(),
             claimed_by: String::new(),
             claim_expires_at: None,
@@ -710,6 +722,7 @@ impl Drafter {
                 now,
             ),
         ];
+        let if_held = held(&draft, &events);
         let delivery = (draft.state == DraftState::AutoApproved).then(|| {
             events.push(AuditEvent::new(
                 "draft_auto_approved",
@@ -727,6 +740,7 @@ impl Drafter {
                 draft,
                 events,
                 delivery,
+                if_held: Some(if_held),
             })
             .await?;
         let d = &created.draft;
@@ -741,16 +755,38 @@ impl Drafter {
                     d.generator.as_str(),
                 ])
                 .inc();
-            tracing::info!(draft_id = %d.id, conversation_id = %d.conversation_id, level = d.confidence.level.as_str(), state = d.state.as_str(), superseded = created.superseded.len(), "draft created");
+            // No conversation id: platforms often use the customer's phone number as one.
+            tracing::info!(draft_id = %d.id, level = d.confidence.level.as_str(), state = d.state.as_str(), superseded = created.superseded.len(), "draft created");
         }
         Ok(created.draft)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Draft> {
+    /// One draft, if `scope` may see it (else as if it did not exist).
+    pub async fn get(&self, id: &str, scope: &Scope) -> Result<Draft> {
         check_id("draft_id", id, self.config.limits.max_id_chars, true)?;
         self.store
             .get_draft(id)
             .await?
-            .ok_or_else(|| Error::NotFound(id.to_string()))
+            .filter(|d| scope.sees(&d.caller))
+            .ok_or_else(|| Error::NotFound {
+                what: "draft",
+                id: id.to_string(),
+            })
+    }
+}
+
+/// The new draft as written while its conversation waits for a person: held
+/// for review, whatever its confidence, with a reason saying why.
+fn held(draft: &Draft, events: &[AuditEvent]) -> storage::HeldDraft {
+    let mut held = draft.clone();
+    held.state = DraftState::PendingReview;
+    held.confidence.reasons.push(crate::model::Reason {
+        signal: "conversation_waits_for_person".into(),
+        value: 1.0,
+        detail: "an earlier message of this conversation waits for a person; nothing in it is sent automatically until an agent decides it".into(),
+    });
+    storage::HeldDraft {
+        draft: held,
+        events: events.to_vec(),
     }
 }

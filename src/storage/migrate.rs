@@ -18,6 +18,11 @@ const SQLITE: &[Migration] = &[
         "audit_chain",
         include_str!("../../migrations/sqlite/0002_audit_chain.sql"),
     ),
+    (
+        3,
+        "scopes_holds_leases",
+        include_str!("../../migrations/sqlite/0003_scopes_holds_leases.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -31,6 +36,11 @@ const POSTGRES: &[Migration] = &[
         "audit_chain",
         include_str!("../../migrations/postgres/0002_audit_chain.sql"),
     ),
+    (
+        3,
+        "scopes_holds_leases",
+        include_str!("../../migrations/postgres/0003_scopes_holds_leases.sql"),
+    ),
 ];
 
 /// Any number that no other advisory-lock user of the database picks.
@@ -39,8 +49,19 @@ pub(crate) const MIGRATION_LOCK: i64 = 0x7265_706c_7967_0001;
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
+/// SQLite changes some tables by rebuilding them (it cannot drop a column's
+/// UNIQUE), which needs foreign keys off: they are turned off for the
+/// migrations (the pragma does nothing inside a transaction) and every
+/// migration checks them before it commits, so none is left dangling.
 pub(crate) async fn apply_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
     conn.execute(TRACKING_TABLE).await?;
+    conn.execute("PRAGMA foreign_keys = OFF").await?;
+    let applied = apply_sqlite_migrations(conn).await;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    applied
+}
+
+async fn apply_sqlite_migrations(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
     for (version, name, sql) in SQLITE {
         let mut tx = conn.begin().await?;
         let seen: Option<i64> =
@@ -50,6 +71,14 @@ pub(crate) async fn apply_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<()
                 .await?;
         if seen.is_none() {
             tx.execute(*sql).await?;
+            let dangling: Option<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((table,)) = dangling {
+                return Err(sqlx::Error::Protocol(format!(
+                    "migration {version} ({name}) would leave a dangling reference in table {table}"
+                )));
+            }
             record(&mut tx, *version, name).await?;
         }
         tx.commit().await?;

@@ -34,6 +34,9 @@ pub enum Error {
     Internal(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The conversation (named) was opened by another platform.
+    #[error("conversation {0} belongs to another platform")]
+    OtherPlatform(String),
 }
 
 impl From<sqlx::Error> for Error {
@@ -107,6 +110,27 @@ pub struct NewDraft {
     pub draft: Draft,
     pub events: Vec<AuditEvent>,
     pub delivery: Option<Delivery>,
+    /// What to write instead when the conversation waits for a person (an
+    /// open draft of it has `needs_person`): the draft held for review. The
+    /// store decides which, in the transaction, so a decision racing the new
+    /// message cannot let it slip out unreviewed. None: write `draft` as is.
+    pub if_held: Option<HeldDraft>,
+}
+
+/// A new draft as written while its conversation waits for a person.
+#[derive(Debug, Clone)]
+pub struct HeldDraft {
+    pub draft: Draft,
+    pub events: Vec<AuditEvent>,
+}
+
+/// An idempotency key: a request id is unique within one conversation of one caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    /// The calling platform's subject (empty without tokens).
+    pub caller: String,
+    pub conversation_id: String,
+    pub request_id: String,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +149,25 @@ pub struct DraftChange {
     pub expected_revision: i64,
     pub events: Vec<AuditEvent>,
     pub delivery: Option<Delivery>,
+}
+
+/// One stream of a consumer group asking for deliveries. It gets the
+/// unacknowledged ones after `after_cursor` (of `channel` and visible to
+/// `platform`, when set) that no stream of the group holds, except any whose
+/// conversation has an earlier delivery another stream holds (one
+/// conversation's replies go out in order), up to `max_in_flight` held at
+/// once; each is leased to `holder` until `until`.
+#[derive(Debug, Clone)]
+pub struct DeliveryLease {
+    pub group: String,
+    pub holder: String,
+    pub after_cursor: u64,
+    pub channel: Option<String>,
+    /// Only deliveries whose draft's caller is this platform (or empty).
+    pub platform: Option<String>,
+    pub max_in_flight: u32,
+    pub now: Millis,
+    pub until: Millis,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -168,6 +211,9 @@ pub enum StoreEvent {
     DeliveryCreated {
         cursor: u64,
     },
+    DeliveryAcked {
+        cursor: u64,
+    },
     /// A draft entered, changed in or left the review queue.
     QueueChanged {
         draft_id: String,
@@ -207,11 +253,14 @@ pub enum ArticleWrite {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- drafts ---
-    /// Writes a new message and its draft, superseding the conversation's open drafts.
-    /// If the draft's request id exists already, writes nothing and returns the earlier draft.
+    /// Writes a new message and its draft, superseding the conversation's open
+    /// drafts (but those that need a person), and records the draft's caller
+    /// as the conversation's platform when it opens it. If the draft's request
+    /// key exists already, writes nothing and returns the earlier draft; if
+    /// another platform opened the conversation, `Error::OtherPlatform`.
     async fn create_draft(&self, new: NewDraft) -> Result<CreatedDraft>;
     async fn get_draft(&self, id: &str) -> Result<Option<Draft>>;
-    async fn find_draft_by_request_id(&self, request_id: &str) -> Result<Option<Draft>>;
+    async fn find_draft_by_request(&self, key: &RequestKey) -> Result<Option<Draft>>;
     /// Applies the change if the draft is still at `expected_revision`, else `Error::Conflict`.
     async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft>;
     /// Drafts waiting for review at `now` (pending, or claimed with an expired lease), oldest first.
@@ -238,6 +287,9 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Delivery>>;
     async fn get_delivery(&self, cursor: u64) -> Result<Option<Delivery>>;
+    /// Hands deliveries to one stream of a consumer group (see [`DeliveryLease`]),
+    /// in cursor order; an ack ends every lease of its delivery.
+    async fn lease_deliveries(&self, lease: &DeliveryLease) -> Result<Vec<Delivery>>;
     /// Marks the delivery acknowledged and its draft DELIVERED, in one transaction.
     /// Returns false when it was acknowledged before (nothing changes then).
     async fn ack_delivery(&self, cursor: u64, event: AuditEvent, now: Millis) -> Result<bool>;

@@ -261,10 +261,12 @@ impl Drop for FolderSyncLock {
     }
 }
 
-/// `origin|kind|value`, with kind `d` (delivery cursor), `q` (draft id) or `a` (article id).
+/// `origin|kind|value`, with kind `d` (new delivery's cursor), `k` (acked
+/// delivery's cursor), `q` (draft id), `a` (article id) or `r` (resync).
 fn encode(origin: &str, event: &StoreEvent) -> String {
     match event {
         StoreEvent::DeliveryCreated { cursor } => format!("{origin}|d|{cursor}"),
+        StoreEvent::DeliveryAcked { cursor } => format!("{origin}|k|{cursor}"),
         StoreEvent::QueueChanged { draft_id } => format!("{origin}|q|{draft_id}"),
         StoreEvent::ArticleChanged { id } => format!("{origin}|a|{id}"),
         StoreEvent::Resync => format!("{origin}|r|"),
@@ -277,6 +279,9 @@ fn decode(payload: &str, own_origin: &str) -> Option<(StoreEvent, bool)> {
     let (kind, value) = rest.split_once('|')?;
     let event = match kind {
         "d" => StoreEvent::DeliveryCreated {
+            cursor: value.parse().ok()?,
+        },
+        "k" => StoreEvent::DeliveryAcked {
             cursor: value.parse().ok()?,
         },
         "q" => StoreEvent::QueueChanged {
@@ -342,6 +347,7 @@ mod tests {
     fn notifications_round_trip_and_know_their_origin() {
         for event in [
             StoreEvent::DeliveryCreated { cursor: 42 },
+            StoreEvent::DeliveryAcked { cursor: 7 },
             StoreEvent::QueueChanged {
                 draft_id: "0192-x".into(),
             },

@@ -19,11 +19,18 @@ macro_rules! sql_store {
             Transcript,
         };
         use $crate::storage::{
-            ArticleWrite, CreatedDraft, DraftChange, DraftFacts, Error, Gauges, NewDraft,
-            PendingFilter, Result, Store, StoreEvent, StoreLock,
+            ArticleWrite, CreatedDraft, DeliveryLease, DraftChange, DraftFacts, Error, Gauges,
+            NewDraft, PendingFilter, RequestKey, Result, Store, StoreEvent, StoreLock,
         };
         use sqlx::Row;
         type Conn = <$db as sqlx::Database>::Connection;
+
+        /// The columns of a delivery with its draft's caller, as a literal for `concat!`.
+        macro_rules! delivery_select {
+            () => {
+                "SELECT dl.*, d.caller AS caller FROM deliveries dl JOIN drafts d ON d.id = dl.draft_id "
+            };
+        }
 
         /// The columns of a draft with its customer message, as a literal for `concat!`.
         macro_rules! draft_select {
@@ -54,6 +61,7 @@ macro_rules! sql_store {
                 conversation_id: row.try_get("conversation_id")?,
                 message_id: row.try_get("message_id")?,
                 request_id: row.try_get("request_id")?,
+                caller: row.try_get("caller")?,
                 channel: row.try_get("channel")?,
                 locale: row.try_get("locale")?,
                 body: row.try_get("body")?,
@@ -68,6 +76,7 @@ macro_rules! sql_store {
                 },
                 citations: parse_json("citations", row.try_get("citations")?)?,
                 state: parse_state(row.try_get("state")?)?,
+                needs_person: row.try_get("needs_person")?,
                 final_body: row.try_get("final_body")?,
                 reviewed_by: row.try_get("reviewed_by")?,
                 claimed_by: row.try_get("claimed_by")?,
@@ -95,6 +104,7 @@ macro_rules! sql_store {
                 author: row.try_get("author")?,
                 created_at: row.try_get("created_at")?,
                 acked_at: row.try_get("acked_at")?,
+                caller: row.try_get("caller")?,
             })
         }
 
@@ -256,37 +266,58 @@ macro_rules! sql_store {
             row.as_ref().map(draft_from_row).transpose()
         }
 
-        async fn draft_by_request_id(
+        async fn draft_by_request(
             executor: impl sqlx::Executor<'_, Database = $db>,
-            request_id: &str,
+            key: &RequestKey,
         ) -> Result<Option<Draft>> {
-            let row = sqlx::query(concat!(draft_select!(), "WHERE d.request_id = $1"))
-                .bind(request_id)
-                .fetch_optional(executor)
-                .await?;
+            let row = sqlx::query(concat!(
+                draft_select!(),
+                "WHERE d.caller = $1 AND d.conversation_id = $2 AND d.request_id = $3"
+            ))
+            .bind(&key.caller)
+            .bind(&key.conversation_id)
+            .bind(&key.request_id)
+            .fetch_optional(executor)
+            .await?;
             row.as_ref().map(draft_from_row).transpose()
+        }
+
+        /// The draft's idempotency key, when it has a request id.
+        fn request_key(d: &Draft) -> Option<RequestKey> {
+            d.request_id.as_ref().map(|request_id| RequestKey {
+                caller: d.caller.clone(),
+                conversation_id: d.conversation_id.clone(),
+                request_id: request_id.clone(),
+            })
         }
 
         impl $store {
             async fn insert_new_draft(&self, new: NewDraft) -> Result<CreatedDraft> {
                 self.write(move |tx| Box::pin(async move {
-                if let Some(request_id) = &new.draft.request_id
-                    && let Some(draft) = draft_by_request_id(&mut *tx, request_id).await?
+                if let Some(key) = request_key(&new.draft)
+                    && let Some(draft) = draft_by_request(&mut *tx, &key).await?
                 {
                     return Ok((CreatedDraft { draft, superseded: vec![], created: false }, vec![]));
                 }
                 let m = &new.message;
                 // The upsert also locks the conversation's row until commit, so
                 // two messages of one conversation are written one after the other.
-                sqlx::query(
-                    "INSERT INTO conversations (id, channel, created_at, updated_at) VALUES ($1, $2, $3, $3)
-                     ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+                let platform: String = sqlx::query_scalar(
+                    "INSERT INTO conversations (id, channel, platform, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $4)
+                     ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at
+                     RETURNING platform",
                 )
                 .bind(&m.conversation_id)
                 .bind(&m.channel)
+                .bind(&new.draft.caller)
                 .bind(m.received_at)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
+                // Without a token (empty caller) nobody is told apart.
+                if !platform.is_empty() && !new.draft.caller.is_empty() && platform != new.draft.caller {
+                    return Err(Error::OtherPlatform(m.conversation_id.clone()));
+                }
                 sqlx::query(
                     "INSERT INTO messages (id, conversation_id, text, locale, channel, context, received_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -301,11 +332,15 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
 
-                // A newer message makes the conversation's undecided drafts obsolete.
+                // A newer message makes the conversation's undecided drafts
+                // obsolete, but those a policy sent to a person: they stay in
+                // the queue until an agent decides them.
                 let superseded: Vec<(String,)> = sqlx::query_as(
                     "UPDATE drafts SET state = 'SUPERSEDED', claimed_by = '', claim_expires_at = NULL,
                          updated_at = $1, revision = revision + 1
-                     WHERE conversation_id = $2 AND state IN ('PENDING_REVIEW', 'CLAIMED') RETURNING id",
+                     WHERE conversation_id = $2 AND state IN ('PENDING_REVIEW', 'CLAIMED')
+                       AND NOT needs_person
+                     RETURNING id",
                 )
                 .bind(m.received_at)
                 .bind(&m.conversation_id)
@@ -326,19 +361,33 @@ macro_rules! sql_store {
                     });
                 }
 
-                let d = &new.draft;
+                // While an earlier draft waits for a person, nothing else in
+                // the conversation goes out on its own.
+                let waiting: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM drafts WHERE conversation_id = $1 AND needs_person
+                       AND state IN ('PENDING_REVIEW', 'CLAIMED') LIMIT 1",
+                )
+                .bind(&m.conversation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let NewDraft { message: _, draft, events: new_events, delivery, if_held } = &new;
+                let (d, new_events, delivery) = match (waiting, if_held) {
+                    (Some(_), Some(held)) => (&held.draft, &held.events, &None),
+                    _ => (draft, new_events, delivery),
+                };
                 sqlx::query(
-                    "INSERT INTO drafts (id, conversation_id, message_id, request_id, channel, locale, body,
-                        disclosure, ai_generated, human_reviewed, generator, confidence_score, confidence_level,
-                        reasons, citations, state, final_body, reviewed_by, claimed_by, claim_expires_at,
-                        reject_reason, created_at, updated_at, revision)
+                    "INSERT INTO drafts (id, conversation_id, message_id, request_id, caller, channel, locale,
+                        body, disclosure, ai_generated, human_reviewed, generator, confidence_score,
+                        confidence_level, reasons, citations, state, needs_person, final_body, reviewed_by,
+                        claimed_by, claim_expires_at, reject_reason, created_at, updated_at, revision)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                        $19, $20, $21, $22, $23, $24)",
+                        $19, $20, $21, $22, $23, $24, $25, $26)",
                 )
                 .bind(&d.id)
                 .bind(&d.conversation_id)
                 .bind(&d.message_id)
                 .bind(&d.request_id)
+                .bind(&d.caller)
                 .bind(&d.channel)
                 .bind(&d.locale)
                 .bind(&d.body)
@@ -351,6 +400,7 @@ macro_rules! sql_store {
                 .bind(json(&d.confidence.reasons))
                 .bind(json(&d.citations))
                 .bind(d.state.as_str())
+                .bind(d.needs_person)
                 .bind(&d.final_body)
                 .bind(&d.reviewed_by)
                 .bind(&d.claimed_by)
@@ -361,13 +411,13 @@ macro_rules! sql_store {
                 .bind(d.revision)
                 .execute(&mut *tx)
                 .await?;
-                events.extend(new.events.iter().cloned());
+                events.extend(new_events.iter().cloned());
                 let mut announced: Vec<StoreEvent> = superseded
                     .iter()
                     .map(|id| StoreEvent::QueueChanged { draft_id: id.clone() })
                     .collect();
                 announced.push(StoreEvent::QueueChanged { draft_id: d.id.clone() });
-                if let Some(delivery) = &new.delivery {
+                if let Some(delivery) = delivery {
                     let (cursor, event) = insert_delivery(&mut *tx, delivery, d).await?;
                     events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
@@ -383,12 +433,12 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl Store for $store {
             async fn create_draft(&self, new: NewDraft) -> Result<CreatedDraft> {
-                let request_id = new.draft.request_id.clone();
+                let key = request_key(&new.draft);
                 match self.insert_new_draft(new).await {
-                    // Another process wrote the same request id between our check and our insert.
-                    Err(Error::Duplicate(_)) if request_id.is_some() => {
-                        let request_id = request_id.as_deref().unwrap_or_default();
-                        let draft = draft_by_request_id(self.reader(), request_id)
+                    // Another process wrote the same request key between our check and our insert.
+                    Err(Error::Duplicate(_)) if key.is_some() => {
+                        let key = key.expect("checked above");
+                        let draft = draft_by_request(self.reader(), &key)
                             .await?
                             .ok_or_else(|| Error::Internal("duplicate request id vanished".into()))?;
                         Ok(CreatedDraft { draft, superseded: vec![], created: false })
@@ -405,8 +455,8 @@ macro_rules! sql_store {
                 row.as_ref().map(draft_from_row).transpose()
             }
 
-            async fn find_draft_by_request_id(&self, request_id: &str) -> Result<Option<Draft>> {
-                draft_by_request_id(self.reader(), request_id).await
+            async fn find_draft_by_request(&self, key: &RequestKey) -> Result<Option<Draft>> {
+                draft_by_request(self.reader(), key).await
             }
 
             async fn apply_draft_change(&self, change: DraftChange) -> Result<Draft> {
@@ -538,14 +588,14 @@ macro_rules! sql_store {
                 // One read transaction, so the parts agree with each other.
                 let mut tx = self.reader().begin().await?;
                 <$store>::snapshot_reads(&mut tx).await?;
-                let exists: Option<(String,)> =
-                    sqlx::query_as("SELECT id FROM conversations WHERE id = $1")
+                let platform: Option<String> =
+                    sqlx::query_scalar("SELECT platform FROM conversations WHERE id = $1")
                         .bind(conversation_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                if exists.is_none() {
+                let Some(platform) = platform else {
                     return Ok(None);
-                }
+                };
                 let messages = sqlx::query(
                     "SELECT * FROM messages WHERE conversation_id = $1 ORDER BY received_at, id",
                 )
@@ -574,7 +624,7 @@ macro_rules! sql_store {
                         .map(event_from_row)
                         .collect::<Result<Vec<_>>>()?;
                 let deliveries =
-                    sqlx::query("SELECT * FROM deliveries WHERE conversation_id = $1 ORDER BY cursor")
+                    sqlx::query(concat!(delivery_select!(), "WHERE dl.conversation_id = $1 ORDER BY dl.cursor"))
                         .bind(conversation_id)
                         .fetch_all(&mut *tx)
                         .await?
@@ -584,6 +634,7 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(Some(Transcript {
                     conversation_id: conversation_id.to_string(),
+                    platform,
                     messages,
                     drafts,
                     events,
@@ -597,11 +648,11 @@ macro_rules! sql_store {
                 channel: Option<&str>,
                 limit: u32,
             ) -> Result<Vec<Delivery>> {
-                let rows = sqlx::query(
-                    "SELECT * FROM deliveries
-                     WHERE cursor > $1 AND acked_at IS NULL AND ($2 IS NULL OR channel = $2)
-                     ORDER BY cursor LIMIT $3",
-                )
+                let rows = sqlx::query(concat!(
+                    delivery_select!(),
+                    "WHERE dl.cursor > $1 AND dl.acked_at IS NULL AND ($2 IS NULL OR dl.channel = $2)
+                     ORDER BY dl.cursor LIMIT $3"
+                ))
                 .bind(after_cursor as i64)
                 .bind(channel)
                 .bind(limit as i64)
@@ -611,7 +662,7 @@ macro_rules! sql_store {
             }
 
             async fn get_delivery(&self, cursor: u64) -> Result<Option<Delivery>> {
-                let row = sqlx::query("SELECT * FROM deliveries WHERE cursor = $1")
+                let row = sqlx::query(concat!(delivery_select!(), "WHERE dl.cursor = $1"))
                     .bind(cursor as i64)
                     .fetch_optional(self.reader())
                     .await?;
@@ -630,6 +681,10 @@ macro_rules! sql_store {
                 if acked.rows_affected() == 0 {
                     return Ok((false, vec![]));
                 }
+                sqlx::query("DELETE FROM delivery_leases WHERE cursor = $1")
+                    .bind(cursor as i64)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "UPDATE drafts SET state = 'DELIVERED', updated_at = $1, revision = revision + 1
                      WHERE id = (SELECT draft_id FROM deliveries WHERE cursor = $2)",
@@ -639,7 +694,64 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 append_audit(&mut *tx, std::slice::from_ref(&event)).await?;
-                Ok((true, vec![]))
+                Ok((true, vec![StoreEvent::DeliveryAcked { cursor }]))
+                })).await
+            }
+
+            async fn lease_deliveries(&self, lease: &DeliveryLease) -> Result<Vec<Delivery>> {
+                let lease = lease.clone();
+                self.write(move |tx| Box::pin(async move {
+                let held: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM delivery_leases l JOIN deliveries dl ON dl.cursor = l.cursor
+                     WHERE l.consumer_group = $1 AND l.holder = $2 AND l.expires_at > $3
+                       AND dl.acked_at IS NULL",
+                )
+                .bind(&lease.group)
+                .bind(&lease.holder)
+                .bind(lease.now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let room = i64::from(lease.max_in_flight) - held;
+                if room <= 0 {
+                    return Ok((vec![], vec![]));
+                }
+                let rows = sqlx::query(concat!(
+                    delivery_select!(),
+                    "WHERE dl.cursor > $1 AND dl.acked_at IS NULL AND ($2 IS NULL OR dl.channel = $2)
+                       AND ($3 IS NULL OR d.caller = $3 OR d.caller = '')
+                       AND NOT EXISTS (SELECT 1 FROM delivery_leases l
+                           WHERE l.consumer_group = $4 AND l.cursor = dl.cursor AND l.expires_at > $5)
+                       AND NOT EXISTS (SELECT 1 FROM deliveries e
+                           JOIN delivery_leases l ON l.cursor = e.cursor AND l.consumer_group = $4
+                           WHERE e.conversation_id = dl.conversation_id AND e.cursor < dl.cursor
+                             AND e.acked_at IS NULL AND l.holder <> $6 AND l.expires_at > $5)
+                     ORDER BY dl.cursor LIMIT $7"
+                ))
+                .bind(lease.after_cursor as i64)
+                .bind(&lease.channel)
+                .bind(&lease.platform)
+                .bind(&lease.group)
+                .bind(lease.now)
+                .bind(&lease.holder)
+                .bind(room)
+                .fetch_all(&mut *tx)
+                .await?;
+                let deliveries = rows.iter().map(delivery_from_row).collect::<Result<Vec<_>>>()?;
+                for d in &deliveries {
+                    sqlx::query(
+                        "INSERT INTO delivery_leases (consumer_group, cursor, holder, expires_at)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (consumer_group, cursor)
+                         DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                    )
+                    .bind(&lease.group)
+                    .bind(d.cursor as i64)
+                    .bind(&lease.holder)
+                    .bind(lease.until)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Ok((deliveries, vec![]))
                 })).await
             }
 
