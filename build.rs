@@ -18,6 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fds.encode_to_vec(),
     )?;
     tonic_prost_build::configure()
+        // Refuses undecodable requests with INVALID_ARGUMENT (see src/api/codec.rs).
+        .codec_path("crate::api::codec::ProstCodec")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -37,6 +37,7 @@ pub mod review;
 pub mod stats;
 pub mod storage;
 pub mod telemetry;
+pub mod validate;
 
 use std::future::Future;
 use std::sync::Arc;

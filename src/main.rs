@@ -317,7 +317,7 @@ async fn verify_audit(config: &config::Config) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let verdict = match replygate::storage::open(config).await {
+    let verdict = match replygate::storage::open_for_reading(config).await {
         Ok(store) => replygate::audit::verify(&store).await,
         Err(e) => Err(e),
     };

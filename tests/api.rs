@@ -1181,8 +1181,91 @@ async fn review_inputs_are_validated() {
         "lease_seconds",
     );
     assert_status(s.claim("missing", "ana").await, Code::NotFound, "missing");
-    let after = s.draft(&d.id).await;
+    // Agents' text follows the customers' text rules.
+    for bad in [
+        "\u{200B}\u{2060} \u{FEFF}",
+        "ok\u{1b}[2J",
+        "ok\u{7}",
+        "ok\0",
+    ] {
+        assert_status(
+            s.approve(&d.id, "ana", Some(bad)).await,
+            Code::InvalidArgument,
+            "edited_body",
+        );
+        assert_status(
+            s.reject(&d.id, "ana", bad, None).await,
+            Code::InvalidArgument,
+            "reason",
+        );
+        assert_status(
+            s.reject(&d.id, "ana", "wrong", Some(bad)).await,
+            Code::InvalidArgument,
+            "replacement_body",
+        );
+    }
+    // Line breaks and tabs are fine in a reply.
+    s.approve(&d.id, "ana", Some("Hi,\n\tno forecasts here, sorry."))
+        .await
+        .unwrap();
+    let other = s.ask("c2", OUT_OF_SCOPE).await;
+    let after = s.draft(&other.id).await;
     assert_eq!(state(&after), pb::DraftState::PendingReview);
+}
+
+#[tokio::test]
+async fn a_missing_conversation_is_reported_as_a_conversation() {
+    let s = TestServer::start().await;
+    let e = s
+        .drafts()
+        .get_conversation(pb::GetConversationRequest {
+            conversation_id: "nobody".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    assert_eq!(e.message(), "conversation \"nobody\" not found");
+}
+
+#[tokio::test]
+async fn cursors_beyond_the_signed_64_bit_range_are_refused_not_wrapped() {
+    let s = TestServer::start().await;
+    s.ask("c1", "How do I block a contact on Lumo?").await;
+    for cursor in [1u64 << 63, u64::MAX] {
+        let r = s
+            .drafts()
+            .stream_deliveries(pb::StreamDeliveriesRequest {
+                after_cursor: cursor,
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        assert_status(
+            r,
+            Code::InvalidArgument,
+            "after_cursor: must be at most 9223372036854775807",
+        );
+        let r = s
+            .drafts()
+            .ack_delivery(pb::AckDeliveryRequest { cursor })
+            .await;
+        assert_status(
+            r,
+            Code::InvalidArgument,
+            "cursor: must be at most 9223372036854775807",
+        );
+    }
+    // The largest allowed cursor is past every delivery: nothing is replayed.
+    let mut stream = s
+        .drafts()
+        .stream_deliveries(pb::StreamDeliveriesRequest {
+            after_cursor: i64::MAX as u64,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_no_delivery(&mut stream).await;
 }
 
 // ---------- knowledge ----------

@@ -1006,6 +1006,174 @@ async fn hostile_corpus(backend: Backend) {
         }
     );
 
+    // --- added with the safety issue: agents' text, cursors, groups, bytes ---
+    for (name, edited, field) in [
+        (
+            "edited body of zero-width characters",
+            "\u{200B}\u{2060}\u{FEFF}",
+            "edited_body",
+        ),
+        ("ANSI escape in an edited body", "ok \u{1b}[2J", "U+001B"),
+    ] {
+        let mut c = r.clone();
+        let id = p.clone();
+        cases.push(Refused {
+            name,
+            code: Code::InvalidArgument,
+            needle: field,
+            call: Box::pin(async move {
+                ok(c.approve(as_agent(
+                    pb::ApproveRequest {
+                        draft_id: id,
+                        edited_body: Some(edited.into()),
+                    },
+                    "bob",
+                ))
+                .await)
+            }),
+        });
+    }
+    for (name, reason, replacement, needle) in [
+        ("bell in a reject reason", "wrong\u{7}", None, "reason"),
+        (
+            "invisible reject reason",
+            "\u{200D} \u{200D}",
+            None,
+            "reason",
+        ),
+        (
+            "C1 control in a replacement",
+            "wrong",
+            Some("Hi\u{9b}31m"),
+            "replacement_body",
+        ),
+    ] {
+        let mut c = r.clone();
+        let id = p.clone();
+        cases.push(Refused {
+            name,
+            code: Code::InvalidArgument,
+            needle,
+            call: Box::pin(async move {
+                ok(c.reject(as_agent(
+                    pb::RejectRequest {
+                        draft_id: id,
+                        reason: reason.into(),
+                        replacement_body: replacement.map(String::from),
+                    },
+                    "bob",
+                ))
+                .await)
+            }),
+        });
+    }
+    let mut c = k.clone();
+    refused!(
+        cases,
+        "newline in a tag",
+        InvalidArgument,
+        "article.tags",
+        async move {
+            let mut req = common::en_article("en/x", "T", "body");
+            req.article.as_mut().unwrap().tags = vec!["ok".into(), "bad\nX-Header: 1".into()];
+            ok(c.upsert_article(req).await)
+        }
+    );
+    let mut c = k.clone();
+    refused!(
+        cases,
+        "control character in a url",
+        InvalidArgument,
+        "article.url",
+        async move {
+            let mut req = common::en_article("en/x", "T", "body");
+            req.article.as_mut().unwrap().url = "https://help.example/\u{0}a".into();
+            ok(c.upsert_article(req).await)
+        }
+    );
+    let mut c = d.clone();
+    refused!(
+        cases,
+        "stream after cursor 2^63",
+        InvalidArgument,
+        "after_cursor",
+        async move {
+            ok(c.stream_deliveries(pb::StreamDeliveriesRequest {
+                after_cursor: 1 << 63,
+                ..Default::default()
+            })
+            .await)
+        }
+    );
+    let mut c = d.clone();
+    refused!(
+        cases,
+        "ack cursor 2^64 - 1",
+        InvalidArgument,
+        "cursor",
+        async move {
+            ok(c.ack_delivery(pb::AckDeliveryRequest { cursor: u64::MAX })
+                .await)
+        }
+    );
+    let mut c = d.clone();
+    refused!(
+        cases,
+        "consumer group with a slash",
+        InvalidArgument,
+        "consumer_group",
+        async move {
+            ok(c.stream_deliveries(pb::StreamDeliveriesRequest {
+                consumer_group: "../workers".into(),
+                ..Default::default()
+            })
+            .await)
+        }
+    );
+    let mut c = d.clone();
+    refused!(
+        cases,
+        "delivery lease over the maximum",
+        InvalidArgument,
+        "lease_seconds",
+        async move {
+            ok(c.stream_deliveries(pb::StreamDeliveriesRequest {
+                consumer_group: "workers".into(),
+                lease_seconds: u32::MAX,
+                ..Default::default()
+            })
+            .await)
+        }
+    );
+    for (name, path, bytes) in [
+        // Field 2 (message), length 2, not UTF-8.
+        (
+            "malformed protobuf: a string that is not UTF-8",
+            "/replygate.v1.Drafts/CreateDraft",
+            vec![0x12, 0x02, 0xff, 0xfe],
+        ),
+        // Field 1, a length running past the end.
+        (
+            "malformed protobuf: a truncated field",
+            "/replygate.v1.Drafts/CreateDraft",
+            vec![0x0a, 0x7f, b'c'],
+        ),
+        // A varint that never ends.
+        (
+            "malformed protobuf: an endless varint",
+            "/replygate.v1.Review/Claim",
+            vec![0x10, 0xff, 0xff, 0xff],
+        ),
+    ] {
+        let channel = s.channel();
+        cases.push(Refused {
+            name,
+            code: Code::InvalidArgument,
+            needle: "protobuf",
+            call: Box::pin(async move { common::raw_unary(channel, path, bytes).await }),
+        });
+    }
+
     let total = cases.len();
     for case in cases {
         let before = fingerprint(&s, &backend).await;

@@ -918,6 +918,50 @@ async fn audit_verify_passes_an_untouched_trail_and_names_the_first_tampered_eve
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_sqlite_file_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let mut first = start(&data_dir).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--knowledge")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    let db = data_dir.join("replygate.db").display().to_string();
+    assert!(
+        stderr.contains(&db) && stderr.contains("in use"),
+        "{stderr}"
+    );
+    // Verifying the audit trail beside the running server still works.
+    let verify = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // And the first server is unharmed.
+    let mut drafts = DraftsClient::new(first.channel.clone());
+    drafts.create_draft(needs_review("after")).await.unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+}
+
 /// What the clients were told, across every life of the server.
 #[derive(Default)]
 struct Ledger {

@@ -77,6 +77,17 @@ impl Fixture {
         }
     }
 
+    /// Closes the store and opens the same data again, as a restart does.
+    async fn close_and_reopen(self) -> Fixture {
+        let Fixture { store, kind, _dir } = self;
+        drop(store);
+        let store: DynStore = match &kind {
+            Kind::Sqlite(path) => Arc::new(SqliteStore::open(path).await.unwrap()),
+            Kind::Postgres(url) => Arc::new(PgStore::open(url, &small_pool()).await.unwrap()),
+        };
+        Fixture { store, kind, _dir }
+    }
+
     fn shares_events_across_processes(&self) -> bool {
         matches!(self.kind, Kind::Postgres(_))
     }
@@ -651,14 +662,18 @@ async fn a_consumer_group_leases_each_delivery_to_one_stream_at_a_time(f: Fixtur
     }
     let all = cursors(&f.store.deliveries_after(0, None, 10).await.unwrap());
     assert_eq!(all.len(), 5);
+    // On PostgreSQL the second stream is on another replica.
+    let replica = match f.kind {
+        Kind::Postgres(_) => f.reopen().await,
+        Kind::Sqlite(_) => f.store.clone(),
+    };
     let t = now_ms();
     let a = f
         .store
         .lease_deliveries(&lease("workers", "a", 2, t))
         .await
         .unwrap();
-    let b = f
-        .store
+    let b = replica
         .lease_deliveries(&lease("workers", "b", 10, t))
         .await
         .unwrap();
@@ -1275,6 +1290,22 @@ async fn events_are_announced_after_commits(f: Fixture) {
 }
 
 async fn changes_reach_another_store_on_the_same_database(f: Fixture) {
+    if let Kind::Sqlite(path) = &f.kind {
+        // One SQLite file, one process: a second opener is refused, naming the file.
+        let refused = SqliteStore::open(path)
+            .await
+            .err()
+            .expect("a second open is refused");
+        assert!(matches!(refused, Error::Unavailable(_)), "{refused:?}");
+        let message = refused.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("another replygate process"), "{message}");
+        // Reading beside it (audit verify) is fine.
+        let reader = SqliteStore::open_read_only(path).await.unwrap();
+        let reader: DynStore = Arc::new(reader);
+        assert!(reader.audit_head().await.is_ok());
+        return;
+    }
     let other = f.reopen().await;
     let d = f
         .store
@@ -1293,9 +1324,6 @@ async fn changes_reach_another_store_on_the_same_database(f: Fixture) {
         other.apply_draft_change(claim(&d, "bruno", 60_000)).await,
         Err(Error::Conflict)
     ));
-    if !f.shares_events_across_processes() {
-        return; // one SQLite file has one writing process: events stay local
-    }
     let id = d.id.clone();
     assert!(
         recv_within(&mut rx, |e| *e
@@ -1485,7 +1513,7 @@ async fn events_written_before_the_chain_existed_are_chained_at_open(f: Fixture)
         "UPDATE audit_head SET pos = 0, hash = '{GENESIS}'"
     ))
     .await;
-    let reopened = f.reopen().await;
+    let reopened = f.close_and_reopen().await.store;
     assert_eq!(
         verify(&reopened).await.unwrap(),
         Verdict::Intact {

@@ -3,6 +3,7 @@
 //! the result; errors become statuses in `status`.
 
 pub mod auth;
+pub mod codec;
 mod convert;
 mod drafts;
 mod identity;

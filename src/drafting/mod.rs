@@ -19,6 +19,7 @@ use crate::model::{
     now_ms,
 };
 use crate::storage::{self, DynStore, NewDraft};
+use crate::validate;
 use llm::{LlmClient, LlmError};
 use std::collections::BTreeMap;
 use std::collections::HashSet;
@@ -43,6 +44,15 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<validate::Invalid> for Error {
+    fn from(e: validate::Invalid) -> Self {
+        Error::Invalid {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     Error::Invalid {
@@ -191,28 +201,6 @@ fn check_id(field: &'static str, value: &str, max: usize, required: bool) -> Res
     Ok(())
 }
 
-fn check_text(field: &'static str, value: &str, max_bytes: usize) -> Result<()> {
-    if value.len() > max_bytes {
-        return Err(invalid(
-            field,
-            format!("must be at most {max_bytes} bytes (got {})", value.len()),
-        ));
-    }
-    if let Some(c) = value
-        .chars()
-        .find(|c| crate::model::is_forbidden_control(*c))
-    {
-        return Err(invalid(
-            field,
-            format!(
-                "must not contain control characters other than tab and newline (found {})",
-                crate::model::describe_char(c)
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// The channel name used for routing: lowercase, "default" when empty.
 fn normalize_channel(channel: &str) -> Result<String> {
     let channel = channel.trim().to_ascii_lowercase();
@@ -261,16 +249,7 @@ impl Drafter {
         let l = &self.config.limits;
         check_id("conversation_id", &r.conversation_id, l.max_id_chars, true)?;
         check_id("request_id", &r.request_id, l.max_id_chars, false)?;
-        if r.message.trim().is_empty() {
-            return Err(invalid("message", "is required"));
-        }
-        check_text("message", &r.message, l.max_message_bytes)?;
-        if r.message.chars().all(crate::model::is_invisible) {
-            return Err(invalid(
-                "message",
-                "has no visible characters (only spaces, zero-width or direction marks)",
-            ));
-        }
+        validate::prose("message", &r.message, l.max_message_bytes, true)?;
         if !r.locale.is_empty() && lang::primary_tag(&r.locale).is_none() {
             return Err(invalid(
                 "locale",
@@ -322,7 +301,7 @@ impl Drafter {
             ));
         }
         for turn in &r.history {
-            check_text("history.text", &turn.text, l.max_message_bytes)?;
+            validate::prose("history.text", &turn.text, l.max_message_bytes, false)?;
         }
         Ok(())
     }

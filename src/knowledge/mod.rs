@@ -342,15 +342,12 @@ impl Knowledge {
                 format!("must have at most {} entries", l.max_tags),
             ));
         }
-        if a.tags.iter().any(|t| t.chars().count() > 64) {
-            return Err(invalid(
-                "article.tags",
-                "each tag must be at most 64 characters",
-            ));
+        for tag in &a.tags {
+            crate::validate::line("article.tags", tag, 64)
+                .map_err(|e| invalid(e.field, format!("each tag {}", e.message)))?;
         }
-        if a.url.len() > 2048 {
-            return Err(invalid("article.url", "must be at most 2048 bytes"));
-        }
+        crate::validate::line("article.url", &a.url, 2048)
+            .map_err(|e| invalid(e.field, e.message))?;
         let web_link = a.url.starts_with("https://") || a.url.starts_with("http://");
         if !a.url.is_empty() && !web_link {
             return Err(invalid(

@@ -151,20 +151,12 @@ impl Review {
         Ok(())
     }
 
+    /// Agents' text follows the rules of customers' text.
     fn check_text(&self, field: &'static str, text: &str, max: usize) -> Result<()> {
-        if text.trim().is_empty() {
-            return Err(invalid(field, "must not be empty when given"));
-        }
-        if text.len() > max {
-            return Err(invalid(
-                field,
-                format!("must be at most {max} bytes (got {})", text.len()),
-            ));
-        }
-        if text.contains('\0') {
-            return Err(invalid(field, "must not contain NUL characters"));
-        }
-        Ok(())
+        crate::validate::prose(field, text, max, true).map_err(|e| Error::Invalid {
+            field: e.field,
+            message: e.message,
+        })
     }
 
     /// Reads the draft, computes the transition and applies it, retrying when
@@ -260,9 +252,6 @@ impl Review {
         reason: &str,
         replacement: Option<&str>,
     ) -> Result<Draft> {
-        if reason.trim().is_empty() {
-            return Err(invalid("reason", "is required"));
-        }
         self.check_text("reason", reason, self.config.limits.max_reason_bytes)?;
         if let Some(text) = replacement {
             self.check_text("replacement_body", text, self.config.limits.max_reply_bytes)?;

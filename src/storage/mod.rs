@@ -96,6 +96,20 @@ pub async fn open(config: &crate::config::Config) -> Result<DynStore> {
     Ok(Arc::new(SqliteStore::open(&path).await?))
 }
 
+/// Opens the store the config names for reading beside a running server
+/// (audit verification): SQLite read-only and unlocked; PostgreSQL as usual.
+pub async fn open_for_reading(config: &crate::config::Config) -> Result<DynStore> {
+    let url = config.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return open(config).await;
+    }
+    let path = match url.strip_prefix("sqlite:") {
+        Some(path) if !path.is_empty() => path.trim_start_matches("//").into(),
+        _ => config.data_dir.join("replygate.db"),
+    };
+    Ok(Arc::new(SqliteStore::open_read_only(&path).await?))
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A boxed future borrowing its transaction, as the backends' `write` takes it.

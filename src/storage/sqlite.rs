@@ -31,18 +31,51 @@ pub struct SqliteStore {
     writer: Writer<SqliteConnection>,
     reader: SqlitePool,
     events: broadcast::Sender<StoreEvent>,
-    checkpoints: tokio::task::JoinHandle<()>,
+    checkpoints: Option<tokio::task::JoinHandle<()>>,
+    /// The database file, locked for as long as this store is open (see [`SqliteStore::open`]).
+    _lock: Option<std::fs::File>,
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.checkpoints.abort();
+        if let Some(c) = &self.checkpoints {
+            c.abort();
+        }
+    }
+}
+
+/// Takes the file's exclusive lock (flock; SQLite's own locks are fcntl
+/// locks and do not see it), or says which file another process holds.
+fn lock_exclusively(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Unavailable(format!(
+            "the database file {} is in use by another replygate process; SQLite serves one \
+             process: stop the other one, give this one another data dir, or run several \
+             replicas on PostgreSQL (database_url = \"postgres://...\")",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Unavailable(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
     }
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
+    /// One process at a time: the outbox's order, store events and the
+    /// knowledge sync all assume that this process is the file's only
+    /// writer, so a second process opening the file is refused, naming it.
     pub async fn open(path: &Path) -> Result<Self> {
+        let lock = lock_exclusively(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -70,10 +103,42 @@ impl SqliteStore {
             writer: Writer::start(SqliteSession { conn }, "sqlite"),
             reader,
             events,
-            checkpoints: tokio::spawn(checkpoint_periodically(checkpointer)),
+            checkpoints: Some(tokio::spawn(checkpoint_periodically(checkpointer))),
+            _lock: Some(lock),
         };
         store.chain_legacy_events().await?;
         Ok(store)
+    }
+
+    /// Opens the database for reading only, beside a server that may be
+    /// running on it (for `replygate audit verify`): no lock, no migrations,
+    /// and every write fails.
+    pub async fn open_read_only(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::Unavailable(format!(
+                "no database at {}",
+                path.display()
+            )));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(Duration::from_secs(10))
+            .read_only(true);
+        let cannot_open =
+            |e: sqlx::Error| Error::Unavailable(format!("cannot open {}: {e}", path.display()));
+        let conn = options.connect().await.map_err(cannot_open)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        let (events, _) = broadcast::channel(16);
+        Ok(SqliteStore {
+            writer: Writer::start(SqliteSession { conn }, "sqlite-read-only"),
+            reader,
+            events,
+            checkpoints: None,
+            _lock: None,
+        })
     }
 
     fn reader(&self) -> &SqlitePool {

@@ -481,3 +481,55 @@ pub fn en_article(id: &str, title: &str, body: &str) -> pb::UpsertArticleRequest
         }),
     }
 }
+
+/// Sends `bytes` as the body of a unary call to `path` (e.g.
+/// "/replygate.v1.Drafts/CreateDraft"), as a broken or hostile client would.
+pub async fn raw_unary(channel: Channel, path: &'static str, bytes: Vec<u8>) -> Result<(), Status> {
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+    #[derive(Default)]
+    struct Raw;
+    struct RawEncoder;
+    struct Discard;
+    impl Encoder for RawEncoder {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+            use bytes::BufMut;
+            buf.put_slice(&item);
+            Ok(())
+        }
+    }
+    impl Decoder for Discard {
+        type Item = ();
+        type Error = Status;
+        fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+            use bytes::Buf;
+            buf.advance(buf.remaining());
+            Ok(Some(()))
+        }
+    }
+    impl Codec for Raw {
+        type Encode = Vec<u8>;
+        type Decode = ();
+        type Encoder = RawEncoder;
+        type Decoder = Discard;
+        fn encoder(&mut self) -> RawEncoder {
+            RawEncoder
+        }
+        fn decoder(&mut self) -> Discard {
+            Discard
+        }
+    }
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    grpc.unary(
+        Request::new(bytes),
+        http::uri::PathAndQuery::from_static(path),
+        Raw,
+    )
+    .await
+    .map(drop)
+}
