@@ -5,13 +5,24 @@
 //! link after it. The store extends the chain inside the transaction that
 //! writes the event; `verify` walks it from the start.
 //!
+//! Events also commit to the content they are about: the store seals each
+//! event of a write with the SHA-256 of the texts that write stored (the
+//! customer's message, the draft's body and final text, the delivery's
+//! text; articles have their content hash already). `verify` then reads every
+//! stored message, draft, delivery and article and names the first whose
+//! text differs from what the chain recorded, or that no event mentions.
+//! Records written before events were sealed (migration 3) are checked for
+//! presence only.
+//!
 //! The chain makes tampering evident, not impossible: someone with write
 //! access to the database could rewrite the whole chain from the changed
 //! event on. Recording the head (`replygate audit verify` prints it) outside
 //! the database closes that gap.
 
-use crate::storage::{self, DynStore};
+use crate::model::{AuditEvent, CustomerMessage, Delivery, Draft};
+use crate::storage::{self, DynStore, RecordKind, StoredRecord};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// The `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -76,10 +87,98 @@ impl StoredEvent {
     }
 }
 
+/// SHA-256 over the parts, each length-prefixed so no two different
+/// contents encode alike.
+pub fn digest(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// A customer message's content: its text and its context (as stored, JSON).
+pub fn message_digest(text: &str, context_json: &str) -> String {
+    digest(&["message", text, context_json])
+}
+
+/// A draft's texts: what the AI wrote, what goes (or went) out, the label,
+/// the reject reason and the citations (as stored, JSON).
+pub fn draft_digest(
+    body: &str,
+    final_body: &str,
+    disclosure: &str,
+    reject_reason: &str,
+    citations_json: &str,
+) -> String {
+    digest(&[
+        "draft",
+        body,
+        final_body,
+        disclosure,
+        reject_reason,
+        citations_json,
+    ])
+}
+
+/// A delivery's texts: what the customer is sent, and who is named as its author.
+pub fn delivery_digest(body: &str, disclosure: &str, text: &str, author: &str) -> String {
+    digest(&["delivery", body, disclosure, text, author])
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("serializing plain data cannot fail")
+}
+
+fn set(event: &mut AuditEvent, key: &str, value: serde_json::Value) {
+    if let serde_json::Value::Object(map) = &mut event.detail {
+        map.insert(key.to_string(), value);
+    }
+}
+
+/// Seals the events of one write with the contents it stores: every event
+/// about `draft` records the draft's digest (and the message's, when the
+/// write stores the message), and a `delivery_created` event the delivery's.
+/// The store calls this just before it appends the events to the chain.
+pub(crate) fn seal(
+    events: &mut [AuditEvent],
+    draft: &Draft,
+    message: Option<&CustomerMessage>,
+    delivery: Option<(u64, &Delivery)>,
+) {
+    let draft_sha = draft_digest(
+        &draft.body,
+        &draft.final_body,
+        &draft.disclosure,
+        &draft.reject_reason,
+        &json(&draft.citations),
+    );
+    let message_sha = message.map(|m| (m.id.clone(), message_digest(&m.text, &json(&m.context))));
+    for e in events.iter_mut().filter(|e| e.draft_id == draft.id) {
+        set(e, "draft_sha256", draft_sha.clone().into());
+        if let Some((id, sha)) = &message_sha {
+            set(e, "message_id", id.clone().into());
+            set(e, "message_sha256", sha.clone().into());
+        }
+        if let Some((cursor, d)) = delivery
+            && e.kind == "delivery_created"
+        {
+            set(e, "cursor", cursor.into());
+            set(
+                e,
+                "delivery_sha256",
+                delivery_digest(&d.body, &d.disclosure, &d.text, &d.author).into(),
+            );
+        }
+    }
+}
+
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// Every link holds; `head` is the last hash (record it elsewhere to pin the chain).
+    /// Every link holds and every stored text is what the chain recorded;
+    /// `head` is the last hash (record it elsewhere to pin the chain).
     Intact { events: u64, head: String },
     /// The first link that does not hold.
     Broken {
@@ -87,6 +186,148 @@ pub enum Verdict {
         seq: Option<u64>,
         reason: String,
     },
+    /// The chain holds, but a stored record is not what it recorded: the
+    /// first such record (by the position of its last event; records no event
+    /// mentions come last).
+    Altered {
+        /// e.g. `draft 0193... (conversation c1)`.
+        record: String,
+        /// The event that recorded the record's content, if any.
+        position: Option<u64>,
+        reason: String,
+    },
+}
+
+/// What the chain says a record should be: where it said so last, and the
+/// digest it recorded (None: written before events were sealed).
+#[derive(Debug, Clone, Default)]
+struct Recorded {
+    position: u64,
+    sha256: Option<String>,
+}
+
+/// Every record the chain mentions, by kind and id.
+#[derive(Default)]
+struct Ledger {
+    records: HashMap<(RecordKind, String), Recorded>,
+}
+
+impl Ledger {
+    /// Takes in what one event says about the records it names.
+    fn read(&mut self, e: &StoredEvent) {
+        let Ok(detail) = serde_json::from_str::<serde_json::Value>(&e.detail) else {
+            return;
+        };
+        let text = |key: &str| detail.get(key).and_then(|v| v.as_str()).map(String::from);
+        let mut note = |kind: RecordKind, id: String, sha: Option<String>| {
+            let r = self.records.entry((kind, id)).or_default();
+            r.position = e.position;
+            if sha.is_some() {
+                r.sha256 = sha;
+            }
+        };
+        if !e.draft_id.is_empty() {
+            note(RecordKind::Draft, e.draft_id.clone(), text("draft_sha256"));
+        }
+        if let Some(id) = text("message_id") {
+            note(RecordKind::Message, id, text("message_sha256"));
+        }
+        if e.kind == "delivery_created"
+            && let Some(cursor) = detail.get("cursor").and_then(|v| v.as_u64())
+        {
+            note(
+                RecordKind::Delivery,
+                cursor.to_string(),
+                text("delivery_sha256"),
+            );
+        }
+        if e.kind.starts_with("article_")
+            && let Some(id) = text("article_id")
+        {
+            // A deletion keeps the content the last version recorded.
+            let sha = (e.kind != "article_deleted")
+                .then(|| text("content_hash"))
+                .flatten();
+            note(RecordKind::Article, id, sha);
+        }
+    }
+}
+
+fn describe(kind: RecordKind, r: &StoredRecord) -> String {
+    let what = match kind {
+        RecordKind::Message => "message",
+        RecordKind::Draft => "draft",
+        RecordKind::Delivery => "delivery",
+        RecordKind::Article => "article",
+    };
+    if r.conversation_id.is_empty() {
+        format!("{what} {}", r.id)
+    } else {
+        format!("{what} {} (conversation {})", r.id, r.conversation_id)
+    }
+}
+
+/// Compares every stored record with what the chain recorded of it.
+async fn check_contents(
+    store: &DynStore,
+    mut ledger: Ledger,
+) -> Result<Option<Verdict>, storage::Error> {
+    const PAGE: u32 = 1000;
+    let mut findings: Vec<Verdict> = Vec::new();
+    for kind in RecordKind::ALL {
+        let mut after = String::new();
+        loop {
+            let page = store.stored_records(kind, &after, PAGE).await?;
+            let done = page.len() < PAGE as usize;
+            for r in &page {
+                match ledger.records.remove(&(kind, r.id.clone())) {
+                    None => findings.push(Verdict::Altered {
+                        record: describe(kind, r),
+                        position: None,
+                        reason: "is in the database but no audit event mentions it (written outside replygate)".into(),
+                    }),
+                    Some(Recorded { position, sha256: Some(sha) }) if sha != r.sha256 => {
+                        findings.push(Verdict::Altered {
+                            record: describe(kind, r),
+                            position: Some(position),
+                            reason: format!(
+                                "its stored text differs from what audit event {position} recorded (it was changed afterwards)"
+                            ),
+                        })
+                    }
+                    Some(_) => {}
+                }
+            }
+            match page.last() {
+                Some(last) if !done => after = last.id.clone(),
+                _ => break,
+            }
+        }
+    }
+    // Sealed records the chain mentions that are gone from the database.
+    for ((kind, id), recorded) in ledger.records {
+        if recorded.sha256.is_some() && kind != RecordKind::Article {
+            findings.push(Verdict::Altered {
+                record: describe(
+                    kind,
+                    &StoredRecord {
+                        id,
+                        conversation_id: String::new(),
+                        sha256: String::new(),
+                    },
+                ),
+                position: Some(recorded.position),
+                reason: format!(
+                    "was recorded by audit event {} but is missing from the database (it was deleted)",
+                    recorded.position
+                ),
+            });
+        }
+    }
+    Ok(findings.into_iter().min_by_key(|v| match v {
+        Verdict::Altered { position, .. } => position.unwrap_or(u64::MAX),
+        _ => u64::MAX,
+    }))
 }
 
 /// Recomputes the whole chain, page by page.
@@ -94,6 +335,7 @@ pub async fn verify(store: &DynStore) -> Result<Verdict, storage::Error> {
     const PAGE: u32 = 1000;
     let mut expected_position = 1;
     let mut prev = GENESIS.to_string();
+    let mut ledger = Ledger::default();
     loop {
         let page = store.audit_chain(expected_position - 1, PAGE).await?;
         let done = page.len() < PAGE as usize;
@@ -119,6 +361,7 @@ pub async fn verify(store: &DynStore) -> Result<Verdict, storage::Error> {
                     "its hash does not match its contents (the event was changed)".into(),
                 ));
             }
+            ledger.read(&e);
             prev = e.hash;
             expected_position += 1;
         }
@@ -136,6 +379,9 @@ pub async fn verify(store: &DynStore) -> Result<Verdict, storage::Error> {
                 "the chain head says {head_position} events but {events} are stored (events were removed from the end)"
             ),
         });
+    }
+    if let Some(altered) = check_contents(store, ledger).await? {
+        return Ok(altered);
     }
     Ok(Verdict::Intact { events, head: prev })
 }

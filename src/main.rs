@@ -335,6 +335,10 @@ async fn verify_audit(config: &config::Config) -> ExitCode {
             println!("audit chain broken at position {position}{seq}: {reason}");
             ExitCode::FAILURE
         }
+        Ok(Verdict::Altered { record, reason, .. }) => {
+            println!("audit chain intact, but {record} {reason}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -330,6 +330,20 @@ pub struct Article {
     pub updated_at: Millis,
 }
 
+/// The hash of an article's content (what a new version must change), as
+/// stored beside it and recorded in the audit trail.
+pub fn article_content_hash(
+    locale: &str,
+    title: &str,
+    body: &str,
+    tags: &[String],
+    url: &str,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::json!([locale, title, body, tags, url]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
 /// Control characters text fields refuse: all but tab, newline and carriage return.
 pub fn is_forbidden_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')

@@ -891,6 +891,27 @@ async fn audit_verify_passes_an_untouched_trail_and_names_the_first_tampered_eve
         .unwrap();
     assert!(events >= 78 + 3, "{stdout}");
 
+    // What a customer wrote cannot be changed behind the chain's back.
+    let sql = |statement: &'static str| {
+        let url = format!("sqlite://{}", data_dir.join("replygate.db").display());
+        async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+    };
+    sql("UPDATE messages SET text = 'I never wrote this' WHERE conversation_id = 'a1'").await;
+    let altered = verify();
+    let stdout = String::from_utf8_lossy(&altered.stdout);
+    assert_eq!(altered.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("message ") && stdout.contains("(conversation a1) its stored text differs"),
+        "{stdout}"
+    );
+    sql("UPDATE messages SET text = 'What''s the weather in Rome tomorrow?' WHERE conversation_id = 'a1'").await;
+    assert!(verify().status.success(), "restored, it verifies again");
+
     {
         use sqlx::Connection;
         let url = format!("sqlite://{}", data_dir.join("replygate.db").display());

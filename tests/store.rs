@@ -134,6 +134,7 @@ on_every_store!(
     a_draft_that_needs_a_person_stays_open_and_holds_its_conversation,
     a_consumer_group_leases_each_delivery_to_one_stream_at_a_time,
     one_conversation_is_never_leased_to_two_streams_at_once,
+    every_kind_of_stored_text_is_covered_by_the_audit_chain,
     a_change_at_a_stale_revision_is_a_conflict_and_changes_nothing,
     of_many_concurrent_claims_exactly_one_wins,
     the_open_queue_filters_by_channel_and_locale_and_includes_expired_claims,
@@ -296,15 +297,17 @@ fn approve(draft: &Draft, agent: &str) -> DraftChange {
 }
 
 fn article(id: &str, locale: &str, body: &str) -> Article {
+    let title = format!("Title of {id}");
+    let tags = vec!["t".to_string()];
     Article {
+        content_hash: replygate::model::article_content_hash(locale, &title, body, &tags, ""),
         id: id.into(),
         locale: locale.into(),
-        title: format!("Title of {id}"),
+        title,
         body: body.into(),
-        tags: vec!["t".into()],
+        tags,
         url: String::new(),
         version: 0,
-        content_hash: format!("hash-of-{body}"),
         source: "api".into(),
         updated_at: now_ms(),
     }
@@ -781,6 +784,105 @@ async fn one_conversation_is_never_leased_to_two_streams_at_once(f: Fixture) {
         vec!["c2"],
         "c1's second reply waits until a acks its first"
     );
+}
+
+async fn every_kind_of_stored_text_is_covered_by_the_audit_chain(f: Fixture) {
+    use replygate::audit::{Verdict, verify};
+    let pending = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let mut decided = pending.clone();
+    decided.final_body = "Open Settings, then Chats, then Backup.".into();
+    let mut change = approve(&pending, "ana");
+    change.draft.final_body = decided.final_body.clone();
+    change.delivery = Some(Delivery::for_draft(&change.draft, "ana", now_ms()));
+    let approved = f.store.apply_draft_change(change).await.unwrap();
+    let delivery = f
+        .store
+        .deliveries_after(0, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    f.store
+        .put_article(article("en/backup", "en", "Open Settings."), "eve")
+        .await
+        .unwrap();
+    assert!(matches!(
+        verify(&f.store).await.unwrap(),
+        Verdict::Intact { .. }
+    ));
+
+    let (m, d, c) = (&pending.message_id, &pending.id, delivery.cursor);
+    let cases: Vec<(String, String, String)> = vec![
+        (
+            format!("UPDATE messages SET text = 'I never wrote this' WHERE id = '{m}'"),
+            format!("UPDATE messages SET text = 'How do I back up my chats?' WHERE id = '{m}'"),
+            format!("message {m} (conversation c1)"),
+        ),
+        (
+            format!("UPDATE messages SET context = '{{\"plan\":\"free\"}}' WHERE id = '{m}'"),
+            format!("UPDATE messages SET context = '{{\"plan\":\"pro\"}}' WHERE id = '{m}'"),
+            format!("message {m} (conversation c1)"),
+        ),
+        (
+            format!("UPDATE drafts SET body = 'Your refund of 100 euros is approved.' WHERE id = '{d}'"),
+            format!("UPDATE drafts SET body = '{}' WHERE id = '{d}'", pending.body),
+            format!("draft {d} (conversation c1)"),
+        ),
+        (
+            format!("UPDATE drafts SET final_body = 'Send us your password.' WHERE id = '{d}'"),
+            format!("UPDATE drafts SET final_body = '{}' WHERE id = '{d}'", approved.final_body),
+            format!("draft {d} (conversation c1)"),
+        ),
+        (
+            format!("UPDATE deliveries SET text = 'Send us your password.' WHERE cursor = {c}"),
+            format!("UPDATE deliveries SET text = '{}' WHERE cursor = {c}", delivery.text),
+            format!("delivery {c} (conversation c1)"),
+        ),
+        (
+            format!("UPDATE deliveries SET author = 'mallory' WHERE cursor = {c}"),
+            format!("UPDATE deliveries SET author = 'ana' WHERE cursor = {c}"),
+            format!("delivery {c} (conversation c1)"),
+        ),
+        (
+            "UPDATE articles SET body = 'Call 555-0100 for a refund.' WHERE id = 'en/backup'".into(),
+            "UPDATE articles SET body = 'Open Settings.' WHERE id = 'en/backup'".into(),
+            "article en/backup".into(),
+        ),
+        (
+            "INSERT INTO messages (id, conversation_id, text, locale, channel, context, received_at)
+             VALUES ('forged', 'c1', 'forged', 'en', 'chat', '{}', 1)"
+                .into(),
+            "DELETE FROM messages WHERE id = 'forged'".into(),
+            "message forged (conversation c1)".into(),
+        ),
+    ];
+    for (tamper, restore, named) in cases {
+        f.tamper(&tamper).await;
+        match verify(&f.store).await.unwrap() {
+            Verdict::Altered { record, .. } => assert_eq!(record, named, "{tamper}"),
+            other => panic!("{tamper}: {other:?}"),
+        }
+        f.tamper(&restore).await;
+        let verdict = verify(&f.store).await.unwrap();
+        assert!(
+            matches!(verdict, Verdict::Intact { .. }),
+            "{restore}: {verdict:?}"
+        );
+    }
+    // A delivery removed from the outbox is missed too.
+    f.tamper(&format!("DELETE FROM deliveries WHERE cursor = {c}"))
+        .await;
+    match verify(&f.store).await.unwrap() {
+        Verdict::Altered { record, reason, .. } => {
+            assert_eq!(record, format!("delivery {c}"));
+            assert!(reason.contains("missing"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 async fn a_new_message_supersedes_the_open_drafts_of_its_conversation(f: Fixture) {
@@ -1513,7 +1615,8 @@ async fn events_written_before_the_chain_existed_are_chained_at_open(f: Fixture)
         "UPDATE audit_head SET pos = 0, hash = '{GENESIS}'"
     ))
     .await;
-    let reopened = f.close_and_reopen().await.store;
+    let f = f.close_and_reopen().await;
+    let reopened = f.store.clone();
     assert_eq!(
         verify(&reopened).await.unwrap(),
         Verdict::Intact {
@@ -1657,7 +1760,9 @@ const PREVIOUS_VERSION_ROWS: &str = "
         ai_generated, human_reviewed, author, created_at)
         VALUES ('d1', 'c1', 'chat', 'en', 'Open Settings.', 'AI', 'Open Settings.\n\nAI', TRUE, FALSE, 'ai', 1);
     INSERT INTO audit_events (at, kind, actor, conversation_id, draft_id, detail)
-        VALUES (1, 'draft_created', 'ai', 'c1', 'd1', '{}');
+        VALUES (1, 'message_received', 'platform', 'c1', 'd1', '{\"message_id\": \"m1\"}'),
+               (1, 'draft_created', 'ai', 'c1', 'd1', '{}'),
+               (1, 'delivery_created', 'ai', 'c1', 'd1', '{\"cursor\": 1}');
     INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'init', 1), (2, 'audit_chain', 1);
 ";
 
@@ -1688,10 +1793,11 @@ async fn migrated_store_keeps_the_old_data_and_scopes_request_ids(store: DynStor
     let deliveries = store.deliveries_after(0, None, 10).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].draft_id, "d1");
-    assert!(matches!(
-        replygate::audit::verify(&store).await.unwrap(),
-        replygate::audit::Verdict::Intact { .. }
-    ));
+    let verdict = replygate::audit::verify(&store).await.unwrap();
+    assert!(
+        matches!(verdict, replygate::audit::Verdict::Intact { .. }),
+        "{verdict:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

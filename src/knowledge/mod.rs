@@ -15,7 +15,6 @@ use crate::model::{Article, Millis, now_ms};
 use crate::storage::{self, ArticleWrite, DynStore, StoreEvent};
 pub use index::{ArticleHit, Hits, PassageHit};
 use index::{Change, SearchIndex};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -125,8 +124,7 @@ pub fn slugify(text: &str) -> String {
 }
 
 fn content_hash(a: &ArticleInput) -> String {
-    let canonical = serde_json::json!([a.locale, a.title, a.body, a.tags, a.url]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    crate::model::article_content_hash(&a.locale, &a.title, &a.body, &a.tags, &a.url)
 }
 
 fn valid_id(id: &str) -> bool {

@@ -191,6 +191,34 @@ pub struct PendingFilter {
     pub limit: u32,
 }
 
+/// The kinds of stored record whose content the audit chain records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Message,
+    Draft,
+    Delivery,
+    Article,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Message,
+        RecordKind::Draft,
+        RecordKind::Delivery,
+        RecordKind::Article,
+    ];
+}
+
+/// One stored record as audit verification sees it: its id (a delivery's
+/// cursor in decimal), its conversation, and the digest of its content as
+/// stored now (computed with `audit`'s digest functions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub id: String,
+    pub conversation_id: String,
+    pub sha256: String,
+}
+
 /// Point-in-time figures for /metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Gauges {
@@ -338,6 +366,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<crate::audit::StoredEvent>>;
     /// The chain's last position and hash.
     async fn audit_head(&self) -> Result<(u64, String)>;
+    /// Stored records of one kind after `after` (an id; a cursor for
+    /// deliveries; empty: from the start), in that order, with the digests of
+    /// their contents as stored now.
+    async fn stored_records(
+        &self,
+        kind: RecordKind,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>>;
 
     /// Store events after commits; receivers that lag should re-read state.
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent>;

@@ -20,7 +20,8 @@ macro_rules! sql_store {
         };
         use $crate::storage::{
             ArticleWrite, CreatedDraft, DeliveryLease, DraftChange, DraftFacts, Error, Gauges,
-            NewDraft, PendingFilter, RequestKey, Result, Store, StoreEvent, StoreLock,
+            NewDraft, PendingFilter, RecordKind, RequestKey, Result, Store, StoreEvent, StoreLock,
+            StoredRecord,
         };
         use sqlx::Row;
         type Conn = <$db as sqlx::Database>::Connection;
@@ -417,13 +418,16 @@ macro_rules! sql_store {
                     .map(|id| StoreEvent::QueueChanged { draft_id: id.clone() })
                     .collect();
                 announced.push(StoreEvent::QueueChanged { draft_id: d.id.clone() });
+                let mut delivered = None;
                 if let Some(delivery) = delivery {
                     let (cursor, event) = insert_delivery(&mut *tx, delivery, d).await?;
                     events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
+                    delivered = Some((cursor, delivery));
                 }
                 // What was inserted, as a read would return it.
                 let draft = Draft { customer_message: m.text.clone(), ..d.clone() };
+                $crate::audit::seal(&mut events, d, Some(m), delivered);
                 append_audit(&mut *tx, &events).await?;
                 Ok((CreatedDraft { draft, superseded, created: true }, announced))
                 })).await
@@ -489,14 +493,19 @@ macro_rules! sql_store {
                 }
                 let mut events = change.events.clone();
                 let mut announced = vec![StoreEvent::QueueChanged { draft_id: d.id.clone() }];
+                let mut delivered = None;
                 if let Some(delivery) = &change.delivery {
                     let (cursor, event) = insert_delivery(&mut *tx, delivery, d).await?;
                     events.push(event);
                     announced.push(StoreEvent::DeliveryCreated { cursor });
+                    delivered = Some((cursor, delivery));
                 }
                 let draft = fetch_draft(&mut *tx, &d.id)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("draft {}", d.id)))?;
+                // Sealed with the texts as stored (the update does not write
+                // the body or the citations: the read draft's are kept).
+                $crate::audit::seal(&mut events, &draft, None, delivered);
                 append_audit(&mut *tx, &events).await?;
                 Ok((draft, announced))
                 })).await
@@ -899,6 +908,105 @@ macro_rules! sql_store {
                         .fetch_one(self.reader())
                         .await?;
                 Ok((pos as u64, hash))
+            }
+
+            async fn stored_records(
+                &self,
+                kind: RecordKind,
+                after: &str,
+                limit: u32,
+            ) -> Result<Vec<StoredRecord>> {
+                use $crate::audit::{delivery_digest, draft_digest, message_digest};
+                let limit = limit as i64;
+                let text = |row: &$row, column: &str| -> Result<String> { Ok(row.try_get(column)?) };
+                let records = match kind {
+                    RecordKind::Message => sqlx::query(
+                        "SELECT id, conversation_id, text, context FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|row| Ok(StoredRecord {
+                        id: text(row, "id")?,
+                        conversation_id: text(row, "conversation_id")?,
+                        sha256: message_digest(&text(row, "text")?, &text(row, "context")?),
+                    }))
+                    .collect::<Result<Vec<_>>>()?,
+                    RecordKind::Draft => sqlx::query(
+                        "SELECT id, conversation_id, body, final_body, disclosure, reject_reason, citations
+                         FROM drafts WHERE id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|row| Ok(StoredRecord {
+                        id: text(row, "id")?,
+                        conversation_id: text(row, "conversation_id")?,
+                        sha256: draft_digest(
+                            &text(row, "body")?,
+                            &text(row, "final_body")?,
+                            &text(row, "disclosure")?,
+                            &text(row, "reject_reason")?,
+                            &text(row, "citations")?,
+                        ),
+                    }))
+                    .collect::<Result<Vec<_>>>()?,
+                    RecordKind::Delivery => {
+                        let after: i64 = if after.is_empty() {
+                            0
+                        } else {
+                            after.parse().map_err(|_| Error::Internal(format!("delivery cursor {after:?}")))?
+                        };
+                        sqlx::query(
+                            "SELECT cursor, conversation_id, body, disclosure, text, author
+                             FROM deliveries WHERE cursor > $1 ORDER BY cursor LIMIT $2",
+                        )
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(self.reader())
+                        .await?
+                        .iter()
+                        .map(|row| Ok(StoredRecord {
+                            id: row.try_get::<i64, _>("cursor")?.to_string(),
+                            conversation_id: text(row, "conversation_id")?,
+                            sha256: delivery_digest(
+                                &text(row, "body")?,
+                                &text(row, "disclosure")?,
+                                &text(row, "text")?,
+                                &text(row, "author")?,
+                            ),
+                        }))
+                        .collect::<Result<Vec<_>>>()?
+                    }
+                    RecordKind::Article => sqlx::query(
+                        "SELECT id, locale, title, body, tags, url FROM articles WHERE id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let tags: Vec<String> = parse_json("tags", row.try_get("tags")?)?;
+                        Ok(StoredRecord {
+                            id: text(row, "id")?,
+                            conversation_id: String::new(),
+                            sha256: $crate::model::article_content_hash(
+                                &text(row, "locale")?,
+                                &text(row, "title")?,
+                                &text(row, "body")?,
+                                &tags,
+                                &text(row, "url")?,
+                            ),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                };
+                Ok(records)
             }
 
             async fn lock_folder_sync(&self) -> Result<StoreLock> {
