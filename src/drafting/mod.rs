@@ -3,6 +3,7 @@
 //! drafter), score confidence, route it, and store it with its audit events
 //! and delivery in one transaction.
 
+pub mod checks;
 pub mod confidence;
 pub mod extractive;
 pub mod llm;
@@ -162,6 +163,53 @@ struct ModelDraft {
     body: String,
     citations: Vec<crate::model::Citation>,
     signals: confidence::ModelSignals,
+    /// The reply as the model wrote it (placeholders, no citation marks).
+    reply_masked: String,
+    /// Which of the given passages it cites (indexes).
+    cited: Vec<usize>,
+}
+
+/// A retrieved passage handed to a writer, with its article and what
+/// drafting knows of its terms (the article title's, then its own).
+#[derive(Clone, Copy)]
+struct Given<'a> {
+    hit: &'a ArticleHit,
+    passage: &'a PassageHit,
+    facts: [&'a passages::PassageFacts; 2],
+}
+
+impl Given<'_> {
+    fn text(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.hit.title, self.passage.heading, self.passage.text
+        )
+    }
+}
+
+/// The passages of `hits`, best first, at most `max`.
+fn best_passages<'a>(
+    hits: &'a [ArticleHit],
+    facts: &'a [passages::ArticleFacts],
+    max: usize,
+) -> Vec<Given<'a>> {
+    let mut given: Vec<Given> = hits
+        .iter()
+        .zip(facts)
+        .flat_map(|(h, f)| {
+            h.passages
+                .iter()
+                .zip(&f.passages)
+                .map(move |(p, pf)| Given {
+                    hit: h,
+                    passage: p,
+                    facts: [&*f.title, &**pf],
+                })
+        })
+        .collect();
+    given.sort_by(|a, b| b.passage.score.total_cmp(&a.passage.score));
+    given.truncate(max);
+    given
 }
 
 /// Cleans streamed reply text for display: drops "[n]" citation marks and
@@ -321,21 +369,30 @@ impl Drafter {
         let channel = normalize_channel(&r.channel)?;
         let hint = lang::primary_tag(&r.locale);
         let detection = lang::detect(&r.message, hint.as_deref(), self.knowledge.default_locale());
-        let flags = self.policy.check(&r.message);
+        let mut flags = self.policy.check(&r.message);
+        // Every text the caller supplies may carry instructions, not only the message.
+        if flags.injection.is_none() {
+            flags.injection = self.injection_outside_the_message(r);
+        }
         // Personal data is masked before retrieval and before anything could leave for the LLM.
-        let mut texts: Vec<&str> = vec![r.message.as_str()];
-        texts.extend(r.history.iter().map(|t| t.text.as_str()));
-        texts.extend(r.context.values().map(String::as_str));
+        let history: Vec<&str> = r.history.iter().map(|t| t.text.as_str()).collect();
+        let context: Vec<(&str, &str)> = r
+            .context
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let region_hint = if r.locale.is_empty() {
             detection.locale.as_str()
         } else {
             r.locale.as_str()
         };
-        let masked = pii::mask_all(&texts, region_hint);
+        let masked = pii::mask_request(&r.message, &history, &context, region_hint);
         let retrieval = &self.config.retrieval;
+        // Placeholders are not words the customer used: "[EMAIL_1]" must not retrieve articles about e-mail.
+        let query = pii::strip_placeholders(&masked.message);
         let found = self
             .knowledge
-            .search_in(&masked[0].text, &detection.locale, retrieval.top_articles)
+            .search_in(&query, &detection.locale, retrieval.top_articles)
             .await?;
         let facts: Vec<passages::ArticleFacts> = found
             .hits
@@ -343,42 +400,27 @@ impl Drafter {
             .iter()
             .map(|hit| self.facts.article(hit, &found.locale, &self.policy))
             .collect();
-        // Instructions planted in an article reach the drafter as passages:
-        // a draft built on one is never sent without review.
-        let mut flags = flags;
-        if flags.injection.is_none() {
-            flags.injection = found.hits.articles.iter().zip(&facts).find_map(|(a, f)| {
-                f.injection()
-                    .map(|marker| format!("{marker} (in article {})", a.article_id))
-            });
-        }
         let closest = |i: usize| {
             facts.get(i).map_or_else(Default::default, |f| {
                 f.closest_line(&found.hits.query_terms)
             })
         };
         let (line, runner_up_line) = (closest(0), closest(1));
-        let signals = confidence::Signals {
-            hits: &found.hits.articles,
-            query_terms: found.hits.query_terms.len(),
-            flags: flags.clone(),
-            locale_fallback: found.locale != detection.locale,
-            line,
-            runner_up_line,
-        };
         let thresholds = self.config.routing.for_channel(&channel);
         let phrases = phrases::for_locale(&detection.locale);
+        let articles_analyzer = lang::analyzer_key(&found.locale);
 
         let mut fallback: Option<LlmError> = None;
         let mut written = None;
+        let mut written_extractive = None;
+        let llm_given = best_passages(&found.hits.articles, &facts, self.config.llm.max_passages);
         if let Some(llm) = &self.llm {
             match self
                 .write_with_llm(
                     llm,
                     &detection.locale,
-                    &found.locale,
-                    &found.hits.articles,
-                    &facts,
+                    articles_analyzer,
+                    &llm_given,
                     &masked,
                     r,
                     deltas,
@@ -396,11 +438,24 @@ impl Drafter {
                 }
             }
         }
-        let (body, citations, generator, mut confidence) = match written {
-            Some((d, model)) => {
-                let c = confidence::assess_with_model(&signals, &d.signals, thresholds);
-                (d.body, d.citations, model, c)
-            }
+        // What the reply was written from, what it cites, and its own words
+        // (the model's before personal data is put back; the extractive
+        // drafter's without its fixed phrases).
+        let extractive_given: Vec<Given> = match (found.hits.articles.first(), facts.first()) {
+            (Some(best), Some(f)) if written.is_none() => best
+                .passages
+                .iter()
+                .zip(&f.passages)
+                .map(|(p, pf)| Given {
+                    hit: best,
+                    passage: p,
+                    facts: [&*f.title, &**pf],
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (given, cited, own_words): (&[Given], Vec<usize>, String) = match &written {
+            Some((d, _)) => (&llm_given, d.cited.clone(), d.reply_masked.clone()),
             None => {
                 let g = extractive::compose(
                     &found.hits.articles,
@@ -408,6 +463,55 @@ impl Drafter {
                     retrieval.max_passages,
                     retrieval.max_reply_chars,
                 );
+                let own = phrases.without_fixed_lines(&g.body);
+                let all = (0..extractive_given.len()).collect();
+                written_extractive = Some(g);
+                (&extractive_given, all, own)
+            }
+        };
+        // Instructions planted in an article reach the writer as passages: a
+        // draft written from such an article is never sent without review
+        // (articles retrieved but not given to the writer do not count).
+        if flags.injection.is_none() {
+            flags.injection = given.iter().find_map(|g| {
+                g.facts[1]
+                    .injection
+                    .as_ref()
+                    .map(|marker| format!("{marker} (in article {})", g.hit.article_id))
+            });
+        }
+        // The customer's own words (earlier replies of ours are no source for a number).
+        let customer: Vec<&str> = std::iter::once(masked.message.as_str())
+            .chain(
+                r.history
+                    .iter()
+                    .zip(&masked.history)
+                    .filter(|(t, _)| t.role == Role::Customer)
+                    .map(|(_, m)| m.as_str()),
+            )
+            .collect();
+        let findings = self.check_reply(
+            &own_words,
+            given,
+            &cited,
+            customer,
+            &found.hits.articles,
+            articles_analyzer,
+        );
+        let signals = confidence::Signals {
+            hits: &found.hits.articles,
+            query_terms: found.hits.query_terms.len(),
+            flags: flags.clone(),
+            locale_fallback: found.locale != detection.locale,
+            line,
+            runner_up_line,
+        };
+        let (body, citations, generator, mut confidence) = match (written, written_extractive) {
+            (Some((d, model)), _) => {
+                let c = confidence::assess_with_model(&signals, &d.signals, thresholds);
+                (d.body, d.citations, model, c)
+            }
+            (None, Some(g)) => {
                 if let Some(tx) = deltas {
                     let _ = tx.send(g.body.clone()).await;
                 }
@@ -418,6 +522,7 @@ impl Drafter {
                     confidence::assess(&signals, thresholds),
                 )
             }
+            (None, None) => unreachable!("the extractive drafter writes when the model did not"),
         };
         if let Some(e) = &fallback {
             let signal = if matches!(e, LlmError::Unparseable(_)) {
@@ -431,7 +536,9 @@ impl Drafter {
                 detail: format!("the extractive drafter wrote this draft: {}", e.kind()),
             });
         }
-        let state = if confidence::auto_send(&confidence, &flags) {
+        let held_by_checks = !findings.is_empty();
+        confidence::hold(&mut confidence, &findings, thresholds);
+        let state = if confidence::auto_send(&confidence, &flags) && !held_by_checks {
             DraftState::AutoApproved
         } else {
             DraftState::PendingReview
@@ -462,54 +569,35 @@ impl Drafter {
         &self,
         llm: &LlmClient,
         locale: &str,
-        articles_locale: &str,
-        hits: &[ArticleHit],
-        facts: &[passages::ArticleFacts],
-        masked: &[pii::Masked],
+        articles_analyzer: &'static str,
+        passages: &[Given<'_>],
+        masked: &pii::MaskedRequest,
         r: &DraftRequest,
         deltas: Option<&mpsc::Sender<String>>,
     ) -> std::result::Result<ModelDraft, LlmError> {
-        // Each passage with its article and what drafting knows of its terms.
-        let mut passages: Vec<(&ArticleHit, &PassageHit, [&passages::PassageFacts; 2])> = hits
-            .iter()
-            .zip(facts)
-            .flat_map(|(h, f)| {
-                h.passages
-                    .iter()
-                    .zip(&f.passages)
-                    .map(move |(p, pf)| (h, p, [&*f.title, &**pf]))
-            })
-            .collect();
-        passages.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
-        passages.truncate(self.config.llm.max_passages);
         let prompt_passages: Vec<prompt::PromptPassage> = passages
             .iter()
-            .map(|(h, p, _)| prompt::PromptPassage {
-                title: h.title.clone(),
-                heading: p.heading.clone(),
-                text: extractive::clip(&p.text, 1500),
+            .map(|g| prompt::PromptPassage {
+                title: g.hit.title.clone(),
+                heading: g.passage.heading.clone(),
+                text: extractive::clip(&g.passage.text, 1500),
             })
             .collect();
         let history: Vec<(bool, String)> = r
             .history
             .iter()
-            .zip(&masked[1..])
-            .map(|(t, m)| (t.role == Role::Customer, m.text.clone()))
+            .zip(&masked.history)
+            .map(|(t, m)| (t.role == Role::Customer, m.clone()))
             .collect();
-        let context: Vec<(String, String)> = r
-            .context
-            .keys()
-            .zip(&masked[1 + r.history.len()..])
-            .map(|(k, m)| (k.clone(), m.text.clone()))
-            .collect();
+        let context = &masked.context;
         let schema = prompt::answer_schema(prompt_passages.len());
         let ask = |mode| {
             prompt::messages(
                 locale,
                 &prompt_passages,
-                &masked[0].text,
+                &masked.message,
                 &history,
-                &context,
+                context,
                 mode,
             )
         };
@@ -521,7 +609,7 @@ impl Drafter {
                 mode = llm.mode();
                 let mut extractor = prompt::ReplyExtractor::new(mode);
                 let mut cleaner = DeltaCleaner {
-                    masked: &masked[0],
+                    masked: &masked.table,
                     pending: String::new(),
                 };
                 let mut content = String::new();
@@ -577,12 +665,12 @@ impl Drafter {
         // Groundedness: the reply's content words against the cited passages.
         static PLACEHOLDER: LazyLock<regex::Regex> =
             LazyLock::new(|| regex::Regex::new(r"\[[A-Z]+_\d+\]").unwrap());
-        let mut analyzer = lang::analyzer(articles_locale);
+        let mut analyzer = lang::analyzer(articles_analyzer);
         let reply_terms = lang::terms(&mut analyzer, &PLACEHOLDER.replace_all(&reply_masked, " "));
         // The terms of the cited passages, with their headings and titles.
         let source_terms: HashSet<&str> = cited
             .iter()
-            .flat_map(|i| passages[*i].2)
+            .flat_map(|i| passages[*i].facts)
             .flat_map(|f| f.lines.iter().flatten())
             .map(String::as_str)
             .collect();
@@ -592,12 +680,12 @@ impl Drafter {
 
         let mut citations: Vec<crate::model::Citation> = Vec::new();
         for i in &cited {
-            let (h, p, _) = passages[*i];
-            if !citations.iter().any(|c| c.article_id == h.article_id) {
-                citations.push(extractive::citation(h, p));
+            let g = passages[*i];
+            if !citations.iter().any(|c| c.article_id == g.hit.article_id) {
+                citations.push(extractive::citation(g.hit, g.passage));
             }
         }
-        let mut body = pii::unmask(reply_masked.trim(), &masked[0]);
+        let mut body = pii::unmask(reply_masked.trim(), &masked.table);
         if let Some(first) = citations.first().filter(|c| !c.url.is_empty()) {
             body.push_str(&format!(
                 "\n\n{} {} — {}",
@@ -607,6 +695,8 @@ impl Drafter {
             ));
         }
         Ok(ModelDraft {
+            reply_masked: reply_masked.trim().to_string(),
+            cited,
             body,
             citations,
             signals: confidence::ModelSignals {
@@ -617,6 +707,57 @@ impl Drafter {
                 citations_valid,
             },
         })
+    }
+
+    /// An attempt to instruct the assistant in the history or the context
+    /// (keys and values), naming where it is.
+    fn injection_outside_the_message(&self, r: &DraftRequest) -> Option<String> {
+        let turns = r
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("history turn {}", i + 1), t.text.as_str()));
+        let context = r.context.iter().flat_map(|(k, v)| {
+            [
+                (format!("context key {k:?}"), k.as_str()),
+                (format!("context value of {k:?}"), v.as_str()),
+            ]
+        });
+        turns.chain(context).find_map(|(place, text)| {
+            self.policy
+                .check(text)
+                .injection
+                .map(|marker| format!("{marker} (in the {place})"))
+        })
+    }
+
+    /// Checks a written reply against what it was written from (see `checks`).
+    #[allow(clippy::too_many_arguments)]
+    fn check_reply(
+        &self,
+        own_words: &str,
+        given: &[Given<'_>],
+        cited: &[usize],
+        customer: Vec<&str>,
+        hits: &[ArticleHit],
+        analyzer_key: &'static str,
+    ) -> Vec<checks::Finding> {
+        let given_texts: Vec<String> = given.iter().map(Given::text).collect();
+        let cited_terms: HashSet<&str> = cited
+            .iter()
+            .filter_map(|i| given.get(*i))
+            .flat_map(|g| g.facts)
+            .flat_map(|f| f.lines.iter().flatten())
+            .map(String::as_str)
+            .collect();
+        let evidence = checks::Evidence {
+            given: given_texts.iter().map(String::as_str).collect(),
+            cited_terms: &cited_terms,
+            customer,
+            urls: hits.iter().map(|h| h.url.as_str()).collect(),
+            analyzer_key,
+        };
+        checks::check(own_words, &evidence)
     }
 
     /// Drafts a reply to one customer message and stores it durably; the same

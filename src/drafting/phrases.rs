@@ -66,6 +66,24 @@ const DE: Phrases = Phrases {
     disclosure_reviewed: "Diese Antwort wurde von einem KI-Assistenten entworfen und von unserem Support-Team geprüft.",
 };
 
+impl Phrases {
+    /// A reply of the extractive drafter without its own fixed lines (the
+    /// greeting, the lead-in, the link line, the holding reply): what it
+    /// quoted.
+    pub fn without_fixed_lines(&self, body: &str) -> String {
+        body.split("\n\n")
+            .filter(|part| {
+                let part = part.trim();
+                part != self.greeting
+                    && part != self.lead_in
+                    && part != self.no_answer
+                    && !part.starts_with(self.more_info)
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+}
+
 pub fn for_locale(locale: &str) -> &'static Phrases {
     match locale {
         "pt" => &PT,

@@ -189,13 +189,11 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: String) 
 /// The text of passage `n` (1-based) in a request built by replygate's prompt.
 pub fn passage(request: &Value, n: usize) -> Option<String> {
     let user = request["messages"][1]["content"].as_str()?;
-    let start = user.find(&format!("[{n}] "))?;
+    let start = user.find(&format!("<passage id=\"{n}\">\n"))?;
     let rest = &user[start..];
-    let body = rest.split_once('\n')?.1;
-    let end = body
-        .find("\n\n[")
-        .or_else(|| body.find("\n\n"))
-        .unwrap_or(body.len());
+    let body = rest.split_once('\n')?.1; // the opening tag
+    let body = body.split_once('\n')?.1; // "[n] title — heading"
+    let end = body.find("\n</passage>").unwrap_or(body.len());
     Some(body[..end].to_string())
 }
 
