@@ -540,6 +540,74 @@ fn needs_review(conversation: &str) -> pb::CreateDraftRequest {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_group_spread_over_two_replicas_gets_each_delivery_once() {
+    let Some(url) = common::postgres_schema_url().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let replicas = start_replicas(2, &url, tmp.path()).await;
+    let group = || pb::StreamDeliveriesRequest {
+        consumer_group: "workers".into(),
+        ..Default::default()
+    };
+    let mut a = DraftsClient::new(replicas[0].channel.clone())
+        .stream_deliveries(group())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut b = DraftsClient::new(replicas[1].channel.clone())
+        .stream_deliveries(group())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sent = std::collections::HashSet::new();
+    for i in 0..20 {
+        let d = DraftsClient::new(replicas[i % 2].channel.clone())
+            .create_draft(pb::CreateDraftRequest {
+                conversation_id: format!("g{i}"),
+                message: "How do I block a contact on Lumo?".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(d.state, pb::DraftState::AutoApproved as i32);
+        sent.insert(d.id);
+    }
+    let mut seen = Vec::new();
+    let mut per_stream = [0, 0];
+    while seen.len() < sent.len() {
+        let (i, d) = tokio::select! {
+            Some(d) = a.next() => (0, d.unwrap()),
+            Some(d) = b.next() => (1, d.unwrap()),
+            _ = tokio::time::sleep(Duration::from_secs(15)) => panic!("deliveries missing: {} of {}", seen.len(), sent.len()),
+        };
+        per_stream[i] += 1;
+        DraftsClient::new(replicas[i].channel.clone())
+            .ack_delivery(pb::AckDeliveryRequest { cursor: d.cursor })
+            .await
+            .unwrap();
+        seen.push(d.draft_id);
+    }
+    let distinct: std::collections::HashSet<String> = seen.iter().cloned().collect();
+    assert_eq!(
+        distinct.len(),
+        seen.len(),
+        "no delivery twice: {per_stream:?}"
+    );
+    assert_eq!(distinct, sent);
+    for stream in [&mut a, &mut b] {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), stream.next())
+                .await
+                .is_err(),
+            "nothing more"
+        );
+    }
+    stop(replicas);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_on_one_database_share_the_queue_deliveries_and_articles() {
     let Some(url) = common::postgres_schema_url().await else {
         return;
@@ -1297,13 +1365,15 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
         ],
     )
     .await;
-    let customer = "Hi, I'm carla.secreta@example.org, phone +39 312 345 6789, card 4111 1111 1111 1111: \
+    let customer = "Hi, my name is Carla Segreta, I'm carla.secreta@example.org, phone +39 312 345 6789, \
+                    card 4111 1111 1111 1111, IBAN IT60X0542811101000000123456 thanks: \
                     how do I block the purple elephant account?";
     let mut drafts = DraftsClient::new(p.channel.clone());
     let draft = drafts
         .create_draft(bearer(
             Request::new(pb::CreateDraftRequest {
-                conversation_id: "wa-1".into(),
+                // WhatsApp integrations often use the customer's number as the conversation id.
+                conversation_id: "393123450000".into(),
                 message: customer.into(),
                 request_id: "log-1".into(),
                 context: [("note".to_string(), "tangerine context value".to_string())].into(),
@@ -1385,6 +1455,9 @@ async fn logs_and_metrics_never_carry_secrets_or_customer_text() {
         ana_token.as_str(),
         GUESS,
         "carla.secreta",
+        "Segreta",
+        "393123450000",
+        "IT60X0542811101000000123456",
         "312 345 6789",
         "3123456789",
         "4111 1111 1111 1111",
