@@ -16,7 +16,7 @@
 //! masked like any text.
 //!
 //! Measured on `tests/data/pii_corpus.jsonl` (personal data in six languages
-//! and look-alikes that are not) by the tests below; docs/PRIVACY.md has the figures.
+//! and look-alikes that are not) by the tests below; SECURITY.md has the figures.
 
 mod detect;
 pub mod ids;
