@@ -169,6 +169,14 @@ struct ModelDraft {
     cited: Vec<usize>,
 }
 
+/// Who wrote a reply.
+enum Written {
+    /// The model (named), checked.
+    Model(ModelDraft, String),
+    /// The extractive drafter, when there is no model or it failed.
+    Extractive(extractive::Generated),
+}
+
 /// A retrieved passage handed to a writer, with its article and what
 /// drafting knows of its terms (the article title's, then its own).
 #[derive(Clone, Copy)]
@@ -411,8 +419,7 @@ impl Drafter {
         let articles_analyzer = lang::analyzer_key(&found.locale);
 
         let mut fallback: Option<LlmError> = None;
-        let mut written = None;
-        let mut written_extractive = None;
+        let mut by_model = None;
         let llm_given = best_passages(&found.hits.articles, &facts, self.config.llm.max_passages);
         if let Some(llm) = &self.llm {
             match self
@@ -427,7 +434,7 @@ impl Drafter {
                 )
                 .await
             {
-                Ok(d) => written = Some((d, llm.model().to_string())),
+                Ok(d) => by_model = Some((d, llm.model().to_string())),
                 Err(e) => {
                     FALLBACKS.with_label_values(&[e.kind()]).inc();
                     tracing::warn!(
@@ -438,11 +445,20 @@ impl Drafter {
                 }
             }
         }
+        let written = match by_model {
+            Some((d, model)) => Written::Model(d, model),
+            None => Written::Extractive(extractive::compose(
+                &found.hits.articles,
+                phrases,
+                retrieval.max_passages,
+                retrieval.max_reply_chars,
+            )),
+        };
         // What the reply was written from, what it cites, and its own words
         // (the model's before personal data is put back; the extractive
-        // drafter's without its fixed phrases).
+        // drafter's without its fixed phrases: it quotes the best article).
         let extractive_given: Vec<Given> = match (found.hits.articles.first(), facts.first()) {
-            (Some(best), Some(f)) if written.is_none() => best
+            (Some(best), Some(f)) => best
                 .passages
                 .iter()
                 .zip(&f.passages)
@@ -455,19 +471,12 @@ impl Drafter {
             _ => Vec::new(),
         };
         let (given, cited, own_words): (&[Given], Vec<usize>, String) = match &written {
-            Some((d, _)) => (&llm_given, d.cited.clone(), d.reply_masked.clone()),
-            None => {
-                let g = extractive::compose(
-                    &found.hits.articles,
-                    phrases,
-                    retrieval.max_passages,
-                    retrieval.max_reply_chars,
-                );
-                let own = phrases.without_fixed_lines(&g.body);
-                let all = (0..extractive_given.len()).collect();
-                written_extractive = Some(g);
-                (&extractive_given, all, own)
-            }
+            Written::Model(d, _) => (&llm_given, d.cited.clone(), d.reply_masked.clone()),
+            Written::Extractive(g) => (
+                &extractive_given,
+                (0..extractive_given.len()).collect(),
+                phrases.without_fixed_lines(&g.body),
+            ),
         };
         // Instructions planted in an article reach the writer as passages: a
         // draft written from such an article is never sent without review
@@ -506,12 +515,12 @@ impl Drafter {
             line,
             runner_up_line,
         };
-        let (body, citations, generator, mut confidence) = match (written, written_extractive) {
-            (Some((d, model)), _) => {
+        let (body, citations, generator, mut confidence) = match written {
+            Written::Model(d, model) => {
                 let c = confidence::assess_with_model(&signals, &d.signals, thresholds);
                 (d.body, d.citations, model, c)
             }
-            (None, Some(g)) => {
+            Written::Extractive(g) => {
                 if let Some(tx) = deltas {
                     let _ = tx.send(g.body.clone()).await;
                 }
@@ -522,7 +531,6 @@ impl Drafter {
                     confidence::assess(&signals, thresholds),
                 )
             }
-            (None, None) => unreachable!("the extractive drafter writes when the model did not"),
         };
         if let Some(e) = &fallback {
             let signal = if matches!(e, LlmError::Unparseable(_)) {
