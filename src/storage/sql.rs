@@ -156,6 +156,54 @@ macro_rules! sql_store {
             })
         }
 
+        /// A record as audit verification reads it: id, conversation, digest of its content.
+        fn stored_record_from_row(kind: RecordKind, row: &$row) -> Result<StoredRecord> {
+            use $crate::audit::{delivery_digest, draft_digest, message_digest};
+            let text = |column: &str| -> Result<String> { Ok(row.try_get(column)?) };
+            Ok(match kind {
+                RecordKind::Message => StoredRecord {
+                    id: text("id")?,
+                    conversation_id: text("conversation_id")?,
+                    sha256: message_digest(&text("text")?, &text("context")?),
+                },
+                RecordKind::Draft => StoredRecord {
+                    id: text("id")?,
+                    conversation_id: text("conversation_id")?,
+                    sha256: draft_digest(
+                        &text("body")?,
+                        &text("final_body")?,
+                        &text("disclosure")?,
+                        &text("reject_reason")?,
+                        &text("citations")?,
+                    ),
+                },
+                RecordKind::Delivery => StoredRecord {
+                    id: row.try_get::<i64, _>("cursor")?.to_string(),
+                    conversation_id: text("conversation_id")?,
+                    sha256: delivery_digest(
+                        &text("body")?,
+                        &text("disclosure")?,
+                        &text("text")?,
+                        &text("author")?,
+                    ),
+                },
+                RecordKind::Article => {
+                    let tags: Vec<String> = parse_json("tags", row.try_get("tags")?)?;
+                    StoredRecord {
+                        id: text("id")?,
+                        conversation_id: String::new(),
+                        sha256: $crate::model::article_content_hash(
+                            &text("locale")?,
+                            &text("title")?,
+                            &text("body")?,
+                            &tags,
+                            &text("url")?,
+                        ),
+                    }
+                }
+            })
+        }
+
         fn message_from_row(row: &$row) -> Result<CustomerMessage> {
             Ok(CustomerMessage {
                 id: row.try_get("id")?,
@@ -916,97 +964,39 @@ macro_rules! sql_store {
                 after: &str,
                 limit: u32,
             ) -> Result<Vec<StoredRecord>> {
-                use $crate::audit::{delivery_digest, draft_digest, message_digest};
-                let limit = limit as i64;
-                let text = |row: &$row, column: &str| -> Result<String> { Ok(row.try_get(column)?) };
-                let records = match kind {
-                    RecordKind::Message => sqlx::query(
-                        "SELECT id, conversation_id, text, context FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
-                    )
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(self.reader())
-                    .await?
-                    .iter()
-                    .map(|row| Ok(StoredRecord {
-                        id: text(row, "id")?,
-                        conversation_id: text(row, "conversation_id")?,
-                        sha256: message_digest(&text(row, "text")?, &text(row, "context")?),
-                    }))
-                    .collect::<Result<Vec<_>>>()?,
-                    RecordKind::Draft => sqlx::query(
-                        "SELECT id, conversation_id, body, final_body, disclosure, reject_reason, citations
-                         FROM drafts WHERE id > $1 ORDER BY id LIMIT $2",
-                    )
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(self.reader())
-                    .await?
-                    .iter()
-                    .map(|row| Ok(StoredRecord {
-                        id: text(row, "id")?,
-                        conversation_id: text(row, "conversation_id")?,
-                        sha256: draft_digest(
-                            &text(row, "body")?,
-                            &text(row, "final_body")?,
-                            &text(row, "disclosure")?,
-                            &text(row, "reject_reason")?,
-                            &text(row, "citations")?,
-                        ),
-                    }))
-                    .collect::<Result<Vec<_>>>()?,
-                    RecordKind::Delivery => {
-                        let after: i64 = if after.is_empty() {
-                            0
-                        } else {
-                            after.parse().map_err(|_| Error::Internal(format!("delivery cursor {after:?}")))?
-                        };
-                        sqlx::query(
-                            "SELECT cursor, conversation_id, body, disclosure, text, author
-                             FROM deliveries WHERE cursor > $1 ORDER BY cursor LIMIT $2",
-                        )
-                        .bind(after)
-                        .bind(limit)
-                        .fetch_all(self.reader())
-                        .await?
-                        .iter()
-                        .map(|row| Ok(StoredRecord {
-                            id: row.try_get::<i64, _>("cursor")?.to_string(),
-                            conversation_id: text(row, "conversation_id")?,
-                            sha256: delivery_digest(
-                                &text(row, "body")?,
-                                &text(row, "disclosure")?,
-                                &text(row, "text")?,
-                                &text(row, "author")?,
-                            ),
-                        }))
-                        .collect::<Result<Vec<_>>>()?
+                let sql = match kind {
+                    RecordKind::Message => {
+                        "SELECT id, conversation_id, text, context FROM messages
+                         WHERE id > $1 ORDER BY id LIMIT $2"
                     }
-                    RecordKind::Article => sqlx::query(
-                        "SELECT id, locale, title, body, tags, url FROM articles WHERE id > $1 ORDER BY id LIMIT $2",
-                    )
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(self.reader())
-                    .await?
-                    .iter()
-                    .map(|row| {
-                        let tags: Vec<String> = parse_json("tags", row.try_get("tags")?)?;
-                        Ok(StoredRecord {
-                            id: text(row, "id")?,
-                            conversation_id: String::new(),
-                            sha256: $crate::model::article_content_hash(
-                                &text(row, "locale")?,
-                                &text(row, "title")?,
-                                &text(row, "body")?,
-                                &tags,
-                                &text(row, "url")?,
-                            ),
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?,
+                    RecordKind::Draft => {
+                        "SELECT id, conversation_id, body, final_body, disclosure, reject_reason, citations
+                         FROM drafts WHERE id > $1 ORDER BY id LIMIT $2"
+                    }
+                    RecordKind::Delivery => {
+                        "SELECT cursor, conversation_id, body, disclosure, text, author FROM deliveries
+                         WHERE cursor > $1 ORDER BY cursor LIMIT $2"
+                    }
+                    RecordKind::Article => {
+                        "SELECT id, locale, title, body, tags, url FROM articles
+                         WHERE id > $1 ORDER BY id LIMIT $2"
+                    }
                 };
-                Ok(records)
+                let query = match kind {
+                    // Deliveries page by cursor, the rest by id.
+                    RecordKind::Delivery => sqlx::query(sql).bind(if after.is_empty() {
+                        0
+                    } else {
+                        after
+                            .parse::<i64>()
+                            .map_err(|_| Error::Internal(format!("delivery cursor {after:?}")))?
+                    }),
+                    RecordKind::Message | RecordKind::Draft | RecordKind::Article => {
+                        sqlx::query(sql).bind(after)
+                    }
+                };
+                let rows = query.bind(limit as i64).fetch_all(self.reader()).await?;
+                rows.iter().map(|row| stored_record_from_row(kind, row)).collect()
             }
 
             async fn lock_folder_sync(&self) -> Result<StoreLock> {
