@@ -31,10 +31,38 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// What one passage (or an article's title) gives a reply to draw on. An
+/// article's text changes only with its version, so this is worked out once
+/// per passage version and kept with the passage's facts (`passages.rs`).
+#[derive(Debug, Default)]
+pub struct Source {
+    /// Its words, lowercase and accent-free.
+    words: Vec<String>,
+    /// Its numbers, as digits.
+    numbers: HashSet<String>,
+    /// Its web addresses, as compared.
+    urls: HashSet<String>,
+    /// Its e-mail addresses and phone numbers, as compared.
+    contacts: HashSet<String>,
+}
+
+impl Source {
+    pub fn of(text: &str) -> Source {
+        Source {
+            words: fold(text),
+            numbers: numbers(text),
+            urls: URL.find_iter(text).map(|m| url_key(m.as_str())).collect(),
+            contacts: pii::contacts(text).iter().map(|c| contact_key(c)).collect(),
+        }
+    }
+}
+
 /// What a reply may draw on.
 pub struct Evidence<'a> {
-    /// The passages the writer was given: titles, headings and text.
-    pub given: Vec<&'a str>,
+    /// The passages the writer was given, with their articles' titles.
+    pub given: Vec<&'a Source>,
+    /// The analyzed terms of those passages.
+    pub given_terms: &'a HashSet<&'a str>,
     /// The analyzed terms of the passages the reply cites.
     pub cited_terms: &'a HashSet<&'a str>,
     /// What the customer wrote (message and history, masked).
@@ -73,16 +101,15 @@ struct Words {
     courtesy: HashSet<String>,
 }
 
-fn folder() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
-}
-
 /// Lowercase, accent-free words.
 fn fold(text: &str) -> Vec<String> {
-    lang::terms(&mut folder(), text)
+    static FOLDER: LazyLock<TextAnalyzer> = LazyLock::new(|| {
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build()
+    });
+    lang::terms(&mut FOLDER.clone(), text)
 }
 
 static WORDS: LazyLock<Words> = LazyLock::new(|| {
@@ -167,15 +194,17 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
     let mut findings = Vec::new();
     // Placeholders stand for the customer's own data: not the reply's.
     let reply = pii::strip_placeholders(reply);
-    let given_text = e.given.join("\n");
     let customer_text = e.customer.join("\n");
-    let given_words = fold(&given_text);
     let reply_words = fold(&reply);
 
     // Promises of a kind the passages do not speak of.
     for (kind, entries) in &w.commitments {
+        let spoken_of = e
+            .given
+            .iter()
+            .any(|g| any_occurs(&g.words, entries).is_some());
         if let Some(entry) = any_occurs(&reply_words, entries)
-            && any_occurs(&given_words, entries).is_none()
+            && !spoken_of
         {
             findings.push(Finding {
                 signal: "reply_commitment",
@@ -190,14 +219,13 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
     // Numbers from nowhere.
     let without_markers = LIST_MARKER.replace_all(&reply, " ");
     let without_urls = URL.replace_all(&without_markers, " ");
-    let known: HashSet<String> = numbers(&given_text)
-        .into_iter()
-        .chain(numbers(&customer_text))
-        .collect();
+    let customer_numbers = numbers(&customer_text);
+    let known =
+        |n: &str| customer_numbers.contains(n) || e.given.iter().any(|g| g.numbers.contains(n));
     let mut new_numbers: Vec<String> = NUMBER
         .find_iter(&without_urls)
         .map(|m| m.as_str().to_string())
-        .filter(|n| !known.contains(&digits(n)))
+        .filter(|n| !known(&digits(n)))
         .collect();
     new_numbers.dedup();
     if !new_numbers.is_empty() {
@@ -212,10 +240,10 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
 
     // Web addresses from nowhere.
     let allowed: HashSet<String> = URL
-        .find_iter(&given_text)
-        .chain(URL.find_iter(&customer_text))
+        .find_iter(&customer_text)
         .map(|m| url_key(m.as_str()))
         .chain(e.urls.iter().map(|u| url_key(u)))
+        .chain(e.given.iter().flat_map(|g| g.urls.iter().cloned()))
         .collect();
     let new_urls: Vec<String> = URL
         .find_iter(&reply)
@@ -224,7 +252,7 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
             let k = url_key(u);
             !allowed
                 .iter()
-                .any(|a| a == &k || a.starts_with(&k) || k.starts_with(a.as_str()))
+                .any(|a| *a == k || a.starts_with(&k) || k.starts_with(a.as_str()))
         })
         .collect();
     if !new_urls.is_empty() {
@@ -238,40 +266,38 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
     }
 
     // E-mail addresses and phone numbers from nowhere.
-    let known_contacts: HashSet<String> = pii::contacts(&given_text)
-        .into_iter()
-        .map(|c| contact_key(&c))
-        .collect();
-    let new_contacts: Vec<String> = pii::contacts(&reply)
-        .into_iter()
-        .filter(|c| !known_contacts.contains(&contact_key(c)))
-        .collect();
-    if !new_contacts.is_empty() {
+    let new_contacts = pii::contacts(&reply)
+        .iter()
+        .filter(|c| {
+            let k = contact_key(c);
+            !e.given.iter().any(|g| g.contacts.contains(&k))
+        })
+        .count();
+    if new_contacts > 0 {
         findings.push(Finding {
             signal: "reply_new_contact",
-            detail: format!(
-                "gives contact details the articles do not: {}",
-                new_contacts.len()
-            ),
+            detail: format!("gives {new_contacts} contact detail(s) the articles do not"),
         });
     }
 
     // Requests for secrets, unless an article says the same.
     let mut analyzer = lang::analyzer(e.analyzer_key);
-    let given_terms: HashSet<String> = lang::terms(&mut analyzer, &given_text)
-        .into_iter()
-        .collect();
     for sentence in sentences(&reply) {
         let words = fold(sentence);
+        let negated = w.negations.iter().any(|n| {
+            (0..words.len().saturating_sub(n.len() - 1)).any(|i| words[i..i + n.len()] == *n)
+        });
         let asks = any_occurs(&words, &w.verbs).is_some()
             && any_occurs(&words, &w.secrets).is_some()
-            && !w.negations.iter().any(|n| {
-                (0..words.len().saturating_sub(n.len() - 1)).any(|i| words[i..i + n.len()] == *n)
-            });
+            && !negated;
         if asks {
             let terms = lang::terms(&mut analyzer, sentence);
             let quoted = !terms.is_empty()
-                && terms.iter().filter(|t| given_terms.contains(*t)).count() * 10
+                && terms
+                    .iter()
+                    .filter(|t| e.given_terms.contains(t.as_str()))
+                    .count()
+                    * 10
                     >= terms.len() * 9;
             if !quoted {
                 let secret = any_occurs(&words, &w.secrets).map(|s| s.join(" "));
@@ -351,8 +377,10 @@ mod tests {
         let mut a = lang::analyzer("en");
         let terms: Vec<String> = lang::terms(&mut a, PASSAGE);
         let cited: HashSet<&str> = terms.iter().map(String::as_str).collect();
+        let source = Source::of(PASSAGE);
         let e = Evidence {
-            given: vec![PASSAGE],
+            given: vec![&source],
+            given_terms: &cited,
             cited_terms: &cited,
             customer: vec!["How do I block a contact? My order 4521 never came."],
             urls: vec!["https://help.lumo.example/en/block-contact"],

@@ -186,15 +186,6 @@ struct Given<'a> {
     facts: [&'a passages::PassageFacts; 2],
 }
 
-impl Given<'_> {
-    fn text(&self) -> String {
-        format!(
-            "{}\n{}\n{}",
-            self.hit.title, self.passage.heading, self.passage.text
-        )
-    }
-}
-
 /// The passages of `hits`, best first, at most `max`.
 fn best_passages<'a>(
     hits: &'a [ArticleHit],
@@ -750,16 +741,21 @@ impl Drafter {
         hits: &[ArticleHit],
         analyzer_key: &'static str,
     ) -> Vec<checks::Finding> {
-        let given_texts: Vec<String> = given.iter().map(Given::text).collect();
-        let cited_terms: HashSet<&str> = cited
-            .iter()
-            .filter_map(|i| given.get(*i))
-            .flat_map(|g| g.facts)
-            .flat_map(|f| f.lines.iter().flatten())
-            .map(String::as_str)
-            .collect();
+        fn terms<'g>(gs: impl Iterator<Item = &'g Given<'g>>) -> HashSet<&'g str> {
+            gs.flat_map(|g| g.facts)
+                .flat_map(|f| f.lines.iter().flatten())
+                .map(String::as_str)
+                .collect()
+        }
+        let given_terms = terms(given.iter());
+        let cited_terms = terms(cited.iter().filter_map(|i| given.get(*i)));
         let evidence = checks::Evidence {
-            given: given_texts.iter().map(String::as_str).collect(),
+            given: given
+                .iter()
+                .flat_map(|g| g.facts)
+                .map(|f| &f.source)
+                .collect(),
+            given_terms: &given_terms,
             cited_terms: &cited_terms,
             customer,
             urls: hits.iter().map(|h| h.url.as_str()).collect(),

@@ -5,6 +5,7 @@
 //! the same facts, so they are worked out once per passage version and kept
 //! in a bounded cache.
 
+use super::checks::Source;
 use super::confidence::{self, LineMatch};
 use super::policy::Policy;
 use crate::knowledge::{ArticleHit, PassageHit, lang};
@@ -23,6 +24,8 @@ pub struct PassageFacts {
     pub lines: Vec<Vec<String>>,
     /// An injection marker found in the passage's text.
     pub injection: Option<String>,
+    /// What a reply written from it may say (see `checks`).
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -74,6 +77,7 @@ impl FactsCache {
                 std::iter::once(hit.title.as_str()),
             ),
             injection: None,
+            source: Source::of(&hit.title),
         });
         let passages = hit
             .passages
@@ -115,6 +119,7 @@ fn passage_facts(analyzer: &mut TextAnalyzer, policy: &Policy, p: &PassageHit) -
             std::iter::once(p.heading.as_str()).chain(lines(&p.text)),
         ),
         injection: policy.check(&p.text).injection,
+        source: Source::of(&format!("{}\n{}", p.heading, p.text)),
     }
 }
 

@@ -308,10 +308,20 @@ pub fn mask_request(
 
 /// The e-mail addresses and phone numbers in `text` (a reply, an article).
 pub fn contacts(text: &str) -> Vec<String> {
-    find(text, None)
+    let n = Normalized::new(text);
+    let lower = n.text.to_lowercase();
+    let lower = if lower.len() == n.text.len() {
+        lower
+    } else {
+        n.text.clone()
+    };
+    detect::emails(&n.text)
         .into_iter()
-        .filter(|(kind, _)| matches!(*kind, "EMAIL" | "PHONE"))
-        .map(|(_, (a, b))| text[a..b].to_string())
+        .chain(detect::phones(&n.text, &lower, None))
+        .map(|(a, b)| {
+            let (a, b) = n.original_span(a, b);
+            text[a..b].to_string()
+        })
         .collect()
 }
 

@@ -49,18 +49,25 @@ struct Cues {
 }
 
 /// A phrase as a pattern: words separated by any spaces, apostrophes of
-/// either kind, a colon with or without a space before it.
+/// either kind, a colon with or without a space before it. Word boundaries
+/// are checked by hand (`at_word_boundaries`): a Unicode `\b` would keep the
+/// regex engine off its fast path.
 fn phrase_pattern(phrase: &str) -> String {
     let words: Vec<String> = phrase
         .split_whitespace()
         .map(|w| regex::escape(w).replace(['\'', '’'], "['’]"))
         .collect();
-    let mut p = words.join(r"[ \t]+");
-    p = p.replace(r"[ \t]+:", r"[ \t]*:");
-    if !p.ends_with(':') {
-        p.push_str(r"\b");
-    }
-    p
+    words.join(r"[ \t]+").replace(r"[ \t]+:", r"[ \t]*:")
+}
+
+/// Whether `[start, end)` does not begin or end inside a word (a phrase
+/// ending in ":" may be followed by anything).
+fn at_word_boundaries(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    let ends_in_colon = text[..end].ends_with(':');
+    !before.is_some_and(char::is_alphanumeric)
+        && (ends_in_colon || !after.is_some_and(char::is_alphanumeric))
 }
 
 static CUES: LazyLock<Cues> = LazyLock::new(|| {
@@ -87,7 +94,7 @@ static CUES: LazyLock<Cues> = LazyLock::new(|| {
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by_key(|i| std::cmp::Reverse(groups[*i].len()));
     let phrases = format!(
-        r"(?i)(?:^|[^\p{{L}}\p{{N}}])(?:{})",
+        r"(?i){}",
         order
             .iter()
             .map(|i| groups[*i].as_str())
@@ -229,21 +236,38 @@ fn name_at(text: &str, mut at: usize, cue: Cue, own_line: bool) -> Option<Span> 
 pub fn names(text: &str) -> Vec<Span> {
     let cues = &*CUES;
     let mut found = Vec::new();
-    for caps in cues.phrases.captures_iter(text) {
+    // Cheap first: most texts hold no cue at all.
+    let mut from = 0;
+    while let Some(m) = cues.phrases.find_at(text, from) {
+        // Next time, from the next character (cues may overlap: "sou a", "sou").
+        from = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
+        if !at_word_boundaries(text, m.start(), m.end()) {
+            continue;
+        }
         // The group that matched says which cue it was.
-        let Some((i, m)) = caps
-            .iter()
-            .skip(1)
-            .enumerate()
-            .find_map(|(i, m)| m.map(|m| (i, m)))
-        else {
+        let Some(caps) = cues.phrases.captures_at(text, m.start()) else {
+            continue;
+        };
+        let Some(i) = caps.iter().skip(1).position(|g| g.is_some()) else {
             continue;
         };
         if let Some(span) = name_at(text, m.end(), cues.kinds[i], false) {
             found.push(span);
+            from = from.max(span.1);
         }
     }
     for m in cues.sign_off.find_iter(text) {
+        // The closing phrase must be whole words ("Bestellung" is not "best").
+        let phrase_end = text[..m.end()]
+            .trim_end_matches([' ', '\t', '\n', '\r', ',', '.', '!'])
+            .len();
+        let phrase_start = m.start()
+            + text[m.start()..m.end()]
+                .find(char::is_alphanumeric)
+                .unwrap_or(0);
+        if phrase_end <= phrase_start || !at_word_boundaries(text, phrase_start, phrase_end) {
+            continue;
+        }
         let between = &text[m.start()..m.end()];
         let on_next_line = between.contains('\n');
         // The name ends the line it is on.
