@@ -1206,6 +1206,68 @@ async fn hostile_corpus(backend: Backend) {
     assert_ne!(fingerprint(&s, &backend).await, before);
 }
 
+/// Two platforms with tokens ("desk" and "shop") on `backend`.
+async fn two_platforms_on(backend: &Backend) -> TestServer {
+    use replygate::auth::{Role, TokenConfig, hash};
+    let backend = backend.clone();
+    TestServer::start_with(move |c| {
+        if let Backend::Postgres(url) = backend {
+            c.database_url = url;
+        }
+        c.auth = replygate::config::AuthMode::Tokens;
+        c.tokens = ["desk", "shop"]
+            .iter()
+            .map(|subject| TokenConfig {
+                subject: subject.to_string(),
+                roles: vec![Role::Platform],
+                sha256: hash(&format!("rg_test_{subject}")),
+            })
+            .collect();
+    })
+    .await
+}
+
+fn as_platform<T>(message: T, subject: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer rg_test_{subject}").parse().unwrap(),
+    );
+    r
+}
+
+async fn another_platforms_conversation_is_refused_and_nothing_changes(backend: Backend) {
+    let s = two_platforms_on(&backend).await;
+    s.drafts()
+        .create_draft(as_platform(
+            ask("42", "How do I block a contact on Lumo?"),
+            "desk",
+        ))
+        .await
+        .unwrap();
+    let before = fingerprint(&s, &backend).await;
+    let refused = s
+        .drafts()
+        .create_draft(as_platform(ask("42", "What's the weather?"), "shop"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("conversation_id"), "{refused:?}");
+    assert_eq!(fingerprint(&s, &backend).await, before, "the store changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_platforms_conversation_is_refused_and_nothing_changes_on_sqlite() {
+    another_platforms_conversation_is_refused_and_nothing_changes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_platforms_conversation_is_refused_and_nothing_changes_on_postgres() {
+    if let Some(url) = common::postgres_schema_url().await {
+        another_platforms_conversation_is_refused_and_nothing_changes(Backend::Postgres(url)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nasty_but_valid_input_is_stored_verbatim_and_never_auto_sent_when_it_could_harm() {
     let backend = Backend::Sqlite;
