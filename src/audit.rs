@@ -326,7 +326,7 @@ async fn check_contents(
     }
     Ok(findings.into_iter().min_by_key(|v| match v {
         Verdict::Altered { position, .. } => position.unwrap_or(u64::MAX),
-        _ => u64::MAX,
+        Verdict::Intact { .. } | Verdict::Broken { .. } => u64::MAX,
     }))
 }
 

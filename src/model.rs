@@ -151,7 +151,11 @@ impl Draft {
         match self.state {
             DraftState::PendingReview => true,
             DraftState::Claimed => !self.claim_is_live(now),
-            _ => false,
+            DraftState::Approved
+            | DraftState::Rejected
+            | DraftState::AutoApproved
+            | DraftState::Superseded
+            | DraftState::Delivered => false,
         }
     }
 

@@ -1069,7 +1069,7 @@ fn progress(state: i32) -> u8 {
         S::Claimed => 1,
         S::Approved | S::AutoApproved | S::Rejected => 2,
         S::Delivered => 3,
-        _ => 0,
+        S::Unspecified | S::Superseded => 0,
     }
 }
 
@@ -1257,7 +1257,9 @@ async fn sigkill_cycles(env: &[(&str, &str)]) {
             S::Approved => &[S::Approved, S::Delivered],
             S::AutoApproved => &[S::AutoApproved, S::Delivered],
             S::Delivered => &[S::Delivered],
-            other => panic!("unexpected acknowledged state {other:?}"),
+            other @ (S::Unspecified | S::Rejected | S::Superseded) => {
+                panic!("unexpected acknowledged state {other:?}")
+            }
         };
         assert!(
             allowed.contains(&state),

@@ -862,10 +862,11 @@ async fn every_kind_of_stored_text_is_covered_by_the_audit_chain(f: Fixture) {
     ];
     for (tamper, restore, named) in cases {
         f.tamper(&tamper).await;
-        match verify(&f.store).await.unwrap() {
-            Verdict::Altered { record, .. } => assert_eq!(record, named, "{tamper}"),
-            other => panic!("{tamper}: {other:?}"),
-        }
+        let verdict = verify(&f.store).await.unwrap();
+        let Verdict::Altered { record, .. } = &verdict else {
+            panic!("{tamper}: {verdict:?}");
+        };
+        assert_eq!(*record, named, "{tamper}");
         f.tamper(&restore).await;
         let verdict = verify(&f.store).await.unwrap();
         assert!(
@@ -876,13 +877,12 @@ async fn every_kind_of_stored_text_is_covered_by_the_audit_chain(f: Fixture) {
     // A delivery removed from the outbox is missed too.
     f.tamper(&format!("DELETE FROM deliveries WHERE cursor = {c}"))
         .await;
-    match verify(&f.store).await.unwrap() {
-        Verdict::Altered { record, reason, .. } => {
-            assert_eq!(record, format!("delivery {c}"));
-            assert!(reason.contains("missing"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let verdict = verify(&f.store).await.unwrap();
+    let Verdict::Altered { record, reason, .. } = &verdict else {
+        panic!("{verdict:?}");
+    };
+    assert_eq!(*record, format!("delivery {c}"));
+    assert!(reason.contains("missing"), "{reason}");
 }
 
 async fn a_new_message_supersedes_the_open_drafts_of_its_conversation(f: Fixture) {

@@ -178,9 +178,10 @@ impl Guard for Authenticate {
                 Box::pin(inner.call(request))
             }
             Verdict::Deny(status) => {
-                let reason = match status.code() {
-                    tonic::Code::Unauthenticated => "unauthenticated",
-                    _ => "permission_denied",
+                let reason = if status.code() == tonic::Code::Unauthenticated {
+                    "unauthenticated"
+                } else {
+                    "permission_denied"
                 };
                 reject(reason, status)
             }

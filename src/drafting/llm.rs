@@ -195,6 +195,10 @@ struct Resilient {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "every other async-openai error is a failed transport"
+)]
 fn outcome_of(e: &OpenAIError) -> HttpOutcome {
     match e {
         OpenAIError::Reqwest(r) if r.is_timeout() => HttpOutcome::Timeout,
@@ -584,10 +588,15 @@ impl LlmClient {
                             .inc_by(c.completion_tokens);
                         return Ok(c);
                     }
-                    Err(e) => match from_openai(e) {
-                        LlmError::Rejected { status: 400, .. } if self.degrade(false) => continue,
-                        other => return Err(other),
-                    },
+                    Err(e) => {
+                        let e = from_openai(e);
+                        if matches!(e, LlmError::Rejected { status: 400, .. })
+                            && self.degrade(false)
+                        {
+                            continue;
+                        }
+                        return Err(e);
+                    }
                 }
             }
         })
@@ -616,10 +625,14 @@ impl LlmClient {
                         });
                         return Ok(Box::pin(deltas) as Deltas);
                     }
-                    Err(e) => match from_openai(e) {
-                        LlmError::Rejected { status: 400, .. } if self.degrade(true) => continue,
-                        other => return Err(other),
-                    },
+                    Err(e) => {
+                        let e = from_openai(e);
+                        if matches!(e, LlmError::Rejected { status: 400, .. }) && self.degrade(true)
+                        {
+                            continue;
+                        }
+                        return Err(e);
+                    }
                 }
             }
         })

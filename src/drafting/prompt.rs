@@ -79,7 +79,7 @@ pub fn messages(
     let language = language_name(locale);
     let answer_format = match mode {
         OutputMode::Text => "Write only the reply text. Cite passages inline as [1], [2]. If the passages do not answer the question, start the reply with \"CANNOT_ANSWER\".".to_string(),
-        _ => "Answer with one JSON object and nothing else: {\"reply\": string, \"citations\": [passage numbers you used], \"answerable\": true or false, \"confidence\": number from 0 to 1 (how sure you are that the reply is correct and complete)}.".to_string(),
+        OutputMode::JsonSchema | OutputMode::JsonObject => "Answer with one JSON object and nothing else: {\"reply\": string, \"citations\": [passage numbers you used], \"answerable\": true or false, \"confidence\": number from 0 to 1 (how sure you are that the reply is correct and complete)}.".to_string(),
     };
     let system = format!(
         "You are a customer-support assistant answering from a help center.\n\
@@ -171,6 +171,10 @@ fn strip_fence(content: &str) -> &str {
     rest.trim_end().strip_suffix("```").unwrap_or(rest).trim()
 }
 
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "the other JSON values carry no such answer"
+)]
 fn number(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
@@ -179,6 +183,10 @@ fn number(v: &Value) -> Option<i64> {
     }
 }
 
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "the other JSON values carry no such answer"
+)]
 fn rating(v: &Value) -> Option<f64> {
     let x = match v {
         Value::Number(n) => n.as_f64()?,
@@ -194,6 +202,10 @@ fn rating(v: &Value) -> Option<f64> {
     (x.is_finite()).then(|| x.clamp(0.0, 1.0))
 }
 
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "the other JSON values carry no such answer"
+)]
 fn flag(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),

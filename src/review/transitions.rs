@@ -266,13 +266,12 @@ mod tests {
     #[test]
     fn a_live_claim_blocks_other_agents_and_names_the_holder() {
         let claimed = claim(&pending(), "ana", 1000, 10).unwrap().draft;
-        match claim(&claimed, "bob", 1000, 20).unwrap_err() {
-            Error::ClaimedByOther { holder, expires_at } => {
-                assert_eq!(holder, "ana");
-                assert_eq!(expires_at, 1010);
-            }
-            other => panic!("{other:?}"),
-        }
+        let refused = claim(&claimed, "bob", 1000, 20).unwrap_err();
+        let Error::ClaimedByOther { holder, expires_at } = &refused else {
+            panic!("{refused:?}");
+        };
+        assert_eq!(holder, "ana");
+        assert_eq!(*expires_at, 1010);
         assert!(approve(&claimed, "bob", None, 20).is_err());
     }
 

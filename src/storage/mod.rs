@@ -40,6 +40,10 @@ pub enum Error {
 }
 
 impl From<sqlx::Error> for Error {
+    #[expect(
+        clippy::wildcard_enum_match_arm,
+        reason = "sqlx::Error is non-exhaustive: anything not named is an internal failure"
+    )]
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::RowNotFound => Error::NotFound("row".into()),
