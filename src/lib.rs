@@ -91,6 +91,8 @@ pub async fn run(
     let (grpc, http, ()) = tokio::join!(grpc, http, signal);
     sweeper.abort();
     follower.abort();
+    // Wait for them to be gone: they hold the store (and SQLite's file lock).
+    let _ = tokio::join!(sweeper, follower);
     grpc?;
     http?;
     Ok(())

@@ -1,12 +1,13 @@
 //! Durable state behind one `Store` trait: articles, conversations, drafts,
 //! deliveries (the outbox) and the audit trail. SQLite is the default
 //! implementation, PostgreSQL the one for several replicas; both run the
-//! same statements (`sql.rs`). Every method that changes several rows does
+//! same statements (`queries/`) through one generic `SqlStore<B>` (`sql/`). Every method that changes several rows does
 //! so in one transaction, and the caller is answered only after it commits.
 
 mod group;
 mod migrate;
 pub mod postgres;
+mod queries;
 mod sql;
 pub mod sqlite;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub use postgres::PgStore;
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, thiserror::Error)]

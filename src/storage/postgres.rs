@@ -1,5 +1,5 @@
 //! The store for several replicas: one PostgreSQL database shared by every
-//! gateway process. The statements are in `sql.rs`; this module adds what
+//! gateway process. The statements and the `Store` are in `sql/`; this module adds what
 //! sharing needs:
 //!
 //! - Store events travel between replicas with `NOTIFY`, sent inside the
@@ -19,7 +19,8 @@
 //!   write (every write appends to the one chain).
 
 use super::group::{Session, Writer, Written};
-use super::{BoxFuture, migrate, sql::sql_store};
+use super::sql::{SqlBackend, SqlStore};
+use super::{BoxFuture, Error, Result, StoreEvent, StoreLock, migrate};
 use crate::config::DatabaseConfig;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
@@ -30,7 +31,11 @@ use tokio::sync::broadcast;
 const OUTBOX_LOCK: i64 = 0x7265_706c_7967_0002;
 const FOLDER_SYNC_LOCK: i64 = 0x7265_706c_7967_0003;
 
-pub struct PgStore {
+/// The PostgreSQL store.
+pub type PgStore = SqlStore<PgBackend>;
+
+/// One PostgreSQL database shared by every replica.
+pub struct PgBackend {
     pool: PgPool,
     writer: Writer<PgConnection>,
     options: PgConnectOptions,
@@ -42,13 +47,13 @@ pub struct PgStore {
     listener: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for PgStore {
+impl Drop for PgBackend {
     fn drop(&mut self) {
         self.listener.abort();
     }
 }
 
-impl PgStore {
+impl SqlStore<PgBackend> {
     /// Connects, applies migrations and starts listening for other replicas' changes.
     pub async fn open(url: &str, config: &DatabaseConfig) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
@@ -79,7 +84,7 @@ impl PgStore {
             origin.clone(),
             events.clone(),
         ));
-        let store = PgStore {
+        let store = SqlStore::new(PgBackend {
             writer: Writer::start(
                 PgSession {
                     pool: pool.clone(),
@@ -93,10 +98,14 @@ impl PgStore {
             channel,
             origin,
             listener: task,
-        };
+        });
         store.chain_legacy_events().await?;
         Ok(store)
     }
+}
+
+impl SqlBackend for PgBackend {
+    type Db = sqlx::Postgres;
 
     /// Runs `f` in the writer's next group, queues notifications for the
     /// events it returns (sent by PostgreSQL at commit), and answers once the
@@ -117,7 +126,10 @@ impl PgStore {
                 })
             })
             .await?;
-        self.announce(events);
+        for event in events {
+            // No receiver is fine: nobody is streaming right now.
+            let _ = self.events.send(event);
+        }
         Ok(value)
     }
 
@@ -126,31 +138,41 @@ impl PgStore {
     }
 
     /// Held until the transaction ends; see the module comment.
-    async fn lock_outbox(tx: &mut PgConnection) -> Result<()> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(OUTBOX_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
+    fn lock_outbox(tx: &mut PgConnection) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(OUTBOX_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        })
     }
 
     /// The transcript's reads see one snapshot, as with SQLite.
-    async fn snapshot_reads(tx: &mut PgConnection) -> Result<()> {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
+    fn snapshot_reads(tx: &mut PgConnection) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        })
     }
 
     /// A session lock on a connection of its own, released when the guard
     /// drops (closing the connection ends the session and its locks).
-    async fn lock_folder_sync_impl(&self) -> Result<StoreLock> {
-        let mut conn = self.options.connect().await?;
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(FOLDER_SYNC_LOCK)
-            .execute(&mut conn)
-            .await?;
-        Ok(StoreLock::new(FolderSyncLock(Some(conn))))
+    fn lock_folder_sync(&self) -> BoxFuture<'_, Result<StoreLock>> {
+        Box::pin(async move {
+            let mut conn = self.options.connect().await?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(FOLDER_SYNC_LOCK)
+                .execute(&mut conn)
+                .await?;
+            Ok(StoreLock::new(FolderSyncLock(Some(conn))))
+        })
+    }
+
+    fn events(&self) -> &broadcast::Sender<StoreEvent> {
+        &self.events
     }
 }
 
@@ -336,8 +358,6 @@ async fn listen(
         }
     }
 }
-
-sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);
 
 #[cfg(test)]
 mod tests {

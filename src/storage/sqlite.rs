@@ -9,10 +9,11 @@
 //! for them; the writer checkpoints only if the WAL outgrows
 //! `WRITER_CHECKPOINT_PAGES` (under unbroken load, when the background
 //! checkpoints never catch up with the end of the WAL).
-//! The statements are in `sql.rs`.
+//! The statements and the `Store` are in `sql/` (`SqlStore<B>`); this is the backend.
 
 use super::group::{Session, Writer, Written};
-use super::{BoxFuture, migrate, sql::sql_store};
+use super::sql::{Conn, SqlBackend, SqlStore};
+use super::{BoxFuture, Error, Result, StoreEvent, StoreLock, migrate};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -27,7 +28,11 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL pages (4 KiB) beyond which the writer checkpoints after a commit.
 const WRITER_CHECKPOINT_PAGES: &str = "8192";
 
-pub struct SqliteStore {
+/// The SQLite store.
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
+/// One SQLite file, owned by this process.
+pub struct SqliteBackend {
     writer: Writer<SqliteConnection>,
     reader: SqlitePool,
     events: broadcast::Sender<StoreEvent>,
@@ -36,7 +41,7 @@ pub struct SqliteStore {
     _lock: Option<std::fs::File>,
 }
 
-impl Drop for SqliteStore {
+impl Drop for SqliteBackend {
     fn drop(&mut self) {
         if let Some(c) = &self.checkpoints {
             c.abort();
@@ -44,9 +49,28 @@ impl Drop for SqliteStore {
     }
 }
 
+/// How long opening waits for another holder of the file to let go (a
+/// process restarting, a test reopening the data it just closed).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// Takes the file's exclusive lock (flock; SQLite's own locks are fcntl
-/// locks and do not see it), or says which file another process holds.
-fn lock_exclusively(path: &Path) -> Result<std::fs::File> {
+/// locks and do not see it), waiting up to `LOCK_WAIT` for a holder that is
+/// going away, or says which file another process holds.
+async fn lock_exclusively(path: &Path) -> Result<std::fs::File> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match try_lock_exclusively(path) {
+            Err(Error::Unavailable(message))
+                if message.contains("in use") && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_lock_exclusively(path: &Path) -> Result<std::fs::File> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -69,13 +93,13 @@ fn lock_exclusively(path: &Path) -> Result<std::fs::File> {
     }
 }
 
-impl SqliteStore {
+impl SqlStore<SqliteBackend> {
     /// Opens (creating if needed) the database file and applies migrations.
     /// One process at a time: the outbox's order, store events and the
     /// knowledge sync all assume that this process is the file's only
     /// writer, so a second process opening the file is refused, naming it.
     pub async fn open(path: &Path) -> Result<Self> {
-        let lock = lock_exclusively(path)?;
+        let lock = lock_exclusively(path).await?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -99,13 +123,13 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let (events, _) = broadcast::channel(1024);
-        let store = SqliteStore {
+        let store = SqlStore::new(SqliteBackend {
             writer: Writer::start(SqliteSession { conn }, "sqlite"),
             reader,
             events,
             checkpoints: Some(tokio::spawn(checkpoint_periodically(checkpointer))),
             _lock: Some(lock),
-        };
+        });
         store.chain_legacy_events().await?;
         Ok(store)
     }
@@ -132,18 +156,18 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let (events, _) = broadcast::channel(16);
-        Ok(SqliteStore {
+        Ok(SqlStore::new(SqliteBackend {
             writer: Writer::start(SqliteSession { conn }, "sqlite-read-only"),
             reader,
             events,
             checkpoints: None,
             _lock: None,
-        })
+        }))
     }
+}
 
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
-    }
+impl SqlBackend for SqliteBackend {
+    type Db = sqlx::Sqlite;
 
     /// Runs `f` in the writer's next group and answers once the group has
     /// committed; then tells this process's subscribers.
@@ -153,23 +177,34 @@ impl SqliteStore {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Written<R>> + Send + 'static,
     {
         let (value, events) = self.writer.write(f).await?;
-        self.announce(events);
+        for event in events {
+            // No receiver is fine: nobody is streaming right now.
+            let _ = self.events.send(event);
+        }
         Ok(value)
     }
 
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
     /// Nothing to do: the single writer connection already commits in cursor order.
-    async fn lock_outbox(_tx: &mut SqliteConnection) -> Result<()> {
-        Ok(())
+    fn lock_outbox(_tx: &mut Conn<sqlx::Sqlite>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
     }
 
     /// Nothing to do: a reading transaction sees one snapshot from its first read.
-    async fn snapshot_reads(_tx: &mut SqliteConnection) -> Result<()> {
-        Ok(())
+    fn snapshot_reads(_tx: &mut Conn<sqlx::Sqlite>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
     }
 
     /// One process owns the file, and `Knowledge` serializes its own syncs.
-    async fn lock_folder_sync_impl(&self) -> Result<StoreLock> {
-        Ok(StoreLock::none())
+    fn lock_folder_sync(&self) -> BoxFuture<'_, Result<StoreLock>> {
+        Box::pin(async { Ok(StoreLock::none()) })
+    }
+
+    fn events(&self) -> &broadcast::Sender<StoreEvent> {
+        &self.events
     }
 }
 
@@ -226,5 +261,3 @@ impl Session for SqliteSession {
         })
     }
 }
-
-sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);

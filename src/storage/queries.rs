@@ -1,0 +1,47 @@
+//! The SQL statements both backends run, one file each under `queries/`,
+//! written with `$n` placeholders that SQLite and PostgreSQL both accept.
+
+pub const ACK_DELIVERY: &str = include_str!("queries/ack_delivery.sql");
+pub const ARTICLE_BY_ID: &str = include_str!("queries/article_by_id.sql");
+pub const ARTICLE_IS_LIVE: &str = include_str!("queries/article_is_live.sql");
+pub const ARTICLE_VERSIONS: &str = include_str!("queries/article_versions.sql");
+pub const AUDIT_CHAIN: &str = include_str!("queries/audit_chain.sql");
+pub const AUDIT_HEAD: &str = include_str!("queries/audit_head.sql");
+pub const CHAIN_EVENT: &str = include_str!("queries/chain_event.sql");
+pub const CONVERSATION_DELIVERIES: &str = include_str!("queries/conversation_deliveries.sql");
+pub const CONVERSATION_DRAFTS: &str = include_str!("queries/conversation_drafts.sql");
+pub const CONVERSATION_EVENTS: &str = include_str!("queries/conversation_events.sql");
+pub const CONVERSATION_MESSAGES: &str = include_str!("queries/conversation_messages.sql");
+pub const CONVERSATION_PLATFORM: &str = include_str!("queries/conversation_platform.sql");
+pub const DELETE_ARTICLE: &str = include_str!("queries/delete_article.sql");
+pub const DELIVERIES_AFTER: &str = include_str!("queries/deliveries_after.sql");
+pub const DELIVERY_BY_CURSOR: &str = include_str!("queries/delivery_by_cursor.sql");
+pub const DRAFT_BY_ID: &str = include_str!("queries/draft_by_id.sql");
+pub const DRAFT_BY_REQUEST: &str = include_str!("queries/draft_by_request.sql");
+pub const DRAFT_FACTS: &str = include_str!("queries/draft_facts.sql");
+pub const DRAFT_WAITING_FOR_PERSON: &str = include_str!("queries/draft_waiting_for_person.sql");
+pub const DROP_DELIVERY_LEASES: &str = include_str!("queries/drop_delivery_leases.sql");
+pub const EXPIRED_CLAIMS: &str = include_str!("queries/expired_claims.sql");
+pub const GAUGES: &str = include_str!("queries/gauges.sql");
+pub const INSERT_DELIVERY: &str = include_str!("queries/insert_delivery.sql");
+pub const INSERT_DRAFT: &str = include_str!("queries/insert_draft.sql");
+pub const INSERT_MESSAGE: &str = include_str!("queries/insert_message.sql");
+pub const LEASABLE_DELIVERIES: &str = include_str!("queries/leasable_deliveries.sql");
+pub const LEASE_DELIVERY: &str = include_str!("queries/lease_delivery.sql");
+pub const LEASES_HELD: &str = include_str!("queries/leases_held.sql");
+pub const LIST_ARTICLES: &str = include_str!("queries/list_articles.sql");
+pub const LIVE_ARTICLE: &str = include_str!("queries/live_article.sql");
+pub const LOCK_AUDIT_HEAD: &str = include_str!("queries/lock_audit_head.sql");
+pub const MARK_DRAFT_DELIVERED: &str = include_str!("queries/mark_draft_delivered.sql");
+pub const OPEN_DRAFTS: &str = include_str!("queries/open_drafts.sql");
+pub const PING: &str = include_str!("queries/ping.sql");
+pub const RECORD_ARTICLES: &str = include_str!("queries/record_articles.sql");
+pub const RECORD_DELIVERIES: &str = include_str!("queries/record_deliveries.sql");
+pub const RECORD_DRAFTS: &str = include_str!("queries/record_drafts.sql");
+pub const RECORD_MESSAGES: &str = include_str!("queries/record_messages.sql");
+pub const SET_AUDIT_HEAD: &str = include_str!("queries/set_audit_head.sql");
+pub const SUPERSEDE_OPEN_DRAFTS: &str = include_str!("queries/supersede_open_drafts.sql");
+pub const UNCHAINED_EVENTS: &str = include_str!("queries/unchained_events.sql");
+pub const UPDATE_DRAFT: &str = include_str!("queries/update_draft.sql");
+pub const UPSERT_ARTICLE: &str = include_str!("queries/upsert_article.sql");
+pub const UPSERT_CONVERSATION: &str = include_str!("queries/upsert_conversation.sql");

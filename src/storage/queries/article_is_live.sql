@@ -1,0 +1,1 @@
+SELECT NOT deleted FROM articles WHERE id = $1

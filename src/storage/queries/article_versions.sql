@@ -1,0 +1,1 @@
+SELECT id, version FROM articles WHERE NOT deleted ORDER BY id

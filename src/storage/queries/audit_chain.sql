@@ -1,0 +1,1 @@
+SELECT * FROM audit_events WHERE chain_pos > $1 ORDER BY chain_pos LIMIT $2

@@ -1,0 +1,1 @@
+SELECT pos, hash FROM audit_head WHERE id = 1

@@ -1,0 +1,1 @@
+SELECT platform FROM conversations WHERE id = $1

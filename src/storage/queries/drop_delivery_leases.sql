@@ -1,0 +1,1 @@
+DELETE FROM delivery_leases WHERE cursor = $1

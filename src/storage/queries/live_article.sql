@@ -1,0 +1,1 @@
+SELECT * FROM articles WHERE id = $1 AND NOT deleted

@@ -1,0 +1,1 @@
+UPDATE audit_head SET pos = pos WHERE id = 1 RETURNING pos, hash

@@ -1,0 +1,1 @@
+SELECT * FROM audit_events WHERE chain_pos = 0 ORDER BY seq
