@@ -12,6 +12,10 @@ pub mod phrases;
 pub mod pii;
 pub mod policy;
 pub mod prompt;
+mod request;
+
+pub use request::{DraftRequest, Role, Turn};
+use request::{check_id, normalize_channel};
 
 use crate::config::Config;
 use crate::knowledge::{self, ArticleHit, Knowledge, PassageHit, lang};
@@ -22,7 +26,6 @@ use crate::model::{
 use crate::storage::{self, DynStore, NewDraft};
 use crate::validate;
 use llm::{LlmClient, LlmError};
-use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 use tokio::sync::mpsc;
@@ -99,36 +102,6 @@ fn count_for_ratio(auto: bool) {
         AUTO_SENT.load(Relaxed)
     };
     AUTO_SEND_RATIO.set(sent as f64 / total as f64);
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Customer,
-    Support,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Turn {
-    pub role: Role,
-    pub text: String,
-}
-
-/// A customer message as a platform sends it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DraftRequest {
-    pub conversation_id: String,
-    pub message: String,
-    /// BCP 47 hint; may be empty.
-    pub locale: String,
-    /// May be empty ("default").
-    pub channel: String,
-    pub context: BTreeMap<String, String>,
-    /// May be empty (no idempotency).
-    pub request_id: String,
-    pub history: Vec<Turn>,
-    /// The calling platform (its token's subject; empty without tokens). The
-    /// request id is an idempotency key within this caller's conversation.
-    pub caller: String,
 }
 
 /// A reply written and scored, not yet stored.
@@ -235,38 +208,6 @@ impl DeltaCleaner<'_> {
     }
 }
 
-fn check_id(field: &'static str, value: &str, max: usize, required: bool) -> Result<()> {
-    if required && value.trim().is_empty() {
-        return Err(invalid(field, "is required"));
-    }
-    if value.chars().count() > max {
-        return Err(invalid(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(invalid(field, "must not contain control characters"));
-    }
-    Ok(())
-}
-
-/// The channel name used for routing: lowercase, "default" when empty.
-fn normalize_channel(channel: &str) -> Result<String> {
-    let channel = channel.trim().to_ascii_lowercase();
-    if channel.is_empty() {
-        return Ok("default".into());
-    }
-    if channel.len() > 32
-        || !channel
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(invalid(
-            "channel",
-            "must be at most 32 characters of a-z, 0-9, _ and - (e.g. \"whatsapp\", \"email\", \"chat\")",
-        ));
-    }
-    Ok(channel)
-}
-
 impl Drafter {
     /// The drafter; with `config.llm` set, drafts are written by that model.
     pub fn new(
@@ -293,64 +234,7 @@ impl Drafter {
 
     /// Checks a request against the configured limits.
     pub fn validate(&self, r: &DraftRequest) -> Result<()> {
-        let l = &self.config.limits;
-        check_id("conversation_id", &r.conversation_id, l.max_id_chars, true)?;
-        check_id("request_id", &r.request_id, l.max_id_chars, false)?;
-        validate::prose("message", &r.message, l.max_message_bytes, true)?;
-        if !r.locale.is_empty() && lang::primary_tag(&r.locale).is_none() {
-            return Err(invalid(
-                "locale",
-                format!(
-                    "must be a BCP 47 language tag such as \"en\" or \"pt-BR\", got {:?}",
-                    r.locale
-                ),
-            ));
-        }
-        normalize_channel(&r.channel)?;
-        if r.context.len() > l.max_context_entries {
-            return Err(invalid(
-                "context",
-                format!(
-                    "must have at most {} entries (got {})",
-                    l.max_context_entries,
-                    r.context.len()
-                ),
-            ));
-        }
-        for (k, v) in &r.context {
-            if k.is_empty() || k.len() > l.max_context_value_bytes {
-                return Err(invalid(
-                    "context",
-                    format!("keys must be 1 to {} bytes", l.max_context_value_bytes),
-                ));
-            }
-            if v.len() > l.max_context_value_bytes {
-                return Err(invalid(
-                    "context",
-                    format!(
-                        "value of {k:?} must be at most {} bytes",
-                        l.max_context_value_bytes
-                    ),
-                ));
-            }
-            if k.chars().chain(v.chars()).any(char::is_control) {
-                return Err(invalid("context", "must not contain control characters"));
-            }
-        }
-        if r.history.len() > l.max_history_turns {
-            return Err(invalid(
-                "history",
-                format!(
-                    "must have at most {} turns (got {})",
-                    l.max_history_turns,
-                    r.history.len()
-                ),
-            ));
-        }
-        for turn in &r.history {
-            validate::prose("history.text", &turn.text, l.max_message_bytes, false)?;
-        }
-        Ok(())
+        request::validate(r, &self.config.limits)
     }
 
     /// Writes and scores a reply without storing anything (also used by evaluation).

@@ -118,6 +118,22 @@ where
     pub(crate) fn new(backend: B) -> Self {
         SqlStore { backend }
     }
+
+    /// Every row `sql` finds for one conversation, decoded.
+    async fn of_conversation<T>(
+        tx: &mut Conn<B::Db>,
+        sql: &'static str,
+        conversation_id: &str,
+        decode: fn(&DbRow<B>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        sqlx::query(sql)
+            .bind(conversation_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
 }
 
 #[async_trait::async_trait]
@@ -291,34 +307,34 @@ where
         let Some(platform) = platform else {
             return Ok(None);
         };
-        let messages = sqlx::query(queries::CONVERSATION_MESSAGES)
-            .bind(conversation_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(Self::message_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let drafts = sqlx::query(queries::CONVERSATION_DRAFTS)
-            .bind(conversation_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(Self::draft_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let events = sqlx::query(queries::CONVERSATION_EVENTS)
-            .bind(conversation_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(Self::event_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let deliveries = sqlx::query(queries::CONVERSATION_DELIVERIES)
-            .bind(conversation_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(Self::delivery_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let messages = Self::of_conversation(
+            &mut tx,
+            queries::CONVERSATION_MESSAGES,
+            conversation_id,
+            Self::message_from_row,
+        )
+        .await?;
+        let drafts = Self::of_conversation(
+            &mut tx,
+            queries::CONVERSATION_DRAFTS,
+            conversation_id,
+            Self::draft_from_row,
+        )
+        .await?;
+        let events = Self::of_conversation(
+            &mut tx,
+            queries::CONVERSATION_EVENTS,
+            conversation_id,
+            Self::event_from_row,
+        )
+        .await?;
+        let deliveries = Self::of_conversation(
+            &mut tx,
+            queries::CONVERSATION_DELIVERIES,
+            conversation_id,
+            Self::delivery_from_row,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(Transcript {
             conversation_id: conversation_id.to_string(),
