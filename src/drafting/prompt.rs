@@ -3,6 +3,7 @@
 //! only from the numbered passages, in the customer's language, citing them.
 
 use super::llm::OutputMode;
+use super::request::{Role, Turn};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::sync::LazyLock;
@@ -72,7 +73,7 @@ pub fn messages(
     locale: &str,
     passages: &[PromptPassage],
     message: &str,
-    history: &[(bool, String)],
+    history: &[Turn],
     context: &[(String, String)],
     mode: OutputMode,
 ) -> Vec<Value> {
@@ -113,16 +114,12 @@ pub fn messages(
     }
     if !history.is_empty() {
         user.push_str("Earlier in this conversation (untrusted):\n<history>\n");
-        for (from_customer, text) in history {
-            user.push_str(&format!(
-                "{}: {}\n",
-                if *from_customer {
-                    "customer"
-                } else {
-                    "support"
-                },
-                fence(text)
-            ));
+        for turn in history {
+            let who = match turn.role {
+                Role::Customer => "customer",
+                Role::Support => "support",
+            };
+            user.push_str(&format!("{who}: {}\n", fence(&turn.text)));
         }
         user.push_str("</history>\n\n");
     }

@@ -251,9 +251,10 @@ pub fn mask_all(texts: &[&str], locale: &str) -> Vec<Masked> {
         .collect()
 }
 
-/// A customer's request with its personal data masked, ready for a model.
+/// The texts of a request (message, history, context) with their personal
+/// data masked under one placeholder table.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct MaskedRequest {
+pub struct MaskedTexts {
     pub message: String,
     /// The history turns' texts, in order.
     pub history: Vec<String>,
@@ -269,7 +270,7 @@ pub fn mask_request(
     history: &[&str],
     context: &[(&str, &str)],
     locale: &str,
-) -> MaskedRequest {
+) -> MaskedTexts {
     let region = region_of(locale);
     let mut texts: Vec<&str> = vec![message];
     texts.extend(history);
@@ -295,7 +296,7 @@ pub fn mask_request(
             (key, value)
         })
         .collect();
-    MaskedRequest {
+    MaskedTexts {
         table: Masked {
             text: message.clone(),
             entities: p.entities,
