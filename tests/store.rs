@@ -231,12 +231,20 @@ fn new_draft_in(
         now,
     )];
     let delivery = auto_approved.then(|| Delivery::for_draft(&draft, "ai", now));
+    let superseded = AuditEvent::new(
+        "draft_superseded",
+        "system",
+        &draft,
+        serde_json::json!({ "by_message": message.id, "by_draft": draft.id }),
+        now,
+    );
     NewDraft {
         message,
         draft,
         events,
         delivery,
         if_held: None,
+        superseded,
     }
 }
 

@@ -4,6 +4,7 @@
 //! same statements (`queries/`) through one generic `SqlStore<B>` (`sql/`). Every method that changes several rows does
 //! so in one transaction, and the caller is answered only after it commits.
 
+pub mod chain;
 mod group;
 mod migrate;
 pub mod postgres;
@@ -135,6 +136,10 @@ pub struct NewDraft {
     /// store decides which, in the transaction, so a decision racing the new
     /// message cannot let it slip out unreviewed. None: write `draft` as is.
     pub if_held: Option<HeldDraft>,
+    /// The event each superseded draft gets (its `draft_id` set to that
+    /// draft's). The new message supersedes its conversation's undecided
+    /// drafts (pending or claimed), but not those waiting for a person.
+    pub superseded: AuditEvent,
 }
 
 /// A new draft as written while its conversation waits for a person.
@@ -365,11 +370,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- audit ---
     /// Chained audit events after `after_position`, in chain order, as stored.
-    async fn audit_chain(
-        &self,
-        after_position: u64,
-        limit: u32,
-    ) -> Result<Vec<crate::audit::StoredEvent>>;
+    async fn audit_chain(&self, after_position: u64, limit: u32)
+    -> Result<Vec<chain::StoredEvent>>;
     /// The chain's last position and hash.
     async fn audit_head(&self) -> Result<(u64, String)>;
     /// Stored records of one kind after `after` (an id; a cursor for

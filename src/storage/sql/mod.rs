@@ -226,7 +226,7 @@ where
                         .ok_or_else(|| Error::NotFound(format!("draft {}", d.id)))?;
                     // Sealed with the texts as stored (the update does not write
                     // the body or the citations: the read draft's are kept).
-                    crate::audit::seal(&mut events, &draft, None, delivered);
+                    crate::storage::chain::seal(&mut events, &draft, None, delivered);
                     Self::append_audit(&mut *tx, &events).await?;
                     Ok((draft, announced))
                 })
@@ -570,7 +570,7 @@ where
         &self,
         after_position: u64,
         limit: u32,
-    ) -> Result<Vec<crate::audit::StoredEvent>> {
+    ) -> Result<Vec<crate::storage::chain::StoredEvent>> {
         let rows = sqlx::query(queries::AUDIT_CHAIN)
             .bind(after_position as i64)
             .bind(limit as i64)

@@ -102,8 +102,10 @@ where
         })
     }
 
-    pub(super) fn stored_event_from_row(row: &DbRow<B>) -> Result<crate::audit::StoredEvent> {
-        Ok(crate::audit::StoredEvent {
+    pub(super) fn stored_event_from_row(
+        row: &DbRow<B>,
+    ) -> Result<crate::storage::chain::StoredEvent> {
+        Ok(crate::storage::chain::StoredEvent {
             position: row.try_get::<i64, _>("chain_pos")? as u64,
             seq: row.try_get::<i64, _>("seq")? as u64,
             at: row.try_get("at")?,
@@ -119,7 +121,7 @@ where
 
     /// A record as audit verification reads it: id, conversation, digest of its content.
     pub(super) fn stored_record_from_row(kind: RecordKind, row: &DbRow<B>) -> Result<StoredRecord> {
-        use crate::audit::{delivery_digest, draft_digest, message_digest};
+        use crate::storage::chain::{delivery_digest, draft_digest, message_digest};
         let text = |column: &str| -> Result<String> { Ok(row.try_get(column)?) };
         Ok(match kind {
             RecordKind::Message => StoredRecord {

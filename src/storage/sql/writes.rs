@@ -40,7 +40,7 @@ where
             for e in chunk {
                 pos += 1;
                 let detail = json(&e.detail);
-                let next = crate::audit::link_hash(
+                let next = crate::storage::chain::link_hash(
                     &hash,
                     pos as u64,
                     e.at,
@@ -186,19 +186,13 @@ where
                         .fetch_all(&mut *tx)
                         .await?;
                     let superseded: Vec<String> = superseded.into_iter().map(|(id,)| id).collect();
-                    let mut events = Vec::new();
-                    for id in &superseded {
-                        events.push(AuditEvent {
-                seq: 0,
-                at: m.received_at,
-                kind: "draft_superseded".into(),
-                actor: "system".into(),
-                conversation_id: m.conversation_id.clone(),
-                draft_id: id.clone(),
-                detail: serde_json::json!({ "by_message": m.id, "by_draft": new.draft.id }),
-                chain: Default::default(),
-            });
-                    }
+                    let mut events: Vec<AuditEvent> = superseded
+                        .iter()
+                        .map(|id| AuditEvent {
+                            draft_id: id.clone(),
+                            ..new.superseded.clone()
+                        })
+                        .collect();
 
                     // While an earlier draft waits for a person, nothing else in
                     // the conversation goes out on its own.
@@ -213,6 +207,7 @@ where
                         events: new_events,
                         delivery,
                         if_held,
+                        superseded: _,
                     } = &new;
                     let (d, new_events, delivery) = match (waiting, if_held) {
                         (Some(_), Some(held)) => (&held.draft, &held.events, &None),
@@ -269,7 +264,7 @@ where
                         customer_message: m.text.clone(),
                         ..d.clone()
                     };
-                    crate::audit::seal(&mut events, d, Some(m), delivered);
+                    crate::storage::chain::seal(&mut events, d, Some(m), delivered);
                     Self::append_audit(&mut *tx, &events).await?;
                     Ok((
                         CreatedDraft {
@@ -302,7 +297,7 @@ where
                     for row in &rows {
                         let e = Self::stored_event_from_row(row)?;
                         pos += 1;
-                        let next = crate::audit::link_hash(
+                        let next = crate::storage::chain::link_hash(
                             &hash,
                             pos as u64,
                             e.at,
