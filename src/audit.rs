@@ -22,6 +22,8 @@
 pub use crate::storage::chain::{GENESIS, StoredEvent};
 use crate::storage::{self, DynStore, RecordKind, StoredRecord};
 use std::collections::HashMap;
+
+/// What `verify` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Every link holds and every stored text is what the chain recorded;

@@ -155,8 +155,6 @@ pub(crate) fn seal(
     }
 }
 
-/// What `verify` found.
-
 #[cfg(test)]
 mod tests {
     use super::*;
