@@ -1844,6 +1844,43 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
         dangling.is_err(),
         "foreign keys still hold after the rebuild"
     );
+    // The old runner's versions are sqlx's now, each with its file's checksum.
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
+    conn.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_migrated_by_a_newer_version_is_refused_not_guessed_at() {
+    use sqlx::{ConnectOptions, Connection};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.db");
+    // Made by this version, and opened again: nothing to do.
+    drop(SqliteStore::open(&path).await.unwrap());
+    drop(SqliteStore::open(&path).await.unwrap());
+    // A later version applied a migration this one does not know.
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99, 'from the future', TRUE, X'00', 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let refused = SqliteStore::open(&path)
+        .await
+        .err()
+        .expect("a newer database is refused");
+    assert!(refused.to_string().contains("migration 99"), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

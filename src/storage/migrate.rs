@@ -1,13 +1,25 @@
 //! Numbered migrations, embedded in the binary and applied in order at
-//! start-up, each in its own transaction. Each backend has its own folder
-//! under `migrations/`, with the same numbers for the same changes.
+//! start-up by sqlx's migrator, which records each in `_sqlx_migrations`
+//! with its checksum and refuses a database whose applied migration no
+//! longer matches its file. Each backend has its own folder under
+//! `migrations/`, with the same numbers for the same changes.
+//!
+//! Why `Migrator::with_migrations` over `include_str!` rather than the
+//! `sqlx::migrate!` macro: the result is the same embedded, checksummed
+//! migrator, without sqlx's `macros` feature and its proc-macro build.
+//!
+//! Databases made before sqlx's migrator kept their own table,
+//! `schema_migrations`: the versions it lists are marked applied in
+//! `_sqlx_migrations` (not run again) the first time the new code opens them.
 
-use sqlx::{Connection, Executor};
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
+use sqlx::{Connection, Executor, SqlSafeStr};
+use std::borrow::Cow;
 
 /// (version, name, sql)
-type Migration = (i64, &'static str, &'static str);
+type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Migration] = &[
+const SQLITE: &[Source] = &[
     (
         1,
         "init",
@@ -25,7 +37,7 @@ const SQLITE: &[Migration] = &[
     ),
 ];
 
-const POSTGRES: &[Migration] = &[
+const POSTGRES: &[Source] = &[
     (
         1,
         "init",
@@ -43,91 +55,108 @@ const POSTGRES: &[Migration] = &[
     ),
 ];
 
-/// Any number that no other advisory-lock user of the database picks.
-pub(crate) const MIGRATION_LOCK: i64 = 0x7265_706c_7967_0001;
-
-const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+fn migrator(sources: &[Source]) -> Migrator {
+    let mut migrator = Migrator::with_migrations(
+        sources
+            .iter()
+            .map(|&(version, name, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    );
+    // Each caller below takes the lock itself, around adopting the old table too.
+    migrator.set_locking(false);
+    migrator
+}
 
 /// SQLite changes some tables by rebuilding them (it cannot drop a column's
 /// UNIQUE), which needs foreign keys off: they are turned off for the
-/// migrations (the pragma does nothing inside a transaction) and every
-/// migration checks them before it commits, so none is left dangling.
-pub(crate) async fn apply_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-    conn.execute(TRACKING_TABLE).await?;
+/// migrations (the pragma does nothing inside a transaction), and each
+/// migration runs inside a transaction of ours that checks them before it
+/// commits, so none is left dangling. (sqlx's own transaction becomes a
+/// savepoint inside ours.) One process holds the file, so no lock is needed.
+pub(crate) async fn apply_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<(), MigrateError> {
     conn.execute("PRAGMA foreign_keys = OFF").await?;
     let applied = apply_sqlite_migrations(conn).await;
     conn.execute("PRAGMA foreign_keys = ON").await?;
     applied
 }
 
-async fn apply_sqlite_migrations(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-    for (version, name, sql) in SQLITE {
-        let mut tx = conn.begin().await?;
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if seen.is_none() {
-            tx.execute(*sql).await?;
-            let dangling: Option<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some((table,)) = dangling {
-                return Err(sqlx::Error::Protocol(format!(
-                    "migration {version} ({name}) would leave a dangling reference in table {table}"
-                )));
-            }
-            record(&mut tx, *version, name).await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(())
-}
-
-/// Replicas starting together take turns: the first applies, the others
-/// wait on the lock and then find nothing left to do.
-pub(crate) async fn apply_postgres(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    for (version, name, sql) in POSTGRES {
-        let mut tx = conn.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *tx)
+async fn apply_sqlite_migrations(conn: &mut sqlx::SqliteConnection) -> Result<(), MigrateError> {
+    let migrator = migrator(SQLITE);
+    let legacy: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if legacy.is_some() {
+        let highest: Option<i64> = sqlx::query_scalar(LEGACY_HIGHEST)
+            .fetch_one(&mut *conn)
             .await?;
-        tx.execute(TRACKING_TABLE).await?;
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if seen.is_none() {
-            tx.execute(*sql).await?;
-            record(&mut tx, *version, name).await?;
+        adopt_legacy(conn, &migrator, highest).await?;
+    }
+    for m in migrator.iter() {
+        let mut tx = conn.begin().await?;
+        migrator
+            .run_direct(Some(m.version), &mut *tx, false)
+            .await?;
+        let dangling: Option<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((table,)) = dangling {
+            return Err(MigrateError::ExecuteMigration(
+                sqlx::Error::Protocol(format!(
+                    "it would leave a dangling reference in table {table}"
+                )),
+                m.version,
+            ));
         }
         tx.commit().await?;
     }
     Ok(())
 }
 
-async fn record<DB>(
-    tx: &mut sqlx::Transaction<'_, DB>,
-    version: i64,
-    name: &str,
-) -> Result<(), sqlx::Error>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
-{
-    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-        .bind(version)
-        .bind(name)
-        .bind(crate::model::now_ms())
-        .execute(&mut **tx)
-        .await?;
-    tracing::info!(version, name, "applied migration");
+/// Replicas starting together take turns on sqlx's lock: the first applies,
+/// the others wait and then find nothing left to do.
+pub(crate) async fn apply_postgres(conn: &mut sqlx::PgConnection) -> Result<(), MigrateError> {
+    let migrator = migrator(POSTGRES);
+    conn.lock().await?;
+    let applied = async {
+        let legacy: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('schema_migrations')::text")
+                .fetch_one(&mut *conn)
+                .await?;
+        if legacy.is_some() {
+            let highest: Option<i64> = sqlx::query_scalar(LEGACY_HIGHEST)
+                .fetch_one(&mut *conn)
+                .await?;
+            adopt_legacy(&mut *conn, &migrator, highest).await?;
+        }
+        migrator.run_direct(None, &mut *conn, false).await
+    }
+    .await;
+    conn.unlock().await?;
+    applied
+}
+
+const LEGACY_HIGHEST: &str = "SELECT MAX(version) FROM schema_migrations";
+
+/// Marks the versions the old runner recorded in `schema_migrations` as
+/// applied in sqlx's table, without running them again. It applied them in
+/// order, so they are 1 to its `highest`.
+async fn adopt_legacy<C: Migrate>(
+    conn: &mut C,
+    migrator: &Migrator,
+    highest: Option<i64>,
+) -> Result<(), MigrateError> {
+    if let Some(highest) = highest {
+        migrator.run_direct(Some(highest), conn, true).await?;
+    }
     Ok(())
 }

@@ -42,6 +42,19 @@ pub enum Error {
     OtherPlatform(String),
 }
 
+impl From<sqlx::migrate::MigrateError> for Error {
+    #[expect(
+        clippy::wildcard_enum_match_arm,
+        reason = "MigrateError is non-exhaustive: anything but a failing statement means the database and this binary disagree"
+    )]
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::Execute(e) => e.into(),
+            other => Error::Internal(format!("migrating the database: {other}")),
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     #[expect(
         clippy::wildcard_enum_match_arm,
