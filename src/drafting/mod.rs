@@ -33,11 +33,8 @@ use tokio_stream::StreamExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] validate::Invalid),
     /// A draft (or, with `what`, another record) that does not exist or is not the caller's.
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
@@ -48,22 +45,6 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<validate::Invalid> for Error {
-    fn from(e: validate::Invalid) -> Self {
-        Error::Invalid {
-            field: e.field,
-            message: e.message,
-        }
-    }
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::Invalid {
-        field,
-        message: message.into(),
-    }
-}
 
 static DRAFTS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     prometheus::register_int_counter_vec!(
