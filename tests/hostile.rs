@@ -111,10 +111,9 @@ async fn hostile_requests_get_the_exact_status_and_change_nothing_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set REPLYGATE_TEST_DATABASE_URL (.ci/run does)"]
 async fn hostile_requests_get_the_exact_status_and_change_nothing_on_postgres() {
-    if let Some(url) = common::postgres_schema_url().await {
-        hostile_corpus(Backend::Postgres(url)).await;
-    }
+    hostile_corpus(Backend::Postgres(common::postgres_schema_url().await)).await;
 }
 
 async fn hostile_corpus(backend: Backend) {
@@ -1440,10 +1439,10 @@ async fn another_platforms_conversation_is_refused_and_nothing_changes_on_sqlite
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set REPLYGATE_TEST_DATABASE_URL (.ci/run does)"]
 async fn another_platforms_conversation_is_refused_and_nothing_changes_on_postgres() {
-    if let Some(url) = common::postgres_schema_url().await {
-        another_platforms_conversation_is_refused_and_nothing_changes(Backend::Postgres(url)).await;
-    }
+    let url = common::postgres_schema_url().await;
+    another_platforms_conversation_is_refused_and_nothing_changes(Backend::Postgres(url)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
