@@ -95,21 +95,12 @@ impl App {
         scope: &Scope,
     ) -> Result<Transcript, crate::drafting::Error> {
         use crate::drafting::Error;
-        if conversation_id.is_empty() {
-            return Err(Error::Invalid {
-                field: "conversation_id",
-                message: "is required".into(),
-            });
-        }
-        if conversation_id.chars().count() > self.config.limits.max_id_chars {
-            return Err(Error::Invalid {
-                field: "conversation_id",
-                message: format!(
-                    "must be at most {} characters",
-                    self.config.limits.max_id_chars
-                ),
-            });
-        }
+        crate::validate::id(
+            "conversation_id",
+            conversation_id,
+            self.config.limits.max_id_chars,
+            true,
+        )?;
         self.store
             .transcript(conversation_id)
             .await?

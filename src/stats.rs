@@ -4,15 +4,13 @@
 
 use crate::model::{DraftState, Level, Millis, now_ms};
 use crate::storage::{self, DraftFacts, DynStore};
+use crate::validate::{self, invalid};
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] validate::Invalid),
     #[error(transparent)]
     Store(#[from] storage::Error),
 }
@@ -190,24 +188,13 @@ impl Insights {
         let to = to.unwrap_or_else(now_ms);
         let from = from.unwrap_or(to - DEFAULT_WINDOW_MS);
         if from >= to {
-            return Err(Error::Invalid {
-                field: "from",
-                message: "must be before to".into(),
-            });
+            return Err(invalid("from", "must be before to").into());
         }
         if to - from > MAX_WINDOW_MS {
-            return Err(Error::Invalid {
-                field: "from",
-                message: "the window must be at most 366 days".into(),
-            });
+            return Err(invalid("from", "the window must be at most 366 days").into());
         }
-        if channel.is_some_and(|c| c.len() > 32) {
-            return Err(Error::Invalid {
-                field: "channel",
-                message: "must be at most 32 characters".into(),
-            });
-        }
-        let facts = self.store.draft_facts(from, to, channel).await?;
+        let channel = channel.map(validate::channel).transpose()?;
+        let facts = self.store.draft_facts(from, to, channel.as_deref()).await?;
         Ok(aggregate(&facts, from, to))
     }
 }

@@ -692,13 +692,12 @@ async fn stream_draft_without_an_llm_sends_the_extractive_reply() {
 /// Against a real OpenAI-compatible server (CI: llama.cpp with SmolLM2, see
 /// scripts/llama-server.sh): shapes and flow only, never the model's wording.
 #[tokio::test]
+#[ignore = "needs a real model: REPLYGATE_TEST_LLM_URL (.ci/run starts llama.cpp)"]
 async fn a_real_model_drafts_through_the_full_flow() {
-    let Ok(url) = std::env::var("REPLYGATE_TEST_LLM_URL") else {
-        eprintln!(
-            "skipped: set REPLYGATE_TEST_LLM_URL to a chat-completions base URL (scripts/llama-server.sh)"
-        );
-        return;
-    };
+    let url = common::needed_env(
+        "REPLYGATE_TEST_LLM_URL",
+        "set it to a chat-completions base URL, e.g. http://127.0.0.1:8080/v1 from `scripts/llama-server.sh run 8080` (bash .ci/run starts one)",
+    );
     let s = TestServer::start_with(move |c| {
         c.llm.base_url = url;
         c.llm.model = "smollm2".into();

@@ -2,8 +2,15 @@
 //! mapping names every variant (no catch-all), so a new variant forces a decision.
 
 use crate::model::rfc3339;
-use crate::{delivery, drafting, knowledge, review, stats, storage};
+use crate::{delivery, drafting, knowledge, review, stats, storage, validate};
 use tonic::Status;
+
+/// Every refused value, whichever module refused it: "field: message".
+impl From<validate::Invalid> for Status {
+    fn from(e: validate::Invalid) -> Status {
+        Status::invalid_argument(e.to_string())
+    }
+}
 
 impl From<storage::Error> for Status {
     fn from(e: storage::Error) -> Status {
@@ -30,9 +37,7 @@ impl From<storage::Error> for Status {
 impl From<knowledge::Error> for Status {
     fn from(e: knowledge::Error) -> Status {
         match e {
-            knowledge::Error::Invalid { field, message } => {
-                Status::invalid_argument(format!("{field}: {message}"))
-            }
+            knowledge::Error::Invalid(e) => e.into(),
             knowledge::Error::NotFound(id) => {
                 Status::not_found(format!("article {id:?} not found"))
             }
@@ -48,9 +53,7 @@ impl From<knowledge::Error> for Status {
 impl From<drafting::Error> for Status {
     fn from(e: drafting::Error) -> Status {
         match e {
-            drafting::Error::Invalid { field, message } => {
-                Status::invalid_argument(format!("{field}: {message}"))
-            }
+            drafting::Error::Invalid(e) => e.into(),
             drafting::Error::NotFound { what, id } => {
                 Status::not_found(format!("{what} {id:?} not found"))
             }
@@ -63,9 +66,7 @@ impl From<drafting::Error> for Status {
 impl From<review::Error> for Status {
     fn from(e: review::Error) -> Status {
         match e {
-            review::Error::Invalid { field, message } => {
-                Status::invalid_argument(format!("{field}: {message}"))
-            }
+            review::Error::Invalid(e) => e.into(),
             review::Error::NotFound(id) => Status::not_found(format!("draft {id:?} not found")),
             review::Error::ClaimedByOther { holder, expires_at } => Status::failed_precondition(
                 format!("draft is claimed by {holder} until {}", rfc3339(expires_at)),
@@ -83,9 +84,7 @@ impl From<review::Error> for Status {
 impl From<stats::Error> for Status {
     fn from(e: stats::Error) -> Status {
         match e {
-            stats::Error::Invalid { field, message } => {
-                Status::invalid_argument(format!("{field}: {message}"))
-            }
+            stats::Error::Invalid(e) => e.into(),
             stats::Error::Store(e) => e.into(),
         }
     }
@@ -94,9 +93,7 @@ impl From<stats::Error> for Status {
 impl From<delivery::Error> for Status {
     fn from(e: delivery::Error) -> Status {
         match e {
-            delivery::Error::Invalid { field, message } => {
-                Status::invalid_argument(format!("{field}: {message}"))
-            }
+            delivery::Error::Invalid(e) => e.into(),
             delivery::Error::NotFound(cursor) => {
                 Status::not_found(format!("delivery {cursor} not found"))
             }

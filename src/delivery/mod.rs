@@ -7,17 +7,15 @@
 use crate::config::DeliveryConfig;
 use crate::model::{AuditEvent, Delivery, Draft, Scope, new_id, now_ms};
 use crate::storage::{self, DeliveryLease, DynStore, StoreEvent};
+use crate::validate;
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] validate::Invalid),
     #[error("delivery {0} not found")]
     NotFound(u64),
     #[error(transparent)]
@@ -60,17 +58,11 @@ pub struct Deliveries {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::Invalid {
-        field,
-        message: message.into(),
-    }
+    validate::invalid(field, message).into()
 }
 
 fn check_cursor(field: &'static str, cursor: u64) -> Result<()> {
-    if cursor > MAX_CURSOR {
-        return Err(invalid(field, format!("must be at most {MAX_CURSOR}")));
-    }
-    Ok(())
+    Ok(validate::at_most(field, cursor, MAX_CURSOR)?)
 }
 
 fn valid_group(group: &str) -> bool {
@@ -96,11 +88,14 @@ impl Deliveries {
         shutdown: watch::Receiver<bool>,
     ) -> Result<mpsc::Receiver<Result<Delivery>>> {
         check_cursor("after_cursor", request.after_cursor)?;
-        if let Some(c) = &request.channel
-            && c.len() > 32
-        {
-            return Err(invalid("channel", "must be at most 32 characters"));
-        }
+        let request = StreamRequest {
+            channel: request
+                .channel
+                .as_deref()
+                .map(validate::channel)
+                .transpose()?,
+            ..request
+        };
         let lease_seconds = match request.lease_seconds {
             0 => self.config.lease_seconds,
             n if n > self.config.max_lease_seconds => {

@@ -37,7 +37,6 @@ pub mod retrieve;
 pub mod route;
 
 pub use request::{DraftRequest, Role, Turn};
-use request::{check_id, normalize_channel};
 
 use crate::config::Config;
 use crate::knowledge::{self, Knowledge, lang};
@@ -50,11 +49,8 @@ use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] validate::Invalid),
     /// A draft (or, with `what`, another record) that does not exist or is not the caller's.
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
@@ -65,22 +61,6 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<validate::Invalid> for Error {
-    fn from(e: validate::Invalid) -> Self {
-        Error::Invalid {
-            field: e.field,
-            message: e.message,
-        }
-    }
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::Invalid {
-        field,
-        message: message.into(),
-    }
-}
 
 /// A reply written and scored, not yet stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,7 +130,7 @@ impl Drafter {
         deltas: Option<&mpsc::Sender<String>>,
     ) -> Result<Composed> {
         self.validate(r)?;
-        let channel = normalize_channel(&r.channel)?;
+        let channel = validate::channel(&r.channel)?;
         let detection = lang::detect(
             &r.message,
             lang::primary_tag(&r.locale).as_deref(),
@@ -239,7 +219,7 @@ impl Drafter {
 
     /// One draft, if `scope` may see it (else as if it did not exist).
     pub async fn get(&self, id: &str, scope: &Scope) -> Result<Draft> {
-        check_id("draft_id", id, self.config.limits.max_id_chars, true)?;
+        validate::id("draft_id", id, self.config.limits.max_id_chars, true)?;
         self.store
             .get_draft(id)
             .await?

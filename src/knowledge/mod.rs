@@ -13,6 +13,7 @@ mod segments;
 use crate::config::{Config, Limits};
 use crate::model::{Article, Millis, now_ms};
 use crate::storage::{self, ArticleWrite, DynStore, StoreEvent};
+use crate::validate;
 pub use index::{ArticleHit, Hits, PassageHit};
 use index::{Change, SearchIndex};
 use std::collections::{HashMap, HashSet};
@@ -30,11 +31,8 @@ pub const FOLDER_ACTOR: &str = "folder-sync";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] validate::Invalid),
     #[error("article {0} not found")]
     NotFound(String),
     #[error(transparent)]
@@ -46,10 +44,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::Invalid {
-        field,
-        message: message.into(),
-    }
+    validate::invalid(field, message).into()
 }
 
 static INDEXED_ARTICLES: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
@@ -287,65 +282,16 @@ impl Knowledge {
     /// Checks an article against the limits and fills in its defaults.
     pub fn validate(&self, mut a: ArticleInput) -> Result<ArticleInput> {
         let l = &self.limits;
-        a.locale = lang::primary_tag(&a.locale).ok_or_else(|| {
-            invalid(
-                "article.locale",
-                format!(
-                    "must be a BCP 47 language tag such as \"en\" or \"pt-BR\", got {:?}",
-                    a.locale
-                ),
-            )
-        })?;
+        a.locale = validate::locale("article.locale", &a.locale)?;
         a.title = a.title.trim().to_string();
-        if a.title.is_empty() || a.title.chars().all(crate::model::is_invisible) {
-            return Err(invalid("article.title", "is required"));
-        }
-        if a.title.chars().any(char::is_control) {
-            return Err(invalid(
-                "article.title",
-                "must not contain control characters",
-            ));
-        }
-        if a.title.chars().count() > l.max_title_chars {
-            return Err(invalid(
-                "article.title",
-                format!("must be at most {} characters", l.max_title_chars),
-            ));
-        }
-        if a.body.trim().is_empty() {
-            return Err(invalid("article.body", "is required"));
-        }
-        if a.body.len() > l.max_article_bytes {
-            return Err(invalid(
-                "article.body",
-                format!("must be at most {} bytes", l.max_article_bytes),
-            ));
-        }
-        if let Some(c) = a
-            .body
-            .chars()
-            .find(|c| crate::model::is_forbidden_control(*c))
-        {
-            return Err(invalid(
-                "article.body",
-                format!(
-                    "must not contain control characters other than tab and newline (found {}); is it a binary file?",
-                    crate::model::describe_char(c)
-                ),
-            ));
-        }
-        if a.tags.len() > l.max_tags {
-            return Err(invalid(
-                "article.tags",
-                format!("must have at most {} entries", l.max_tags),
-            ));
-        }
+        validate::id("article.title", &a.title, l.max_title_chars, true)?;
+        validate::document("article.body", &a.body, l.max_article_bytes)?;
+        validate::count("article.tags", a.tags.len(), l.max_tags, "entries")?;
         for tag in &a.tags {
-            crate::validate::line("article.tags", tag, 64)
+            validate::line("article.tags", tag, 64)
                 .map_err(|e| invalid(e.field, format!("each tag {}", e.message)))?;
         }
-        crate::validate::line("article.url", &a.url, 2048)
-            .map_err(|e| invalid(e.field, e.message))?;
+        validate::line("article.url", &a.url, 2048)?;
         let web_link = a.url.starts_with("https://") || a.url.starts_with("http://");
         if !a.url.is_empty() && !web_link {
             return Err(invalid(
@@ -426,16 +372,7 @@ impl Knowledge {
     }
 
     fn check_id(&self, id: &str) -> Result<()> {
-        if id.is_empty() {
-            return Err(invalid("id", "is required"));
-        }
-        if id.chars().count() > self.limits.max_id_chars {
-            return Err(invalid(
-                "id",
-                format!("must be at most {} characters", self.limits.max_id_chars),
-            ));
-        }
-        Ok(())
+        Ok(validate::id("id", id, self.limits.max_id_chars, true)?)
     }
 
     pub async fn get(&self, id: &str) -> Result<Article> {
@@ -454,21 +391,13 @@ impl Knowledge {
         page_token: &str,
     ) -> Result<(Vec<Article>, String)> {
         let max = self.limits.max_page_size;
-        if page_size > max {
-            return Err(invalid("page_size", format!("must be at most {max}")));
-        }
+        validate::at_most("page_size", u64::from(page_size), u64::from(max))?;
         let size = if page_size == 0 {
             max.min(100)
         } else {
             page_size
         };
-        let locale = match locale {
-            Some(l) => Some(
-                lang::primary_tag(l)
-                    .ok_or_else(|| invalid("locale", "must be a BCP 47 language tag"))?,
-            ),
-            None => None,
-        };
+        let locale = locale.map(|l| validate::locale("locale", l)).transpose()?;
         if page_token.len() > self.limits.max_id_chars {
             return Err(invalid("page_token", "is not a token this server issued"));
         }
@@ -494,31 +423,12 @@ impl Knowledge {
         limit: u32,
     ) -> Result<SearchResults> {
         let l = &self.limits;
-        if query.trim().is_empty() {
-            return Err(invalid("query", "is required"));
-        }
-        if query.len() > l.max_query_bytes {
-            return Err(invalid(
-                "query",
-                format!("must be at most {} bytes", l.max_query_bytes),
-            ));
-        }
-        if limit > l.max_search_limit {
-            return Err(invalid(
-                "limit",
-                format!("must be at most {}", l.max_search_limit),
-            ));
-        }
+        validate::prose("query", query, l.max_query_bytes, true)?;
+        validate::at_most("limit", u64::from(limit), u64::from(l.max_search_limit))?;
         let limit = if limit == 0 { 5 } else { limit as usize };
-        let hint = match locale_hint {
-            Some(h) => Some(lang::primary_tag(h).ok_or_else(|| {
-                invalid(
-                    "locale",
-                    format!("must be a BCP 47 language tag such as \"en\" or \"pt-BR\", got {h:?}"),
-                )
-            })?),
-            None => None,
-        };
+        let hint = locale_hint
+            .map(|h| validate::locale("locale", h))
+            .transpose()?;
         let detection = lang::detect(query, hint.as_deref(), &self.default_locale);
         self.search_in(query, &detection.locale, limit).await
     }

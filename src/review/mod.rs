@@ -9,6 +9,7 @@ pub mod transitions;
 use crate::config::Config;
 use crate::model::{Draft, DraftState, Millis, now_ms};
 use crate::storage::{self, DraftChange, DynStore, PendingFilter, StoreEvent};
+use crate::validate;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -16,11 +17,8 @@ use transitions::Transition;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] validate::Invalid),
     #[error("draft {0} not found")]
     NotFound(String),
     #[error("draft is claimed by {holder} until {expires_at} (unix ms)")]
@@ -37,13 +35,6 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::Invalid {
-        field,
-        message: message.into(),
-    }
-}
 
 static DECISIONS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     prometheus::register_int_counter_vec!(
@@ -116,6 +107,14 @@ pub struct QueueFilter {
 }
 
 impl QueueFilter {
+    /// The filter with its channel named as drafts store it (the channel rule).
+    fn checked(&self) -> Result<QueueFilter> {
+        Ok(QueueFilter {
+            channel: self.channel.as_deref().map(validate::channel).transpose()?,
+            locale: self.locale.clone(),
+        })
+    }
+
     fn matches(&self, d: &Draft) -> bool {
         self.channel.as_ref().is_none_or(|c| *c == d.channel)
             && self.locale.as_ref().is_none_or(|l| *l == d.locale)
@@ -136,27 +135,17 @@ impl Review {
     }
 
     fn check_draft_id(&self, id: &str) -> Result<()> {
-        if id.trim().is_empty() {
-            return Err(invalid("draft_id", "is required"));
-        }
-        if id.chars().count() > self.config.limits.max_id_chars {
-            return Err(invalid(
-                "draft_id",
-                format!(
-                    "must be at most {} characters",
-                    self.config.limits.max_id_chars
-                ),
-            ));
-        }
-        Ok(())
+        Ok(validate::id(
+            "draft_id",
+            id,
+            self.config.limits.max_id_chars,
+            true,
+        )?)
     }
 
     /// Agents' text follows the rules of customers' text.
     fn check_text(&self, field: &'static str, text: &str, max: usize) -> Result<()> {
-        crate::validate::prose(field, text, max, true).map_err(|e| Error::Invalid {
-            field: e.field,
-            message: e.message,
-        })
+        Ok(validate::prose(field, text, max, true)?)
     }
 
     /// Reads the draft, computes the transition and applies it, retrying when
@@ -206,12 +195,11 @@ impl Review {
 
     pub async fn claim(&self, id: &str, agent: &str, lease_seconds: u32) -> Result<Draft> {
         let r = &self.config.review;
-        if lease_seconds > r.max_lease_seconds {
-            return Err(invalid(
-                "lease_seconds",
-                format!("must be at most {}", r.max_lease_seconds),
-            ));
-        }
+        validate::at_most(
+            "lease_seconds",
+            u64::from(lease_seconds),
+            u64::from(r.max_lease_seconds),
+        )?;
         let lease = if lease_seconds == 0 {
             r.lease_seconds
         } else {
@@ -269,11 +257,10 @@ impl Review {
 
     pub async fn list_pending(&self, filter: &QueueFilter, limit: u32) -> Result<Vec<Draft>> {
         let max = self.config.limits.max_page_size;
-        if limit > max {
-            return Err(invalid("limit", format!("must be at most {max}")));
-        }
+        validate::at_most("limit", u64::from(limit), u64::from(max))?;
+        let filter = filter.checked()?;
         let f = PendingFilter {
-            channel: filter.channel.clone(),
+            channel: filter.channel,
             locale: filter.locale.clone(),
             limit: if limit == 0 { max } else { limit },
         };
@@ -341,6 +328,7 @@ impl Review {
         filter: QueueFilter,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<mpsc::Receiver<Result<QueueEvent>>> {
+        let filter = filter.checked()?;
         let mut events = self.store.subscribe();
         let snapshot = self.list_pending(&filter, 0).await?;
         let (tx, rx) = mpsc::channel(64);

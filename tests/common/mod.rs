@@ -379,19 +379,28 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     out
 }
 
+/// What an `#[ignore]`d test needs from its environment: the value of `var`,
+/// or a failure saying how to provide it. Such a test is ignored so that a
+/// plain `cargo test` reports it as not run; run with `--include-ignored`
+/// without `var`, it fails rather than passing without testing anything.
+pub fn needed_env(var: &str, how: &str) -> String {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => value,
+        Ok(_) | Err(_) => panic!(
+            "this test needs {var}: {how}; without it, leave the test ignored (plain `cargo test`) or skip it by name"
+        ),
+    }
+}
+
 /// A PostgreSQL URL whose connections use a new, empty schema, so tests can
-/// share one database in parallel; None (with a notice) when
-/// `REPLYGATE_TEST_DATABASE_URL` is not set.
-pub async fn postgres_schema_url() -> Option<String> {
+/// share one database in parallel. Fails when `REPLYGATE_TEST_DATABASE_URL`
+/// is not set: tests that call it are `#[ignore]`d for that reason.
+pub async fn postgres_schema_url() -> String {
     use sqlx::Connection;
-    let Ok(base) = std::env::var("REPLYGATE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must set REPLYGATE_TEST_DATABASE_URL (see .ci/run)"
-        );
-        eprintln!("skipped: set REPLYGATE_TEST_DATABASE_URL to run the PostgreSQL tests");
-        return None;
-    };
+    let base = needed_env(
+        "REPLYGATE_TEST_DATABASE_URL",
+        "set it to a PostgreSQL database the tests may create schemas in (bash .ci/run does)",
+    );
     let schema = format!("t_{}", replygate::model::new_id().replace('-', ""));
     let mut conn = sqlx::PgConnection::connect(&base)
         .await
@@ -402,7 +411,7 @@ pub async fn postgres_schema_url() -> Option<String> {
         .unwrap();
     conn.close().await.unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}options[search_path]={schema}"))
+    format!("{base}{sep}options[search_path]={schema}")
 }
 
 /// A TCP proxy in front of the database that a test can cut and restore,
