@@ -1,5 +1,7 @@
 //! The `replygate` command line.
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use replygate::auth::Role;
 use replygate::config::{self, AuthMode, Overrides};
@@ -83,7 +85,7 @@ enum Command {
         database_url: Option<String>,
         /// Run only these sections (repeatable): retrieval, drafts, postgres, llm, knowledge.
         #[arg(long, value_enum)]
-        only: Vec<replygate::bench::Section>,
+        only: Vec<bench::Section>,
     },
     /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
     Eval {
@@ -192,7 +194,7 @@ async fn main() -> ExitCode {
                 unsafe { std::env::set_var("RUST_LOG", "warn") };
             }
             replygate::telemetry::init("text");
-            let opts = replygate::bench::Options {
+            let opts = bench::Options {
                 scifact,
                 knowledge,
                 seconds,
@@ -200,7 +202,7 @@ async fn main() -> ExitCode {
                 database_url,
                 only,
             };
-            match replygate::bench::run(&opts).await {
+            match bench::run(&opts).await {
                 Ok(md) => {
                     print!("{md}");
                     if let Some(path) = out

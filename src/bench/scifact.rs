@@ -5,9 +5,9 @@
 //! test; the held-out halves say what tuning is worth).
 
 use super::{BoxError, pct, scratch};
-use crate::knowledge::index::{Change, SearchIndex, default_scoring};
-use crate::knowledge::scoring::Bm25;
-use crate::model::Article;
+use replygate::knowledge::index::{Change, SearchIndex, default_scoring};
+use replygate::knowledge::scoring::Bm25;
+use replygate::model::Article;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;

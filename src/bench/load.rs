@@ -1,0 +1,363 @@
+//! CreateDraft over real gRPC: a server on scratch data, clients driving it
+//! back to back or at a pace, on SQLite and on PostgreSQL replicas.
+
+use super::{BoxError, Figures, pct, scratch};
+use replygate::api::pb;
+use replygate::config::Config;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+pub(super) struct Server {
+    pub(super) addr: std::net::SocketAddr,
+    pub(super) stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub(super) handle: tokio::task::JoinHandle<Result<(), replygate::Error>>,
+    pub(super) data: PathBuf,
+}
+
+pub(super) async fn start(mut config: Config) -> Result<Server, BoxError> {
+    let data = scratch("data");
+    config.data_dir = data.clone();
+    let grpc = TcpListener::bind("127.0.0.1:0").await?;
+    let http = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = grpc.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(replygate::run(
+        config,
+        replygate::Listeners { grpc, http },
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect_lazy();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "replygate.v1.Drafts".into(),
+        })
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline || handle.is_finished() {
+            return Err("bench server did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Server {
+        addr,
+        stop: Some(tx),
+        handle,
+        data,
+    })
+}
+
+impl Server {
+    pub(super) async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.handle).await;
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+const QUESTIONS: &[&str] = &[
+    "How do I change my phone number?",
+    "How can I back up my chats?",
+    "What's the weather in Rome tomorrow?",
+    "Come faccio a eliminare il mio account?",
+    "nao consigo restaurar meu backup",
+    "I am not getting notifications",
+    "How many devices can I link?",
+    "Do you sell gift cards?",
+];
+
+/// Runs of a load level; the report shows the median one (by throughput):
+/// this shared machine's speed moves between runs.
+const REPEATS: usize = 3;
+
+/// [`drive`] `REPEATS` times; the run with the median throughput.
+pub(super) async fn drive_median(
+    addrs: &[std::net::SocketAddr],
+    clients: usize,
+    seconds: u64,
+    tag: &str,
+    pace: Pace,
+) -> Result<Load, BoxError> {
+    let mut runs = Vec::new();
+    for i in 0..REPEATS {
+        let tag = format!("{tag}r{i}");
+        runs.push(drive(addrs, clients, seconds, &tag, pace, false).await?);
+    }
+    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    Ok(runs.swap_remove(REPEATS / 2))
+}
+
+/// The `n`th benchmark question (cycling) as a new conversation; with
+/// `tickets`, its [`ticket`] goes in `context`.
+pub(super) fn question(conversation_id: &str, n: usize, tickets: bool) -> pb::CreateDraftRequest {
+    let context = if tickets {
+        [("ticket".to_string(), ticket(conversation_id))].into()
+    } else {
+        Default::default()
+    };
+    pb::CreateDraftRequest {
+        conversation_id: conversation_id.into(),
+        message: QUESTIONS[n % QUESTIONS.len()].into(),
+        channel: "chat".into(),
+        context,
+        ..Default::default()
+    }
+}
+
+/// One draft per benchmark question, all at once and unmeasured, so that a
+/// run does not count one-time costs (connections, caches, statement preparation).
+pub(super) async fn warm_up(addr: std::net::SocketAddr) -> Result<(), BoxError> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect_lazy();
+    let mut tasks = Vec::new();
+    for i in 0..QUESTIONS.len() {
+        let mut client = pb::drafts_client::DraftsClient::new(channel.clone());
+        let req = question(&format!("warm-up-{i}"), i, false);
+        tasks.push(tokio::spawn(async move { client.create_draft(req).await }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+/// How the load generator's clients send.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Pace {
+    /// Each client sends its next request as soon as the last is answered.
+    BackToBack,
+    /// The clients together offer this many requests per second, evenly
+    /// spaced; latency counts from when a request was due, so a request sent
+    /// late because the server was slow counts its wait (no coordinated omission).
+    Offered(f64),
+}
+
+/// A load run's outcome.
+pub(super) struct Load {
+    /// Answered requests per second.
+    pub(super) rps: f64,
+    /// Latencies in ms, sorted.
+    pub(super) latencies: Vec<f64>,
+    /// Each answered request's conversation id with its latency in ms.
+    pub(super) samples: Vec<(String, f64)>,
+}
+
+impl Load {
+    fn p99(&self) -> f64 {
+        pct(&self.latencies, 0.99)
+    }
+
+    /// "drafts/s | p50 | p99" for a table row.
+    pub(super) fn cells(&self) -> String {
+        format!(
+            "{:.0} | {:.1} ms | {:.1} ms",
+            self.rps,
+            pct(&self.latencies, 0.5),
+            self.p99()
+        )
+    }
+}
+
+/// A conversation id as letters only, so personal-data masking leaves it alone.
+pub(super) fn ticket(conversation: &str) -> String {
+    let mapped: String = conversation
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => (b'a' + (c as u8 - b'0')) as char,
+            'a'..='z' => c,
+            _ => 'k',
+        })
+        .collect();
+    format!("tkt{mapped}")
+}
+
+/// `clients` concurrent callers of CreateDraft for `seconds`, spread
+/// round-robin over `addrs`. With `tickets` each request carries its
+/// [`ticket`] in `context`, for the fake LLM to report its own time by.
+pub(super) async fn drive(
+    addrs: &[std::net::SocketAddr],
+    clients: usize,
+    seconds: u64,
+    tag: &str,
+    pace: Pace,
+    tickets: bool,
+) -> Result<Load, BoxError> {
+    let connections: Vec<tonic::transport::Channel> = (0..clients.clamp(addrs.len(), 16))
+        .map(|i| {
+            tonic::transport::Channel::from_shared(format!("http://{}", addrs[i % addrs.len()]))
+                .map(|c| c.connect_lazy())
+        })
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let mut client =
+            pb::drafts_client::DraftsClient::new(connections[i % connections.len()].clone());
+        let tag = tag.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut k = 0usize;
+            loop {
+                let due = match pace {
+                    Pace::BackToBack => Instant::now(),
+                    Pace::Offered(rate) => {
+                        let every = clients as f64 / rate;
+                        let at = (k as f64 + i as f64 / clients as f64) * every;
+                        started + Duration::from_secs_f64(at)
+                    }
+                };
+                if due >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                let conversation_id = format!("{tag}-{i}-{k}");
+                let req = question(&conversation_id, i + k, tickets);
+                if client.create_draft(req).await.is_ok() {
+                    samples.push((conversation_id, due.elapsed().as_secs_f64() * 1000.0));
+                }
+                k += 1;
+            }
+            samples
+        }));
+    }
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.extend(t.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    latencies.sort_by(f64::total_cmp);
+    Ok(Load {
+        rps: samples.len() as f64 / elapsed,
+        latencies,
+        samples,
+    })
+}
+
+pub(super) async fn create_draft_load(
+    knowledge: &Path,
+    seconds: u64,
+    figures: &mut Figures,
+) -> Result<String, BoxError> {
+    let config = Config {
+        knowledge_dir: knowledge.to_path_buf(),
+        log_format: "text".into(),
+        ..Config::default()
+    };
+    let server = start(config).await?;
+    warm_up(server.addr).await?;
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## CreateDraft over gRPC (extractive drafter, durable SQLite)\n\nEvery draft is committed with `synchronous = FULL` before the answer, by the group-commit writer (all drafts waiting when a transaction begins share its one fsync). 8 questions in en/pt/it, in and out of scope, each a new conversation. The load generator runs in the same process and shares the 2 cores.\n\n**Back to back** (the median of {REPEATS} runs of {seconds} s a level): each client sends its next CreateDraft as soon as the last is answered, so the server is saturated from a few clients on and latency is clients ÷ throughput (Little's law): at 64 clients a p99 of 20 ms would take more than 3,200 drafts/s.\n"
+    )?;
+    writeln!(
+        md,
+        "| concurrent clients | drafts/s | p50 | p99 |\n|---|---|---|---|"
+    )?;
+    for clients in [1usize, 16, 64, 256] {
+        eprintln!("  {clients} clients");
+        let tag = format!("load{clients}");
+        let run = drive_median(&[server.addr], clients, seconds, &tag, Pace::BackToBack).await?;
+        writeln!(md, "| {clients} | {} |", run.cells())?;
+        if clients == 64 {
+            figures.drafts_64 = Some((run.rps, run.p99()));
+        }
+    }
+    writeln!(
+        md,
+        "\n**At an offered rate** (the median of {REPEATS} runs of {seconds} s a level): 64 clients together send the given number of drafts per second, evenly spaced (each client one every 64 ÷ rate seconds); latency counts from when a request was due, so time spent waiting behind a slow answer counts.\n"
+    )?;
+    writeln!(
+        md,
+        "| offered drafts/s (64 clients) | answered drafts/s | p50 | p99 |\n|---|---|---|---|"
+    )?;
+    for rate in [500.0, 1000.0, 1500.0] {
+        eprintln!("  64 clients offering {rate}/s");
+        let tag = format!("rate{rate}");
+        let run = drive_median(&[server.addr], 64, seconds, &tag, Pace::Offered(rate)).await?;
+        writeln!(md, "| {rate:.0} | {} |", run.cells())?;
+        if rate == 1500.0 {
+            figures.drafts_offered_1500 = Some((run.rps, run.p99()));
+        }
+    }
+    writeln!(
+        md,
+        "\nWhat bounds it: every write goes through one writer connection (SQLite allows one writer). A group's writes run one statement at a time, 8–9 round trips to SQLite's thread per draft, then one commit and one fsync for the whole group (WAL checkpoints run on another connection). The writer shares the 2 cores with drafting (language detection is the largest part) and the load generator, so under load each round trip also waits for a free worker; as the offered rate nears what the writer carries, groups grow and so does latency."
+    )?;
+    writeln!(md)?;
+    server.stop().await;
+    Ok(md)
+}
+
+/// CreateDraft throughput on PostgreSQL with one replica and with two, in a
+/// scratch schema that is dropped afterwards.
+pub(super) async fn create_draft_postgres(
+    knowledge: &Path,
+    seconds: u64,
+    url: &str,
+) -> Result<String, BoxError> {
+    use sqlx::Connection;
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## CreateDraft on PostgreSQL, one and two replicas\n\nThe same load as above against `database_url = \"postgres://...\"` (PostgreSQL {} on this machine, default settings, `synchronous_commit = on`); the replicas run in this process, each with its own index and pool, and the clients are spread over them round-robin. On 2 cores the replicas share the CPU with the database and the load generator, so the second replica shows the cost of coordination more than added capacity.\n",
+        {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            let v: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&mut conn)
+                .await?;
+            conn.close().await?;
+            v
+        }
+    )?;
+    writeln!(
+        md,
+        "| replicas | concurrent clients | drafts/s | p50 | p99 |\n|---|---|---|---|---|"
+    )?;
+    for replicas in [1usize, 2] {
+        let schema = format!("bench_{}", replygate::model::new_id().replace('-', ""));
+        let mut admin = sqlx::PgConnection::connect(url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let scoped = format!("{url}{sep}options[search_path]={schema}");
+        let mut servers = Vec::new();
+        for _ in 0..replicas {
+            let config = Config {
+                knowledge_dir: knowledge.to_path_buf(),
+                log_format: "text".into(),
+                database_url: scoped.clone(),
+                ..Config::default()
+            };
+            let server = start(config).await?;
+            warm_up(server.addr).await?;
+            servers.push(server);
+        }
+        let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+        for clients in [1usize, 16, 64] {
+            eprintln!("  {replicas} replica(s), {clients} clients");
+            let tag = format!("pg{replicas}-{clients}");
+            let run = drive_median(&addrs, clients, seconds, &tag, Pace::BackToBack).await?;
+            writeln!(md, "| {replicas} | {clients} | {} |", run.cells())?;
+        }
+        for server in servers {
+            server.stop().await;
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&mut admin)
+            .await?;
+        admin.close().await?;
+    }
+    writeln!(md)?;
+    Ok(md)
+}
