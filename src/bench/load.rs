@@ -294,7 +294,46 @@ pub(super) async fn create_draft_load(
         "\nWhat bounds it: every write goes through one writer connection (SQLite allows one writer). A group's writes run one statement at a time, 8–9 round trips to SQLite's thread per draft, then one commit and one fsync for the whole group (WAL checkpoints run on another connection). The writer shares the 2 cores with drafting (language detection is the largest part) and the load generator, so under load each round trip also waits for a free worker; as the offered rate nears what the writer carries, groups grow and so does latency."
     )?;
     writeln!(md)?;
+    md.push_str(&stage_times()?);
     server.stop().await;
+    Ok(md)
+}
+
+/// How long each drafting stage held its thread over every draft of the
+/// section, against the 500 µs an async worker may be held.
+fn stage_times() -> Result<String, BoxError> {
+    let mut md = String::new();
+    writeln!(
+        md,
+        "**Drafting stages** (every draft above; I/O-free stages, from `replygate_draft_stage_seconds`):\n\n| stage | drafts | mean | over 500 µs |\n|---|---|---|---|"
+    )?;
+    for family in prometheus::gather()
+        .iter()
+        .filter(|f| f.name() == "replygate_draft_stage_seconds")
+    {
+        for m in family.get_metric() {
+            let stage = m
+                .get_label()
+                .iter()
+                .find(|l| l.name() == "stage")
+                .map_or("?", |l| l.value());
+            let h = m.get_histogram();
+            let count = h.get_sample_count();
+            let within = h
+                .get_bucket()
+                .iter()
+                .find(|b| (b.upper_bound() - 0.000_5).abs() < 1e-9)
+                .map_or(0, |b| b.cumulative_count());
+            let over = count.saturating_sub(within);
+            writeln!(
+                md,
+                "| {stage} | {count} | {:.1} µs | {over} ({:.2}%) |",
+                h.get_sample_sum() / count.max(1) as f64 * 1e6,
+                over as f64 * 100.0 / count.max(1) as f64
+            )?;
+        }
+    }
+    writeln!(md)?;
     Ok(md)
 }
 

@@ -95,12 +95,14 @@ pub async fn write<'r>(
         }
     }
     let phrases = phrases::for_locale(locale);
-    let g = extractive::compose(
-        &retrieved.articles,
-        phrases,
-        config.retrieval.max_passages,
-        config.retrieval.max_reply_chars,
-    );
+    let g = metrics::stage("extractive", || {
+        extractive::compose(
+            &retrieved.articles,
+            phrases,
+            config.retrieval.max_passages,
+            config.retrieval.max_reply_chars,
+        )
+    });
     if let Some(tx) = deltas {
         let _ = tx.send(g.body.clone()).await;
     }

@@ -29,6 +29,28 @@ static AUTO_SEND_RATIO: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
     )
     .unwrap()
 });
+/// CPU time of each stage that runs on an async worker (or, moved off, on
+/// a blocking thread), against the 500 µs a worker may be held.
+static STAGE_SECONDS: LazyLock<prometheus::HistogramVec> = LazyLock::new(|| {
+    prometheus::register_histogram_vec!(
+        "replygate_draft_stage_seconds",
+        "Time of one drafting stage (I/O-free stages only), by stage",
+        &["stage"],
+        vec![0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05]
+    )
+    .unwrap()
+});
+
+/// Times `f` as `stage`.
+pub fn stage<T>(stage: &'static str, f: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let out = f();
+    STAGE_SECONDS
+        .with_label_values(&[stage])
+        .observe(started.elapsed().as_secs_f64());
+    out
+}
+
 static DRAFTED: AtomicU64 = AtomicU64::new(0);
 static AUTO_SENT: AtomicU64 = AtomicU64::new(0);
 

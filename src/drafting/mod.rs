@@ -129,16 +129,20 @@ impl Drafter {
         r: &DraftRequest,
         deltas: Option<&mpsc::Sender<String>>,
     ) -> Result<Composed> {
-        self.validate(r)?;
-        let channel = validate::channel(&r.channel)?;
-        let detection = lang::detect(
-            &r.message,
-            lang::primary_tag(&r.locale).as_deref(),
-            self.knowledge.default_locale(),
-        );
+        let channel = metrics::stage("validate", || -> Result<String> {
+            self.validate(r)?;
+            Ok(validate::channel(&r.channel)?)
+        })?;
+        let detection = metrics::stage("detect", || {
+            lang::detect(
+                &r.message,
+                lang::primary_tag(&r.locale).as_deref(),
+                self.knowledge.default_locale(),
+            )
+        });
         let locale = detection.locale;
-        let mut flags = self.policy.check_request(r);
-        let masked = mask::mask(r, &locale);
+        let mut flags = metrics::stage("policy", || self.policy.check_request(r));
+        let masked = metrics::stage("mask", || mask::mask(r, &locale));
         let retrieved = retrieve::retrieve(
             &self.knowledge,
             &self.facts,
@@ -162,10 +166,13 @@ impl Drafter {
         if flags.injection.is_none() {
             flags.injection = written.instruction_in_sources();
         }
-        let findings = checks::written(&written, &masked, &retrieved);
+        let findings = metrics::stage("check", || checks::written(&written, &masked, &retrieved));
         let thresholds = self.config.routing.for_channel(&channel);
-        let mut confidence = route::score(&retrieved, &flags, &locale, &written, thresholds);
-        let state = route::route(&mut confidence, &flags, &findings, thresholds);
+        let (confidence, state) = metrics::stage("score_route", || {
+            let mut confidence = route::score(&retrieved, &flags, &locale, &written, thresholds);
+            let state = route::route(&mut confidence, &flags, &findings, thresholds);
+            (confidence, state)
+        });
         Ok(Composed {
             forced_review: flags.forces_review(),
             retrieved: retrieved.article_ids(),

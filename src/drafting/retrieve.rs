@@ -44,11 +44,12 @@ pub async fn retrieve(
     top_articles: usize,
 ) -> Result<Retrieved, knowledge::Error> {
     let SearchResults { locale, hits } = knowledge.search_in(query, locale, top_articles).await?;
-    let facts = hits
-        .articles
-        .iter()
-        .map(|hit| facts.article(hit, &locale, policy))
-        .collect();
+    let facts = super::metrics::stage("facts", || {
+        hits.articles
+            .iter()
+            .map(|hit| facts.article(hit, &locale, policy))
+            .collect()
+    });
     Ok(Retrieved {
         locale,
         articles: hits.articles,
