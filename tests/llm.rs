@@ -168,6 +168,55 @@ async fn personal_data_never_reaches_the_model_and_is_restored_in_the_draft() {
 }
 
 #[tokio::test]
+async fn a_long_conversation_is_read_off_the_workers_and_masked_all_the_same() {
+    let fake = FakeLlm::start(|req, _| {
+        let text = passage(req, 1).unwrap_or_default();
+        FakeResponse::answer(
+            &format!("{text} We will write to [EMAIL_1]. [1]"),
+            &[1],
+            true,
+            0.9,
+        )
+    })
+    .await;
+    let s = server_with(&fake, |_| {}).await;
+    // Well over the size read inline: 40 turns of history.
+    let mut history: Vec<pb::Turn> = (0..39)
+        .map(|i| pb::Turn {
+            role: 1,
+            text: format!(
+                "turn {i}: still waiting for an answer about my blocked contact, nothing works"
+            ),
+        })
+        .collect();
+    history.push(pb::Turn {
+        role: 1,
+        text: "write to maria.rossi@example.it or +39 312 345 6789".into(),
+    });
+    let d = s
+        .drafts()
+        .create_draft(pb::CreateDraftRequest {
+            conversation_id: "c1".into(),
+            message: "How do I block a contact on Lumo? Reply to maria.rossi@example.it".into(),
+            history,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let sent = fake.requests()[0].to_string();
+    for secret in ["maria.rossi", "312 345"] {
+        assert!(!sent.contains(secret), "{secret} reached the model");
+    }
+    assert!(
+        sent.contains("turn 38: still waiting"),
+        "the history was sent"
+    );
+    assert_eq!(d.generator, "fake-model");
+    assert!(d.body.contains("maria.rossi@example.it"), "{}", d.body);
+}
+
+#[tokio::test]
 async fn a_model_that_is_down_leaves_the_customer_with_an_extractive_draft() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base_url = format!("http://{}/v1", closed.local_addr().unwrap());

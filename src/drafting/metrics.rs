@@ -36,7 +36,9 @@ static STAGE_SECONDS: LazyLock<prometheus::HistogramVec> = LazyLock::new(|| {
         "replygate_draft_stage_seconds",
         "Time of one drafting stage (I/O-free stages only), by stage",
         &["stage"],
-        vec![0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05]
+        vec![
+            0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05
+        ]
     )
     .unwrap()
 });

@@ -62,6 +62,38 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Requests with more text than this (message, history and context) are
+/// read on a blocking thread: reading grows with the text, and the largest
+/// request the limits allow (an 8 KiB message with 50 turns of history) would
+/// hold an async worker for milliseconds. Below it, reading takes tens of
+/// microseconds (`replygate bench`, "Drafting stages"), less than the hop.
+const READ_INLINE_BYTES: usize = 4 * 1024;
+
+/// The request as the later stages read it.
+struct Read {
+    locale: String,
+    flags: policy::Flags,
+    masked: mask::MaskedRequest,
+}
+
+/// Stages "detect", "policy" and "mask".
+fn read(policy: &policy::Policy, default_locale: &str, r: &DraftRequest) -> Read {
+    let detection = metrics::stage("detect", || {
+        lang::detect(
+            &r.message,
+            lang::primary_tag(&r.locale).as_deref(),
+            default_locale,
+        )
+    });
+    let flags = metrics::stage("policy", || policy.check_request(r));
+    let masked = metrics::stage("mask", || mask::mask(r, &detection.locale));
+    Read {
+        locale: detection.locale,
+        flags,
+        masked,
+    }
+}
+
 /// A reply written and scored, not yet stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Composed {
@@ -82,7 +114,7 @@ pub struct Composed {
 pub struct Drafter {
     store: DynStore,
     knowledge: Arc<Knowledge>,
-    policy: policy::Policy,
+    policy: Arc<policy::Policy>,
     /// What retrieved passages say besides their score, per article version.
     facts: passages::FactsCache,
     config: Arc<Config>,
@@ -104,7 +136,7 @@ impl Drafter {
             tracing::info!(model = l.model(), "drafting with an llm");
         }
         Ok(Drafter {
-            policy: policy::Policy::new(&config.policy),
+            policy: Arc::new(policy::Policy::new(&config.policy)),
             facts: passages::FactsCache::default(),
             store,
             knowledge,
@@ -133,16 +165,22 @@ impl Drafter {
             self.validate(r)?;
             Ok(validate::channel(&r.channel)?)
         })?;
-        let detection = metrics::stage("detect", || {
-            lang::detect(
-                &r.message,
-                lang::primary_tag(&r.locale).as_deref(),
-                self.knowledge.default_locale(),
-            )
-        });
-        let locale = detection.locale;
-        let mut flags = metrics::stage("policy", || self.policy.check_request(r));
-        let masked = metrics::stage("mask", || mask::mask(r, &locale));
+        let Read {
+            locale,
+            mut flags,
+            masked,
+        } = if r.text_bytes() <= READ_INLINE_BYTES {
+            read(&self.policy, self.knowledge.default_locale(), r)
+        } else {
+            let (policy, default_locale, r) = (
+                self.policy.clone(),
+                self.knowledge.default_locale().to_string(),
+                r.clone(),
+            );
+            tokio::task::spawn_blocking(move || read(&policy, &default_locale, &r))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        };
         let retrieved = retrieve::retrieve(
             &self.knowledge,
             &self.facts,

@@ -37,6 +37,19 @@ pub struct DraftRequest {
 }
 
 /// Checks a request against the configured limits.
+impl DraftRequest {
+    /// The bytes of text it carries: message, history and context.
+    pub fn text_bytes(&self) -> usize {
+        self.message.len()
+            + self.history.iter().map(|t| t.text.len()).sum::<usize>()
+            + self
+                .context
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
 pub fn validate(r: &DraftRequest, l: &Limits) -> Result<()> {
     validate::id("conversation_id", &r.conversation_id, l.max_id_chars, true)?;
     validate::id("request_id", &r.request_id, l.max_id_chars, false)?;
