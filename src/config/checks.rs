@@ -66,7 +66,7 @@ impl Config {
         for (channel, t) in &self.routing.channels {
             thresholds(&format!("routing.channels.{channel}"), t)?;
         }
-        if crate::knowledge::lang::primary_tag(&self.default_locale).as_deref()
+        if crate::languages::primary_tag(&self.default_locale).as_deref()
             != Some(self.default_locale.as_str())
         {
             return Err(invalid(
