@@ -16,6 +16,7 @@
 //! - [`storage`]: the `Store` trait and its SQLite implementation
 //! - [`model`]: records shared by the modules
 //! - [`eval`]: routing evaluation on labeled questions
+//! - [`languages`]: the table of supported languages every per-language piece reads
 //! - [`config`], [`telemetry`]
 //!
 //! [`run`] starts everything on listeners the caller bound, so tests use the
@@ -31,6 +32,7 @@ pub mod drafting;
 pub mod eval;
 pub mod http;
 pub mod knowledge;
+pub mod languages;
 pub mod model;
 pub mod review;
 pub mod stats;

@@ -170,7 +170,7 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            replygate::telemetry::init(&config.log_format);
+            replygate::telemetry::init(config.log_format);
             match serve(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -193,7 +193,7 @@ async fn main() -> ExitCode {
                 // SAFETY: single-threaded at this point, before any logging starts.
                 unsafe { std::env::set_var("RUST_LOG", "warn") };
             }
-            replygate::telemetry::init("text");
+            replygate::telemetry::init(config::LogFormat::Text);
             let opts = bench::Options {
                 scifact,
                 knowledge,
@@ -241,7 +241,7 @@ async fn main() -> ExitCode {
                 // SAFETY: single-threaded at this point, before any logging starts.
                 unsafe { std::env::set_var("RUST_LOG", "warn") };
             }
-            replygate::telemetry::init(&config.log_format);
+            replygate::telemetry::init(config.log_format);
             match evaluate(config, &questions, target_precision, json).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

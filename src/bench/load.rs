@@ -249,7 +249,7 @@ pub(super) async fn create_draft_load(
 ) -> Result<String, BoxError> {
     let config = Config {
         knowledge_dir: knowledge.to_path_buf(),
-        log_format: "text".into(),
+        log_format: replygate::config::LogFormat::Text,
         ..Config::default()
     };
     let server = start(config).await?;
@@ -374,7 +374,7 @@ pub(super) async fn create_draft_postgres(
         for _ in 0..replicas {
             let config = Config {
                 knowledge_dir: knowledge.to_path_buf(),
-                log_format: "text".into(),
+                log_format: replygate::config::LogFormat::Text,
                 database_url: scoped.clone(),
                 ..Config::default()
             };

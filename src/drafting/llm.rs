@@ -6,7 +6,7 @@
 //! client; a circuit breaker and a concurrency limit sit on top.
 //! The API key is never logged.
 
-use crate::config::LlmConfig;
+use crate::config::{LlmConfig, LlmOutput};
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
@@ -376,12 +376,14 @@ impl OutputMode {
             _ => OutputMode::Text,
         }
     }
+}
 
-    pub fn parse(s: &str) -> OutputMode {
-        match s {
-            "json_schema" => OutputMode::JsonSchema,
-            "json_object" => OutputMode::JsonObject,
-            _ => OutputMode::Text,
+impl From<LlmOutput> for OutputMode {
+    fn from(output: LlmOutput) -> OutputMode {
+        match output {
+            LlmOutput::JsonSchema => OutputMode::JsonSchema,
+            LlmOutput::JsonObject => OutputMode::JsonObject,
+            LlmOutput::Text => OutputMode::Text,
         }
     }
 }
@@ -484,7 +486,7 @@ impl LlmClient {
                 config.breaker_failures,
                 Duration::from_millis(config.breaker_open_ms),
             ),
-            mode: AtomicU8::new(OutputMode::parse(&config.output) as u8),
+            mode: AtomicU8::new(OutputMode::from(config.output) as u8),
             logprobs: AtomicBool::new(config.logprobs),
             config: config.clone(),
         })

@@ -19,16 +19,9 @@ pub struct PromptPassage {
 /// Longest reply the schema allows, in characters.
 pub const MAX_REPLY_CHARS: usize = 1500;
 
+/// The language's English name from the language table.
 fn language_name(locale: &str) -> &'static str {
-    match locale {
-        "en" => "English",
-        "pt" => "Portuguese",
-        "it" => "Italian",
-        "es" => "Spanish",
-        "fr" => "French",
-        "de" => "German",
-        _ => "the customer's language",
-    }
+    crate::languages::get(locale).map_or("the customer's language", |l| l.name.as_str())
 }
 
 /// Keeps untrusted text from closing its own delimiters or opening a chat

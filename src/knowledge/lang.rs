@@ -1,55 +1,34 @@
-//! Languages: locale tags, per-language analyzers (tantivy's Snowball stemmers
-//! and stop-word lists) and query language detection (whatlang).
+//! Per-language search and detection: the analyzers (tantivy's Snowball
+//! stemmers and stop-word lists, plus `stop_words.toml`) and query language
+//! detection (lingua), for the languages of the language table
+//! ([`crate::languages`]).
 
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+    TextAnalyzer,
 };
 
-/// Languages with a stemmer, stop words and reply phrases.
-pub const SUPPORTED: &[&str] = &["en", "pt", "it", "es", "fr", "de"];
+pub use crate::languages::primary_tag;
+
 /// The analyzer key for any other locale: lowercased, accents folded, no stemming.
 pub const GENERIC: &str = "xx";
 
-/// Every analyzer key, each with its own indexed fields.
-pub fn analyzer_keys() -> impl Iterator<Item = &'static str> {
-    SUPPORTED.iter().copied().chain(std::iter::once(GENERIC))
+/// Languages with a stemmer, stop words and reply phrases: the language table's codes.
+pub fn supported() -> impl Iterator<Item = &'static str> {
+    crate::languages::codes()
 }
 
-/// The primary language subtag of a BCP 47 tag ("pt-BR" -> "pt"), or None when
-/// the tag is malformed.
-pub fn primary_tag(tag: &str) -> Option<String> {
-    let tag = tag.trim();
-    let mut parts = tag.split(['-', '_']);
-    let primary = parts.next()?;
-    let primary_ok =
-        (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
-    let rest_ok =
-        parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
-    (primary_ok && rest_ok && tag.len() <= 35).then(|| primary.to_ascii_lowercase())
+/// Every analyzer key, each with its own indexed fields.
+pub fn analyzer_keys() -> impl Iterator<Item = &'static str> {
+    supported().chain(std::iter::once(GENERIC))
 }
 
 /// The analyzer key for a locale's primary tag.
 pub fn analyzer_key(locale: &str) -> &'static str {
-    SUPPORTED
-        .iter()
-        .copied()
-        .find(|l| *l == locale)
-        .unwrap_or(GENERIC)
-}
-
-fn tantivy_language(key: &str) -> Option<Language> {
-    Some(match key {
-        "en" => Language::English,
-        "pt" => Language::Portuguese,
-        "it" => Language::Italian,
-        "es" => Language::Spanish,
-        "fr" => Language::French,
-        "de" => Language::German,
-        _ => return None,
-    })
+    crate::languages::get(locale).map_or(GENERIC, |l| l.code.as_str())
 }
 
 /// The analyzer for an analyzer key: tokenize, lowercase, drop stop words, stem, fold accents.
@@ -63,336 +42,41 @@ pub fn analyzer(key: &str) -> TextAnalyzer {
     }
 }
 
+/// A language's stop words beyond tantivy's Snowball list (see `stop_words.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StopWords {
+    /// Words that say nothing about a support topic.
+    extra: Vec<String>,
+    /// Accent-free spellings of the Snowball stop words that carry accents.
+    folded: Vec<String>,
+}
+
+static STOP_WORDS: LazyLock<HashMap<String, StopWords>> = LazyLock::new(|| {
+    toml::from_str(include_str!("stop_words.toml")).expect("stop_words.toml is valid")
+});
+
 fn build_analyzer(key: &str) -> TextAnalyzer {
     let base = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .dynamic();
-    match tantivy_language(key) {
+    match crate::languages::get(key) {
         Some(language) => {
-            let with_stop = match StopWordFilter::new(language) {
+            let with_stop = match StopWordFilter::new(language.stemmer) {
                 Some(stop) => base.filter_dynamic(stop),
                 None => base,
             };
-            let extra = folded_stop_words(key).iter().chain(extra_stop_words(key));
-            let folded = StopWordFilter::remove(extra.map(|w| w.to_string()));
+            let words = STOP_WORDS.get(key);
+            let extra = words.iter().flat_map(|w| w.folded.iter().chain(&w.extra));
+            let folded = StopWordFilter::remove(extra.cloned());
             with_stop
                 .filter_dynamic(folded)
-                .filter_dynamic(Stemmer::new(language))
+                .filter_dynamic(Stemmer::new(language.stemmer))
                 .filter_dynamic(AsciiFoldingFilter)
                 .build()
         }
         None => base.filter_dynamic(AsciiFoldingFilter).build(),
-    }
-}
-
-/// Accent-free spellings of the Snowball stop words that carry accents ("nao" for "não"),
-/// derived from tantivy's lists: customers often type without accents.
-fn folded_stop_words(key: &str) -> &'static [&'static str] {
-    match key {
-        "pt" => &[
-            "ate",
-            "eramos",
-            "estao",
-            "estavamos",
-            "estiveramos",
-            "estivessemos",
-            "foramos",
-            "fossemos",
-            "ha",
-            "hao",
-            "houveramos",
-            "houverao",
-            "houveriamos",
-            "houvessemos",
-            "ja",
-            "nao",
-            "sao",
-            "sera",
-            "serao",
-            "seriamos",
-            "so",
-            "tambem",
-            "tera",
-            "terao",
-            "teriamos",
-            "tinhamos",
-            "tiveramos",
-            "tivessemos",
-            "voce",
-            "voces",
-        ],
-        "it" => &[
-            "avra", "avro", "fara", "faro", "perche", "piu", "sara", "saro", "stara", "staro",
-        ],
-        "es" => &[
-            "eramos",
-            "estabamos",
-            "estais",
-            "estan",
-            "estara",
-            "estaran",
-            "estaras",
-            "estare",
-            "estareis",
-            "estaria",
-            "estariais",
-            "estariamos",
-            "estarian",
-            "estarias",
-            "esteis",
-            "esten",
-            "estes",
-            "estuvieramos",
-            "estuviesemos",
-            "fueramos",
-            "fuesemos",
-            "habeis",
-            "habia",
-            "habiais",
-            "habiamos",
-            "habian",
-            "habias",
-            "habra",
-            "habran",
-            "habras",
-            "habre",
-            "habreis",
-            "habria",
-            "habriais",
-            "habriamos",
-            "habrian",
-            "habrias",
-            "hayais",
-            "hubieramos",
-            "hubiesemos",
-            "mas",
-            "mia",
-            "mias",
-            "mio",
-            "mios",
-            "seais",
-            "sera",
-            "seran",
-            "seras",
-            "sere",
-            "sereis",
-            "seria",
-            "seriais",
-            "seriamos",
-            "serian",
-            "serias",
-            "si",
-            "tambien",
-            "tendra",
-            "tendran",
-            "tendras",
-            "tendre",
-            "tendreis",
-            "tendria",
-            "tendriais",
-            "tendriamos",
-            "tendrian",
-            "tendrias",
-            "teneis",
-            "tengais",
-            "tenia",
-            "teniais",
-            "teniamos",
-            "tenian",
-            "tenias",
-            "tuvieramos",
-            "tuviesemos",
-        ],
-        "fr" => &[
-            "a", "etaient", "etais", "etait", "etant", "etee", "etees", "etes", "etiez", "etions",
-            "eumes", "eutes", "fumes", "futes", "meme",
-        ],
-        "de" => &[
-            "fur", "konnen", "konnte", "uber", "wahrend", "wurde", "wurden",
-        ],
-        _ => &[],
-    }
-}
-
-/// Words that say nothing about a support topic, beyond the Snowball lists:
-/// for English the Snowball function words (tantivy ships Lucene's shorter
-/// list), and in every language greetings and courtesies.
-fn extra_stop_words(key: &str) -> &'static [&'static str] {
-    match key {
-        "en" => &[
-            "i",
-            "me",
-            "my",
-            "myself",
-            "we",
-            "our",
-            "ours",
-            "ourselves",
-            "you",
-            "your",
-            "yours",
-            "yourself",
-            "yourselves",
-            "he",
-            "him",
-            "his",
-            "himself",
-            "she",
-            "her",
-            "hers",
-            "herself",
-            "its",
-            "itself",
-            "them",
-            "theirs",
-            "themselves",
-            "what",
-            "which",
-            "who",
-            "whom",
-            "those",
-            "am",
-            "were",
-            "been",
-            "being",
-            "have",
-            "has",
-            "had",
-            "having",
-            "do",
-            "does",
-            "did",
-            "doing",
-            "would",
-            "should",
-            "could",
-            "ought",
-            "can",
-            "cannot",
-            "don",
-            "doesn",
-            "didn",
-            "isn",
-            "aren",
-            "wasn",
-            "weren",
-            "hasn",
-            "haven",
-            "hadn",
-            "won",
-            "wouldn",
-            "shouldn",
-            "couldn",
-            "mustn",
-            "t",
-            "s",
-            "ll",
-            "ve",
-            "re",
-            "d",
-            "m",
-            "because",
-            "until",
-            "while",
-            "about",
-            "against",
-            "between",
-            "through",
-            "during",
-            "before",
-            "after",
-            "above",
-            "below",
-            "from",
-            "up",
-            "down",
-            "out",
-            "off",
-            "over",
-            "under",
-            "again",
-            "further",
-            "once",
-            "here",
-            "when",
-            "where",
-            "why",
-            "how",
-            "all",
-            "any",
-            "both",
-            "each",
-            "few",
-            "more",
-            "most",
-            "other",
-            "some",
-            "nor",
-            "only",
-            "own",
-            "same",
-            "so",
-            "than",
-            "too",
-            "very",
-            "hi",
-            "hello",
-            "hey",
-            "please",
-            "thanks",
-            "thank",
-            "thx",
-            "pls",
-            "also",
-            "just",
-            "want",
-            "wanted",
-            "need",
-            "able",
-            "possible",
-            "way",
-            "many",
-            "much",
-            "get",
-            "getting",
-            "got",
-            "try",
-            "tried",
-            "trying",
-        ],
-        "pt" => &[
-            "oi", "ola", "olá", "obrigado", "obrigada", "favor", "bom", "dia", "boa", "tarde",
-            "noite", "gostaria", "preciso", "ajuda", "faço", "faco", "posso", "pode", "consigo",
-            "quero", "queria", "tento", "tentei",
-        ],
-        "it" => &[
-            "ciao",
-            "salve",
-            "grazie",
-            "favore",
-            "buongiorno",
-            "buonasera",
-            "vorrei",
-            "aiuto",
-            "posso",
-            "faccio",
-            "riesco",
-            "voglio",
-            "devo",
-            "provato",
-        ],
-        "es" => &[
-            "hola", "gracias", "favor", "buenos", "buenas", "dias", "días", "puedo", "hago",
-            "quiero", "necesito",
-        ],
-        "fr" => &[
-            "bonjour", "salut", "merci", "svp", "plaît", "plait", "peux", "veux", "dois", "comment",
-        ],
-        "de" => &[
-            "hallo", "danke", "bitte", "guten", "tag", "kann", "möchte", "mochte", "wie",
-        ],
-        _ => &[],
     }
 }
 
@@ -429,22 +113,18 @@ const PLAUSIBLE: f64 = 0.35;
 const LEAD: f64 = 0.1;
 
 static DETECTOR: LazyLock<lingua::LanguageDetector> = LazyLock::new(|| {
-    use lingua::Language::*;
-    lingua::LanguageDetectorBuilder::from_languages(&[
-        English, Portuguese, Italian, Spanish, French, German,
-    ])
-    .build()
+    let languages: Vec<lingua::Language> =
+        crate::languages::all().iter().map(|l| l.detector).collect();
+    lingua::LanguageDetectorBuilder::from_languages(&languages).build()
 });
 
+/// The table's code for a detected language (the detector knows no others;
+/// "en" would stand in).
 fn code(language: lingua::Language) -> &'static str {
-    match language {
-        lingua::Language::Portuguese => "pt",
-        lingua::Language::Italian => "it",
-        lingua::Language::Spanish => "es",
-        lingua::Language::French => "fr",
-        lingua::Language::German => "de",
-        _ => "en",
-    }
+    crate::languages::all()
+        .iter()
+        .find(|l| l.detector == language)
+        .map_or("en", |l| l.code.as_str())
 }
 
 /// Decides the language of `text` (lingua, built for short texts): a
@@ -492,6 +172,35 @@ mod tests {
         assert_eq!(primary_tag("english"), None);
         assert_eq!(primary_tag("e1"), None);
         assert_eq!(primary_tag("en-"), None);
+    }
+
+    #[test]
+    fn the_stop_word_file_covers_exactly_the_language_table() {
+        let listed: std::collections::BTreeSet<&str> =
+            STOP_WORDS.keys().map(String::as_str).collect();
+        let table: std::collections::BTreeSet<&str> = supported().collect();
+        assert_eq!(listed, table);
+        assert_eq!(STOP_WORDS["en"].extra.len(), 139);
+        assert_eq!(STOP_WORDS["pt"].folded.len(), 30);
+        for (code, words) in STOP_WORDS.iter() {
+            for w in words.extra.iter().chain(&words.folded) {
+                assert_eq!(w, &w.trim().to_lowercase(), "{code}: {w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn extra_and_folded_stop_words_are_dropped() {
+        assert!(analyze("en", "hello please thanks").is_empty());
+        assert!(analyze("es", "hola tambien").is_empty());
+        assert!(analyze("de", "danke fur").is_empty());
+    }
+
+    #[test]
+    fn other_locales_get_the_generic_analyzer() {
+        assert_eq!(analyzer_key("pt"), "pt");
+        assert_eq!(analyzer_key("nl"), GENERIC);
+        assert_eq!(analyze("nl", "Goedendag Één"), ["goedendag", "een"]);
     }
 
     #[test]

@@ -127,7 +127,7 @@ fn capitalized(word: &str) -> bool {
 /// A stop word of any supported language ("and", "muss", "je"): the
 /// analyzers drop them.
 fn stop_word(word: &str) -> bool {
-    lang::SUPPORTED.iter().any(|key| {
+    lang::supported().any(|key| {
         let mut a = lang::analyzer(key);
         lang::terms(&mut a, word).is_empty()
     })

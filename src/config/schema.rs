@@ -1,0 +1,423 @@
+//! The configuration schema: every section, its keys and their defaults.
+//! Loading and layering are in `mod.rs`, range checks in `checks.rs`.
+
+use super::Secret;
+pub use crate::auth::TokenConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// gRPC listen address.
+    pub grpc_addr: String,
+    /// HTTP listen address for /healthz and /metrics.
+    pub http_addr: String,
+    /// The help-center folder synced at start-up (`<locale>/<slug>.md`).
+    pub knowledge_dir: PathBuf,
+    /// Where the SQLite database and the search index live.
+    pub data_dir: PathBuf,
+    /// Empty: SQLite under data_dir; `sqlite:PATH`; or `postgres://...` for several replicas.
+    pub database_url: String,
+    /// Connection pool for PostgreSQL.
+    pub database: DatabaseConfig,
+    /// Language used when a message's language cannot be told and no hint is given.
+    pub default_locale: String,
+    pub log_format: LogFormat,
+    pub limits: Limits,
+    pub review: ReviewConfig,
+    pub delivery: DeliveryConfig,
+    pub routing: RoutingConfig,
+    pub policy: PolicyConfig,
+    pub retrieval: RetrievalConfig,
+    pub llm: LlmConfig,
+    /// "tokens": every call (but health and reflection) needs a bearer token
+    /// listed in `tokens`; "none": nobody is checked, for local use only.
+    pub auth: AuthMode,
+    /// `[[tokens]]` entries: subject, roles, sha256 (`replygate token create`).
+    pub tokens: Vec<TokenConfig>,
+    pub tls: TlsConfig,
+}
+
+/// Whether calls must present a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AuthMode {
+    #[default]
+    #[serde(rename = "tokens")]
+    Tokens,
+    /// `auth = "none"`: for local use; the server warns at start-up.
+    #[serde(rename = "none")]
+    Disabled,
+}
+
+/// How log lines are written (stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How the LLM is asked for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmOutput {
+    /// A JSON schema (`response_format: json_schema`); falls back to
+    /// `json_object`, then `text`, when the server refuses it.
+    #[default]
+    JsonSchema,
+    /// Any JSON object (`response_format: json_object`).
+    JsonObject,
+    /// Plain text.
+    Text,
+}
+
+/// TLS for gRPC. Empty `cert`: plaintext.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA certificates: when set, clients must present a certificate signed by one of them.
+    pub client_ca: PathBuf,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert.as_os_str().is_empty()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            grpc_addr: "127.0.0.1:50051".into(),
+            http_addr: "127.0.0.1:9090".into(),
+            knowledge_dir: "knowledge".into(),
+            data_dir: "./data".into(),
+            database_url: String::new(),
+            database: DatabaseConfig::default(),
+            default_locale: "en".into(),
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+            review: ReviewConfig::default(),
+            delivery: DeliveryConfig::default(),
+            routing: RoutingConfig::default(),
+            policy: PolicyConfig::default(),
+            retrieval: RetrievalConfig::default(),
+            llm: LlmConfig::default(),
+            auth: AuthMode::Tokens,
+            tokens: Vec::new(),
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+/// The PostgreSQL pool (SQLite uses one writer and four readers regardless).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections per replica; replicas × this must stay under the server's `max_connections`.
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a connection before failing with UNAVAILABLE.
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout_ms: 5000,
+        }
+    }
+}
+
+/// Sizes checked at the edge; a request over a limit fails with INVALID_ARGUMENT naming it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_history_turns: usize,
+    pub max_context_entries: usize,
+    /// For each context key and value.
+    pub max_context_value_bytes: usize,
+    pub max_id_chars: usize,
+    /// Agent edits, replacements and reject reasons.
+    pub max_reply_bytes: usize,
+    pub max_reason_bytes: usize,
+    pub max_article_bytes: usize,
+    pub max_title_chars: usize,
+    pub max_tags: usize,
+    pub max_search_limit: u32,
+    pub max_page_size: u32,
+    pub max_query_bytes: usize,
+    /// Largest gRPC message the server decodes.
+    pub max_grpc_message_bytes: usize,
+    /// Calls in progress at once; more are refused at once with UNAVAILABLE (and a retry hint).
+    pub max_concurrent_requests: usize,
+    /// Sustained calls per second per token (0: no limit); over it, RESOURCE_EXHAUSTED.
+    pub requests_per_second_per_token: f64,
+    /// Calls a token may make at once above its rate.
+    pub burst_per_token: u32,
+    /// Open server streams (deliveries, queue watches, streamed drafts) per token.
+    pub max_streams_per_token: usize,
+    /// Time limit of one call until its answer (or a stream's start); over it, DEADLINE_EXCEEDED.
+    pub request_timeout_ms: u64,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams_per_connection: u32,
+    /// Largest request header block (all metadata of a call), in bytes.
+    pub max_header_list_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 8 * 1024,
+            max_history_turns: 50,
+            max_context_entries: 32,
+            max_context_value_bytes: 256,
+            max_id_chars: 128,
+            max_reply_bytes: 16 * 1024,
+            max_reason_bytes: 1024,
+            max_article_bytes: 256 * 1024,
+            max_title_chars: 300,
+            max_tags: 32,
+            max_search_limit: 50,
+            max_page_size: 500,
+            max_query_bytes: 4 * 1024,
+            max_grpc_message_bytes: 4 * 1024 * 1024,
+            max_concurrent_requests: 1024,
+            requests_per_second_per_token: 2000.0,
+            burst_per_token: 4000,
+            max_streams_per_token: 64,
+            request_timeout_ms: 60_000,
+            max_concurrent_streams_per_connection: 256,
+            max_header_list_bytes: 16 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// Default claim lease.
+    pub lease_seconds: u32,
+    /// Longest lease an agent may ask for.
+    pub max_lease_seconds: u32,
+    /// How often expired claims are returned to the queue.
+    pub sweep_interval_ms: u64,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            lease_seconds: 600,
+            max_lease_seconds: 3600,
+            sweep_interval_ms: 1000,
+        }
+    }
+}
+
+/// Delivery streams in a consumer group (`StreamDeliveries.consumer_group`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// How long a delivery stays with the stream it was handed to without an
+    /// ack before it goes to the group again (a stream may ask for another).
+    pub lease_seconds: u32,
+    /// Longest lease a stream may ask for.
+    pub max_lease_seconds: u32,
+    /// Deliveries one stream of a group holds unacknowledged at most.
+    pub max_in_flight: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            lease_seconds: 30,
+            max_lease_seconds: 3600,
+            max_in_flight: 64,
+        }
+    }
+}
+
+/// Score thresholds for the confidence levels: score >= high -> HIGH, >= medium -> MEDIUM, else LOW.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub high: f64,
+    pub medium: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    pub default: Thresholds,
+    /// Per-channel overrides, e.g. `[routing.channels.email] high = 0.8, medium = 0.5`.
+    pub channels: BTreeMap<String, Thresholds>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            default: Thresholds {
+                high: 0.70,
+                medium: 0.40,
+            },
+            channels: BTreeMap::new(),
+        }
+    }
+}
+
+impl RoutingConfig {
+    pub fn for_channel(&self, channel: &str) -> Thresholds {
+        self.channels.get(channel).copied().unwrap_or(self.default)
+    }
+}
+
+/// Phrases (any language; matched case- and accent-insensitively on word boundaries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Topics a human must always review.
+    pub always_review: Vec<String>,
+    /// The customer asks for a person.
+    pub human_request: Vec<String>,
+    /// Text that tries to steer the assistant.
+    pub injection_markers: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    /// The lists in `policy.toml`, parsed once.
+    fn default() -> Self {
+        // Every list is required in the file: parsing it as a `PolicyConfig`
+        // would ask this very function for the missing ones.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Lists {
+            always_review: Vec<String>,
+            human_request: Vec<String>,
+            injection_markers: Vec<String>,
+        }
+        static DEFAULT: LazyLock<Lists> = LazyLock::new(|| {
+            toml::from_str(include_str!("policy.toml")).expect("policy.toml is valid")
+        });
+        PolicyConfig {
+            always_review: DEFAULT.always_review.clone(),
+            human_request: DEFAULT.human_request.clone(),
+            injection_markers: DEFAULT.injection_markers.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalConfig {
+    /// Articles retrieved per message.
+    pub top_articles: usize,
+    /// Passages of the best article quoted by the extractive drafter.
+    pub max_passages: usize,
+    /// Longest extractive reply body, in characters.
+    pub max_reply_chars: usize,
+    /// BM25 term-frequency saturation.
+    pub k1: f32,
+    /// BM25 length normalisation (0: none, 1: full).
+    pub b: f32,
+    /// Weight of matches in an article's title.
+    pub title_weight: f32,
+    /// Weight of matches in a passage (a section under one heading).
+    pub passage_weight: f32,
+    /// Weight of matches anywhere in the passage's article.
+    pub article_weight: f32,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig {
+            top_articles: 5,
+            max_passages: 2,
+            max_reply_chars: 1200,
+            k1: 1.2,
+            b: 0.75,
+            title_weight: 0.5,
+            passage_weight: 1.0,
+            article_weight: 1.0,
+        }
+    }
+}
+
+/// An OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama,
+/// llama.cpp's llama-server). Without `base_url` and `model` the built-in
+/// extractive drafter writes every draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// e.g. "https://api.openai.com/v1", "http://127.0.0.1:8080/v1" (llama-server), "http://127.0.0.1:11434/v1" (Ollama).
+    pub base_url: String,
+    pub model: String,
+    /// The environment variable that holds the API key; the key itself never goes in a file.
+    pub api_key_env: String,
+    /// The key, read from `api_key_env` when the config is loaded.
+    #[serde(skip)]
+    pub api_key: Secret,
+    /// Time limit of one HTTP attempt.
+    pub timeout_ms: u64,
+    /// Time limit of a whole draft's LLM work, retries included.
+    pub deadline_ms: u64,
+    pub max_concurrency: usize,
+    /// Retries after the first attempt on 429, 5xx, timeouts and refused connections.
+    pub max_retries: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Consecutive failed calls that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one call may try again.
+    pub breaker_open_ms: u64,
+    pub temperature: f32,
+    pub max_tokens: u32,
+    pub output: LlmOutput,
+    /// Ask for token log-probabilities (a confidence signal where the server returns them).
+    pub logprobs: bool,
+    /// Passages given to the model.
+    pub max_passages: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: "REPLYGATE_LLM_API_KEY".into(),
+            api_key: Secret::default(),
+            timeout_ms: 20_000,
+            deadline_ms: 45_000,
+            max_concurrency: 8,
+            max_retries: 2,
+            backoff_base_ms: 250,
+            backoff_max_ms: 8_000,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
+            temperature: 0.2,
+            max_tokens: 600,
+            output: LlmOutput::JsonSchema,
+            logprobs: true,
+            max_passages: 5,
+        }
+    }
+}
+
+impl LlmConfig {
+    pub fn enabled(&self) -> bool {
+        !self.base_url.is_empty() && !self.model.is_empty()
+    }
+}
