@@ -12,7 +12,7 @@
 //! - [`channel`], [`locale`]: names normalized for routing and retrieval.
 //! - counts and numbers ([`count`], [`at_most`]).
 
-use crate::knowledge::lang;
+use crate::languages;
 use crate::model::{describe_char, is_forbidden_control, is_invisible};
 
 /// A value that breaks a rule: which field, and what the rule is.
@@ -142,7 +142,7 @@ pub fn channel(value: &str) -> Result<String> {
 
 /// A BCP 47 language tag; its primary language subtag ("pt" for "pt-BR").
 pub fn locale(field: &'static str, value: &str) -> Result<String> {
-    lang::primary_tag(value).ok_or_else(|| {
+    languages::primary_tag(value).ok_or_else(|| {
         invalid(
             field,
             format!("must be a BCP 47 language tag such as \"en\" or \"pt-BR\", got {value:?}"),

@@ -16,10 +16,7 @@
 //!
 //! Words are data (`reply_checks.toml`).
 
-use super::generate::Written;
-use super::mask::MaskedRequest;
 use super::pii;
-use super::retrieve::{Given, Retrieved};
 use crate::knowledge::lang;
 use regex::Regex;
 use serde::Deserialize;
@@ -366,37 +363,6 @@ fn contact_key(c: &str) -> String {
     } else {
         digits(c)
     }
-}
-
-/// Stage "check": the written reply against what it was written from, the
-/// customer's own words and the retrieved articles' addresses.
-pub fn written(
-    written: &Written<'_>,
-    masked: &MaskedRequest,
-    retrieved: &Retrieved,
-) -> Vec<Finding> {
-    fn terms<'g>(gs: impl Iterator<Item = &'g Given<'g>>) -> HashSet<&'g str> {
-        gs.flat_map(|g| g.facts)
-            .flat_map(|f| f.lines.iter().flatten())
-            .map(String::as_str)
-            .collect()
-    }
-    let given = &written.given;
-    let given_terms = terms(given.iter());
-    let cited_terms = terms(written.cited.iter().filter_map(|i| given.get(*i)));
-    let evidence = Evidence {
-        given: given
-            .iter()
-            .flat_map(|g| g.facts)
-            .map(|f| &f.source)
-            .collect(),
-        given_terms: &given_terms,
-        cited_terms: &cited_terms,
-        customer: masked.customer_words(),
-        urls: retrieved.articles.iter().map(|h| h.url.as_str()).collect(),
-        analyzer_key: retrieved.analyzer_key(),
-    };
-    check(&written.own_words, &evidence)
 }
 
 #[cfg(test)]

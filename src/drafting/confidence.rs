@@ -376,22 +376,6 @@ pub fn groundedness(reply_terms: &[String], source_terms: &std::collections::Has
         / distinct.len() as f64
 }
 
-/// Holds a reply the checks found fault with: each finding becomes a reason,
-/// and the level drops below HIGH (the draft goes to review either way).
-pub fn hold(confidence: &mut Confidence, findings: &[super::checks::Finding], t: Thresholds) {
-    if findings.is_empty() {
-        return;
-    }
-    for f in findings {
-        confidence
-            .reasons
-            .push(reason(f.signal, 1.0, f.detail.clone()));
-    }
-    let below_high = (t.high - 0.01).max(0.0);
-    confidence.score = confidence.score.min(below_high);
-    confidence.level = level_for(confidence.score, t);
-}
-
 /// Whether a draft may go to the customer without review.
 pub fn auto_send(confidence: &Confidence, flags: &Flags) -> bool {
     confidence.level == Level::High && !flags.forces_review()

@@ -44,6 +44,7 @@ use crate::model::{Confidence, Draft, DraftState, Scope, now_ms};
 use crate::storage::{self, DynStore};
 use crate::validate;
 use llm::LlmClient;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -204,7 +205,7 @@ impl Drafter {
         if flags.injection.is_none() {
             flags.injection = written.instruction_in_sources();
         }
-        let findings = metrics::stage("check", || checks::written(&written, &masked, &retrieved));
+        let findings = metrics::stage("check", || check_written(&written, &masked, &retrieved));
         let thresholds = self.config.routing.for_channel(&channel);
         let (confidence, state) = metrics::stage("score_route", || {
             let mut confidence = route::score(&retrieved, &flags, &locale, &written, thresholds);
@@ -274,4 +275,35 @@ impl Drafter {
                 id: id.to_string(),
             })
     }
+}
+
+/// Stage "check": the written reply against what it was written from, the
+/// customer's own words and the retrieved articles' addresses.
+fn check_written(
+    written: &generate::Written<'_>,
+    masked: &mask::MaskedRequest,
+    retrieved: &retrieve::Retrieved,
+) -> Vec<checks::Finding> {
+    fn terms<'g>(gs: impl Iterator<Item = &'g retrieve::Given<'g>>) -> HashSet<&'g str> {
+        gs.flat_map(|g| g.facts)
+            .flat_map(|f| f.lines.iter().flatten())
+            .map(String::as_str)
+            .collect()
+    }
+    let given = &written.given;
+    let given_terms = terms(given.iter());
+    let cited_terms = terms(written.cited.iter().filter_map(|i| given.get(*i)));
+    let evidence = checks::Evidence {
+        given: given
+            .iter()
+            .flat_map(|g| g.facts)
+            .map(|f| &f.source)
+            .collect(),
+        given_terms: &given_terms,
+        cited_terms: &cited_terms,
+        customer: masked.customer_words(),
+        urls: retrieved.articles.iter().map(|h| h.url.as_str()).collect(),
+        analyzer_key: retrieved.analyzer_key(),
+    };
+    checks::check(&written.own_words, &evidence)
 }

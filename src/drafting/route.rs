@@ -59,12 +59,30 @@ pub fn route(
     findings: &[Finding],
     thresholds: Thresholds,
 ) -> DraftState {
-    confidence::hold(confidence, findings, thresholds);
+    hold(confidence, findings, thresholds);
     if findings.is_empty() && confidence::auto_send(confidence, flags) {
         DraftState::AutoApproved
     } else {
         DraftState::PendingReview
     }
+}
+
+/// Holds a reply the checks found fault with: each finding becomes a reason,
+/// and the level drops below HIGH (the draft goes to review either way).
+fn hold(confidence: &mut Confidence, findings: &[Finding], t: Thresholds) {
+    if findings.is_empty() {
+        return;
+    }
+    for f in findings {
+        confidence.reasons.push(Reason {
+            signal: f.signal.into(),
+            value: 1.0,
+            detail: f.detail.clone(),
+        });
+    }
+    let below_high = (t.high - 0.01).max(0.0);
+    confidence.score = confidence.score.min(below_high);
+    confidence.level = confidence::level_for(confidence.score, t);
 }
 
 #[cfg(test)]

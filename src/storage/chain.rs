@@ -1,6 +1,6 @@
 //! The audit chain's writer: how an event is linked to the one before it
 //! and sealed with the digests of the content it is about. The store calls
-//! these inside the transaction that writes the events; `crate::audit`
+//! these inside the transaction that writes the events; the `audit` module
 //! reads the chain back and verifies it.
 
 use crate::model::{AuditEvent, CustomerMessage, Delivery, Draft};
