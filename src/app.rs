@@ -33,7 +33,7 @@ pub struct App {
     pub drafter: Drafter,
     pub review: Arc<Review>,
     pub deliveries: Deliveries,
-    pub insights: crate::stats::Insights,
+    pub insights: crate::insights::Insights,
 }
 
 impl App {
@@ -79,7 +79,7 @@ impl App {
                 .map_err(Error::Llm)?,
             review: Arc::new(Review::new(store.clone(), config.clone())),
             deliveries: Deliveries::new(store.clone(), config.delivery.clone()),
-            insights: crate::stats::Insights::new(store.clone()),
+            insights: crate::insights::Insights::new(store.clone()),
             knowledge,
             store,
             config,

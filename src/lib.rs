@@ -12,7 +12,7 @@
 //! - [`knowledge`]: articles, Markdown parsing, the folder sync, the tantivy index
 //! - [`review`]: the review state machine, claims with leases, the queue
 //! - [`delivery`]: the outbox stream and acknowledgements
-//! - [`stats`]: figures for managers over a time window
+//! - [`insights`]: figures for managers over a time window (the Insights service)
 //! - [`storage`]: the `Store` trait and its SQLite implementation
 //! - [`model`]: records shared by the modules
 //! - [`eval`]: routing evaluation on labeled questions
@@ -31,11 +31,11 @@ pub mod delivery;
 pub mod drafting;
 pub mod eval;
 pub mod http;
+pub mod insights;
 pub mod knowledge;
 pub mod languages;
 pub mod model;
 pub mod review;
-pub mod stats;
 pub mod storage;
 pub mod telemetry;
 pub mod validate;

@@ -6,16 +6,11 @@
 //! the same machine (loopback) without a token, and refuses every other
 //! client, so a fresh `cargo run` works and is not open to the network.
 
-use super::limits::{BoxFuture, Guard, reject};
+use super::guard::{BoxFuture, Guard, attach_principal, is_open, reject};
 use crate::auth::{Principal, Role, Tokens};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tonic::Status;
-
-/// Paths served to anyone: health checks and the schema.
-pub fn is_open(path: &str) -> bool {
-    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
-}
 
 /// The roles that may call each RPC (admin may call every one). An RPC
 /// missing here is refused to everyone but admin; a test checks that every
@@ -173,7 +168,7 @@ impl Guard for Authenticate {
         match verdict {
             Verdict::Allow(principal) => {
                 if let Some(p) = principal {
-                    request.extensions_mut().insert(p);
+                    attach_principal(&mut request, p);
                 }
                 Box::pin(inner.call(request))
             }

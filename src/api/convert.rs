@@ -209,7 +209,7 @@ pub fn millis(t: prost_types::Timestamp) -> Millis {
         .saturating_add(i64::from(t.nanos) / 1_000_000)
 }
 
-pub fn stats(s: crate::stats::Stats) -> pb::StatsResponse {
+pub fn stats(s: crate::insights::Stats) -> pb::StatsResponse {
     pb::StatsResponse {
         from: timestamp(s.from),
         to: timestamp(s.to),

@@ -15,34 +15,14 @@
 //! Per-token limits apply to authenticated calls; with `auth = "none"` only
 //! the global ones do.
 
-use crate::auth::Principal;
+use super::guard::{BoxFuture, Guard, Response, count_refusal, is_open, principal, reject};
 use std::collections::HashMap;
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tonic::Status;
-
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-type Response = http::Response<tonic::body::Body>;
-
-static REFUSED: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
-    prometheus::register_int_counter_vec!(
-        "replygate_refused_requests_total",
-        "gRPC calls refused before reaching a handler, by reason",
-        &["reason"]
-    )
-    .unwrap()
-});
-
-/// Answers a call with `status` without calling the service.
-pub fn reject<E: Send + 'static>(reason: &str, status: Status) -> BoxFuture<Result<Response, E>> {
-    REFUSED.with_label_values(&[reason]).inc();
-    tracing::debug!(reason, code = ?status.code(), "call refused");
-    Box::pin(std::future::ready(Ok(status.into_http())))
-}
 
 /// A refusal the caller may retry after `after`: the message says when, and
 /// `grpc-retry-pushback-ms` (honoured by gRPC retry policies) carries it.
@@ -66,66 +46,6 @@ fn is_stream(path: &str) -> bool {
             | "/replygate.v1.Drafts/StreamDraft"
             | "/replygate.v1.Review/WatchQueue"
     )
-}
-
-fn principal<B>(request: &http::Request<B>) -> Option<&Arc<Principal>> {
-    request.extensions().get::<Arc<Principal>>()
-}
-
-// --- one tower service for every guard ---
-
-/// One concern in front of the gRPC routes: given the next service and a
-/// call, answers it (a refusal) or passes it on, maybe wrapping the answer.
-pub trait Guard: Clone + Send + 'static {
-    fn call<S, B>(
-        &self,
-        inner: &mut S,
-        request: http::Request<B>,
-    ) -> BoxFuture<Result<Response, S::Error>>
-    where
-        S: tower::Service<http::Request<B>, Response = Response>,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static;
-}
-
-/// A guard as a tower layer.
-#[derive(Clone)]
-pub struct GuardLayer<G>(pub G);
-
-impl<S, G: Clone> tower::Layer<S> for GuardLayer<G> {
-    type Service = Guarded<S, G>;
-    fn layer(&self, inner: S) -> Guarded<S, G> {
-        Guarded {
-            inner,
-            guard: self.0.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Guarded<S, G> {
-    inner: S,
-    guard: G,
-}
-
-impl<S, B, G> tower::Service<http::Request<B>> for Guarded<S, G>
-where
-    G: Guard,
-    S: tower::Service<http::Request<B>, Response = Response>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        self.guard.call(&mut self.inner, request)
-    }
 }
 
 // --- metadata size ---
@@ -214,7 +134,7 @@ impl Guard for Shed {
         S::Error: Send + 'static,
     {
         // Health checks answer under any load, so an overloaded replica is not killed for it.
-        if super::auth::is_open(request.uri().path()) {
+        if is_open(request.uri().path()) {
             return Box::pin(inner.call(request));
         }
         match self.permits.clone().try_acquire_owned() {
@@ -497,7 +417,7 @@ impl Guard for Timeout {
             match tokio::time::timeout(limit, call).await {
                 Ok(response) => response,
                 Err(_) => {
-                    REFUSED.with_label_values(&["timeout"]).inc();
+                    count_refusal("timeout");
                     Ok(Status::deadline_exceeded(format!(
                         "the call took longer than {} ms (limits.request_timeout_ms)",
                         limit.as_millis()

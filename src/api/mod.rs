@@ -6,6 +6,7 @@ pub mod auth;
 pub mod codec;
 mod convert;
 mod drafts;
+pub mod guard;
 mod identity;
 mod insights;
 mod knowledge;
@@ -15,7 +16,7 @@ mod status;
 
 use crate::app::App;
 use crate::config::{AuthMode, Config};
-use limits::GuardLayer;
+use guard::GuardLayer;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

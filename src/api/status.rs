@@ -2,7 +2,7 @@
 //! mapping names every variant (no catch-all), so a new variant forces a decision.
 
 use crate::model::rfc3339;
-use crate::{delivery, drafting, knowledge, review, stats, storage, validate};
+use crate::{delivery, drafting, insights, knowledge, review, storage, validate};
 use tonic::Status;
 
 /// Every refused value, whichever module refused it: "field: message".
@@ -81,11 +81,11 @@ impl From<review::Error> for Status {
     }
 }
 
-impl From<stats::Error> for Status {
-    fn from(e: stats::Error) -> Status {
+impl From<insights::Error> for Status {
+    fn from(e: insights::Error) -> Status {
         match e {
-            stats::Error::Invalid(e) => e.into(),
-            stats::Error::Store(e) => e.into(),
+            insights::Error::Invalid(e) => e.into(),
+            insights::Error::Store(e) => e.into(),
         }
     }
 }

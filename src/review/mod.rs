@@ -4,12 +4,14 @@
 //! applied by the store only if the draft did not change since it was read,
 //! so the database (not this process) decides races.
 
+mod agent_label;
 pub mod transitions;
 
 use crate::config::Config;
 use crate::model::{Draft, DraftState, Millis, now_ms};
 use crate::storage::{self, DraftChange, DynStore, PendingFilter, StoreEvent};
 use crate::validate;
+use agent_label::{AgentLabels, MAX_AGENT_LABELS};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -39,11 +41,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 static DECISIONS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     prometheus::register_int_counter_vec!(
         "replygate_review_actions_total",
-        "Review actions by kind (claim, release, approve, edit, reject, replace) and agent",
+        "Review actions by kind (claim, release, approve, edit, reject, replace) and agent (agents past a bound count as \"other\")",
         &["action", "agent"]
     )
     .unwrap()
 });
+/// The agents with a series of their own in `DECISIONS`.
+static AGENT_LABELS: LazyLock<AgentLabels> = LazyLock::new(|| AgentLabels::new(MAX_AGENT_LABELS));
 static CREATE_TO_DECISION: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     prometheus::register_histogram!(
         "replygate_review_decision_seconds",
@@ -174,7 +178,9 @@ impl Review {
             };
             match self.store.apply_draft_change(change).await {
                 Ok(draft) => {
-                    DECISIONS.with_label_values(&[action, agent]).inc();
+                    DECISIONS
+                        .with_label_values(&[action, AGENT_LABELS.label(agent)])
+                        .inc();
                     if matches!(draft.state, DraftState::Approved | DraftState::Rejected) {
                         let seconds = |since: Millis| ((now - since).max(0) as f64) / 1000.0;
                         CREATE_TO_DECISION.observe(seconds(draft.created_at));
