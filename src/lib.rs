@@ -2,22 +2,30 @@
 //! help-center knowledge base, labels each draft as AI-written with a
 //! confidence, sends the confident ones on and holds the rest for a human.
 //!
-//! Module map:
-//! - [`api`]: tonic services (Drafts, Review, Knowledge, Insights), health, reflection; the
-//!   tower stack (auth, load limits), TLS; errors -> statuses
-//! - [`auth`]: bearer tokens (kept as hashes), subjects and roles
+//! Module map (a module uses only those below it or beside it, never one
+//! that uses it back: `scripts/module_cycles.py` checks):
+//! - [`api`]: the gRPC edge: tonic services (Drafts, Review, Knowledge, Insights), health,
+//!   reflection, proto <-> domain, every error -> `Status` (`status.rs`); the tower stack:
+//!   `guard.rs` (the shared machinery), `auth.rs` (who is calling), `limits.rs` (load)
 //! - [`http`]: `/healthz` and `/metrics`
 //! - [`app`]: the assembled domain, opened from a [`config::Config`]
-//! - [`drafting`]: the pipeline: validation, language, policy, retrieval, extractive drafter, confidence
-//! - [`knowledge`]: articles, Markdown parsing, the folder sync, the tantivy index
-//! - [`review`]: the review state machine, claims with leases, the queue
-//! - [`delivery`]: the outbox stream and acknowledgements
+//! - [`drafting`]: the pipeline in named stages (validate, detect, policy, mask, retrieve,
+//!   generate, check, score, route, record), each its own module; the LLM client and prompt
+//! - [`knowledge`]: articles (`articles.rs`), Markdown parsing, the folder sync (`sync.rs`),
+//!   the tantivy index and its follower (`follow.rs`), search, BM25 scoring
+//! - [`review`]: the review state machine (pure transitions), claims with leases, the queue
+//! - [`delivery`]: the outbox stream, consumer groups and acknowledgements
 //! - [`insights`]: figures for managers over a time window (the Insights service)
-//! - [`storage`]: the `Store` trait and its SQLite implementation
-//! - [`model`]: records shared by the modules
-//! - [`eval`]: routing evaluation on labeled questions
+//! - [`audit`]: verifies the audit chain the store writes (`storage::chain`)
+//! - [`storage`]: the `Store` trait; one generic `SqlStore<B>` over SQLite and PostgreSQL,
+//!   statements in `storage/queries/*.sql`, migrations by sqlx's migrator, the chain's writer
+//! - [`validate`]: the one vocabulary for refusing input (`Invalid`, text, id, channel rules)
 //! - [`languages`]: the table of supported languages every per-language piece reads
-//! - [`config`], [`telemetry`]
+//! - [`model`]: records shared by the modules; [`auth`]: tokens (as hashes), subjects, roles
+//! - [`eval`]: routing evaluation on labeled questions
+//! - [`config`] (typed, layered by figment), [`telemetry`]
+//!
+//! `replygate bench` lives in the binary (`src/bench/`), not in this library.
 //!
 //! [`run`] starts everything on listeners the caller bound, so tests use the
 //! real server on `127.0.0.1:0`.

@@ -4,7 +4,7 @@
 //!
 //! | stage    | module        | what it does |
 //! |----------|---------------|--------------|
-//! | validate | [`request`]   | the request against the configured limits |
+//! | validate | `request`     | the request against the configured limits |
 //! | detect   | `knowledge::lang` | the customer's language |
 //! | policy   | [`policy`]    | topics that need a person, asking for one, planted instructions |
 //! | mask     | [`mask`]      | personal data out of everything that may reach retrieval or a model |
