@@ -6,6 +6,13 @@
 //! client; a circuit breaker and a concurrency limit sit on top.
 //! The API key is never logged.
 
+mod breaker;
+mod retry;
+
+pub use breaker::Breaker;
+pub use retry::{HttpOutcome, Verdict, backoff, classify, retry_after};
+use retry::{Resilient, RetryPolicy};
+
 use crate::config::{LlmConfig, LlmOutput};
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -62,88 +69,6 @@ impl LlmError {
     }
 }
 
-/// What one HTTP attempt came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpOutcome {
-    Status(u16),
-    Timeout,
-    ConnectFailed,
-    TransportFailed,
-}
-
-/// What to do after an attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Done,
-    Retry(LlmError),
-    Fail(LlmError),
-}
-
-/// Maps an HTTP outcome to what it means: 429, 408, 5xx, timeouts and
-/// connection failures are worth retrying; other 4xx are not.
-pub fn classify(outcome: HttpOutcome) -> Verdict {
-    match outcome {
-        HttpOutcome::Status(s) if (200..300).contains(&s) => Verdict::Done,
-        HttpOutcome::Status(429) => Verdict::Retry(LlmError::RateLimited),
-        HttpOutcome::Status(408) => Verdict::Retry(LlmError::Timeout),
-        HttpOutcome::Status(s) if (500..600).contains(&s) => {
-            Verdict::Retry(LlmError::Unavailable(format!("HTTP {s}")))
-        }
-        HttpOutcome::Status(s) if (400..500).contains(&s) => Verdict::Fail(LlmError::Rejected {
-            status: s,
-            message: String::new(),
-        }),
-        HttpOutcome::Status(s) => {
-            Verdict::Fail(LlmError::Unavailable(format!("unexpected HTTP {s}")))
-        }
-        HttpOutcome::Timeout => Verdict::Retry(LlmError::Timeout),
-        HttpOutcome::ConnectFailed => {
-            Verdict::Retry(LlmError::Unavailable("connection failed".into()))
-        }
-        HttpOutcome::TransportFailed => {
-            Verdict::Retry(LlmError::Unavailable("transport error".into()))
-        }
-    }
-}
-
-/// The wait before retry number `attempt` (0-based): the server's
-/// `Retry-After` when given (capped), else exponential backoff with equal
-/// jitter (`jitter` in 0..1).
-pub fn backoff(
-    attempt: u32,
-    base: Duration,
-    max: Duration,
-    retry_after: Option<Duration>,
-    jitter: f64,
-) -> Duration {
-    if let Some(wait) = retry_after {
-        return wait.min(max);
-    }
-    let exp = base
-        .saturating_mul(2u32.saturating_pow(attempt.min(20)))
-        .min(max);
-    exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
-}
-
-/// `Retry-After` in seconds (integer or decimal), or `retry-after-ms`.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-    {
-        return (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
-    }
-    let secs = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
 static LLM_ATTEMPTS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     prometheus::register_int_counter_vec!(
         "replygate_llm_attempts_total",
@@ -176,101 +101,6 @@ static LLM_ERRORS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     )
     .unwrap()
 });
-
-/// The retry policy applied to each HTTP request.
-#[derive(Debug, Clone)]
-struct RetryPolicy {
-    attempt_timeout: Duration,
-    max_retries: u32,
-    base: Duration,
-    max: Duration,
-}
-
-/// Tower service that runs one request with retries, under async-openai.
-#[derive(Clone)]
-struct Resilient {
-    inner: ReqwestService,
-    policy: Arc<RetryPolicy>,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-#[expect(
-    clippy::wildcard_enum_match_arm,
-    reason = "every other async-openai error is a failed transport"
-)]
-fn outcome_of(e: &OpenAIError) -> HttpOutcome {
-    match e {
-        OpenAIError::Reqwest(r) if r.is_timeout() => HttpOutcome::Timeout,
-        OpenAIError::Reqwest(r) if r.is_connect() => HttpOutcome::ConnectFailed,
-        _ => HttpOutcome::TransportFailed,
-    }
-}
-
-impl tower::Service<HttpRequestFactory> for Resilient {
-    type Response = reqwest::Response;
-    type Error = tower::BoxError;
-    type Future = BoxFuture<Result<reqwest::Response, tower::BoxError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: HttpRequestFactory) -> Self::Future {
-        use tower::ServiceExt;
-        let inner = self.inner.clone();
-        let policy = self.policy.clone();
-        Box::pin(async move {
-            let mut attempt = 0;
-            loop {
-                let svc = inner.clone();
-                let result =
-                    tokio::time::timeout(policy.attempt_timeout, svc.oneshot(request.clone()))
-                        .await;
-                let (outcome, response) = match result {
-                    Err(_) => (HttpOutcome::Timeout, None),
-                    Ok(Err(e)) => (outcome_of(&e), None),
-                    Ok(Ok(r)) => (HttpOutcome::Status(r.status().as_u16()), Some(r)),
-                };
-                let verdict = classify(outcome);
-                LLM_ATTEMPTS
-                    .with_label_values(&[match &verdict {
-                        Verdict::Done => "ok",
-                        Verdict::Retry(e) | Verdict::Fail(e) => e.kind(),
-                    }])
-                    .inc();
-                match verdict {
-                    Verdict::Done => return Ok(response.expect("a status outcome has a response")),
-                    Verdict::Fail(e) => {
-                        // async-openai reads the error body of a response.
-                        return response.ok_or_else(|| Box::new(e) as tower::BoxError);
-                    }
-                    Verdict::Retry(e) => {
-                        if attempt >= policy.max_retries {
-                            return response.ok_or_else(|| Box::new(e) as tower::BoxError);
-                        }
-                        let hint = response.as_ref().and_then(|r| retry_after(r.headers()));
-                        let wait = backoff(
-                            attempt,
-                            policy.base,
-                            policy.max,
-                            hint,
-                            rand::random::<f64>(),
-                        );
-                        tracing::warn!(
-                            attempt,
-                            wait_ms = wait.as_millis() as u64,
-                            error = e.kind(),
-                            "llm attempt failed, retrying"
-                        );
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                    }
-                }
-            }
-        })
-    }
-}
 
 /// Maps what async-openai returned to a domain error.
 pub fn from_openai(e: OpenAIError) -> LlmError {
@@ -305,58 +135,6 @@ pub fn from_openai(e: OpenAIError) -> LlmError {
                 Err(b) => LlmError::Unavailable(b.to_string()),
             },
         },
-    }
-}
-
-/// Opens after `threshold` consecutive failed calls; after `open_for` one call may try again.
-pub struct Breaker {
-    failures: AtomicU32,
-    open_until_ms: AtomicI64,
-    threshold: u32,
-    open_for_ms: i64,
-}
-
-impl Breaker {
-    pub fn new(threshold: u32, open_for: Duration) -> Breaker {
-        Breaker {
-            failures: AtomicU32::new(0),
-            open_until_ms: AtomicI64::new(0),
-            threshold: threshold.max(1),
-            open_for_ms: open_for.as_millis() as i64,
-        }
-    }
-
-    /// Err while open. Past the open period, the first caller gets through (half-open).
-    pub fn check(&self, now_ms: i64) -> Result<(), LlmError> {
-        if self.failures.load(Ordering::Acquire) < self.threshold {
-            return Ok(());
-        }
-        let until = self.open_until_ms.load(Ordering::Acquire);
-        if now_ms < until {
-            return Err(LlmError::BreakerOpen);
-        }
-        // Half-open: let one call through, keep the others out for another period.
-        match self.open_until_ms.compare_exchange(
-            until,
-            now_ms + self.open_for_ms,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(LlmError::BreakerOpen),
-        }
-    }
-
-    pub fn record(&self, success: bool, now_ms: i64) {
-        if success {
-            self.failures.store(0, Ordering::Release);
-            return;
-        }
-        let n = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        if n >= self.threshold {
-            self.open_until_ms
-                .store(now_ms + self.open_for_ms, Ordering::Release);
-        }
     }
 }
 
@@ -643,114 +421,4 @@ impl LlmClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limits_server_errors_and_timeouts_are_retried_other_client_errors_are_not() {
-        assert_eq!(classify(HttpOutcome::Status(200)), Verdict::Done);
-        assert_eq!(
-            classify(HttpOutcome::Status(429)),
-            Verdict::Retry(LlmError::RateLimited)
-        );
-        assert!(matches!(
-            classify(HttpOutcome::Status(503)),
-            Verdict::Retry(LlmError::Unavailable(_))
-        ));
-        assert!(matches!(
-            classify(HttpOutcome::Status(500)),
-            Verdict::Retry(_)
-        ));
-        assert_eq!(
-            classify(HttpOutcome::Timeout),
-            Verdict::Retry(LlmError::Timeout)
-        );
-        assert!(matches!(
-            classify(HttpOutcome::ConnectFailed),
-            Verdict::Retry(LlmError::Unavailable(_))
-        ));
-        assert!(matches!(
-            classify(HttpOutcome::Status(400)),
-            Verdict::Fail(LlmError::Rejected { status: 400, .. })
-        ));
-        assert!(matches!(
-            classify(HttpOutcome::Status(401)),
-            Verdict::Fail(LlmError::Rejected { status: 401, .. })
-        ));
-        assert!(matches!(
-            classify(HttpOutcome::Status(404)),
-            Verdict::Fail(_)
-        ));
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_honours_retry_after() {
-        let base = Duration::from_millis(100);
-        let max = Duration::from_secs(2);
-        assert_eq!(backoff(0, base, max, None, 1.0), Duration::from_millis(100));
-        assert_eq!(backoff(2, base, max, None, 1.0), Duration::from_millis(400));
-        assert_eq!(backoff(2, base, max, None, 0.0), Duration::from_millis(200));
-        assert_eq!(backoff(10, base, max, None, 1.0), max);
-        assert_eq!(
-            backoff(0, base, max, Some(Duration::from_secs(1)), 0.3),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            backoff(0, base, max, Some(Duration::from_secs(60)), 0.3),
-            max
-        );
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds_or_milliseconds() {
-        let mut h = reqwest::header::HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert("retry-after", "2".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert("retry-after-ms", "150".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
-        let mut bad = reqwest::header::HeaderMap::new();
-        bad.insert(
-            "retry-after",
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&bad), None);
-    }
-
-    #[test]
-    fn the_breaker_opens_after_consecutive_failures_and_half_opens_later() {
-        let b = Breaker::new(3, Duration::from_millis(1000));
-        b.record(false, 0);
-        b.record(false, 0);
-        assert!(b.check(0).is_ok());
-        b.record(false, 10);
-        assert_eq!(b.check(20), Err(LlmError::BreakerOpen));
-        assert!(
-            b.check(1011).is_ok(),
-            "one trial call after the open period"
-        );
-        assert_eq!(
-            b.check(1012),
-            Err(LlmError::BreakerOpen),
-            "only one at a time"
-        );
-        b.record(true, 1100);
-        assert!(b.check(1101).is_ok());
-    }
-
-    #[test]
-    fn a_response_without_optional_fields_is_read() {
-        let v = json!({ "choices": [{ "message": { "content": "hi" }, "finish_reason": "" }] });
-        let c = completion_from(&v).unwrap();
-        assert_eq!(c.content, "hi");
-        assert!(c.logprobs.is_empty());
-        let with = json!({ "choices": [{ "message": { "content": "hi", "reasoning_content": "x" }, "logprobs": { "content": [{ "token": "hi", "logprob": -0.1 }] } }], "usage": { "prompt_tokens": 7, "completion_tokens": 1 }, "service_tier": "odd" });
-        let c = completion_from(&with).unwrap();
-        assert_eq!(c.logprobs, vec![-0.1]);
-        assert_eq!((c.prompt_tokens, c.completion_tokens), (7, 1));
-        assert!(completion_from(&json!({ "choices": [] })).is_err());
-        assert!(
-            completion_from(&json!({ "choices": [{ "message": { "content": null } }] })).is_err()
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,107 @@
+use super::*;
+
+#[test]
+fn rate_limits_server_errors_and_timeouts_are_retried_other_client_errors_are_not() {
+    assert_eq!(classify(HttpOutcome::Status(200)), Verdict::Done);
+    assert_eq!(
+        classify(HttpOutcome::Status(429)),
+        Verdict::Retry(LlmError::RateLimited)
+    );
+    assert!(matches!(
+        classify(HttpOutcome::Status(503)),
+        Verdict::Retry(LlmError::Unavailable(_))
+    ));
+    assert!(matches!(
+        classify(HttpOutcome::Status(500)),
+        Verdict::Retry(_)
+    ));
+    assert_eq!(
+        classify(HttpOutcome::Timeout),
+        Verdict::Retry(LlmError::Timeout)
+    );
+    assert!(matches!(
+        classify(HttpOutcome::ConnectFailed),
+        Verdict::Retry(LlmError::Unavailable(_))
+    ));
+    assert!(matches!(
+        classify(HttpOutcome::Status(400)),
+        Verdict::Fail(LlmError::Rejected { status: 400, .. })
+    ));
+    assert!(matches!(
+        classify(HttpOutcome::Status(401)),
+        Verdict::Fail(LlmError::Rejected { status: 401, .. })
+    ));
+    assert!(matches!(
+        classify(HttpOutcome::Status(404)),
+        Verdict::Fail(_)
+    ));
+}
+
+#[test]
+fn backoff_grows_is_capped_and_honours_retry_after() {
+    let base = Duration::from_millis(100);
+    let max = Duration::from_secs(2);
+    assert_eq!(backoff(0, base, max, None, 1.0), Duration::from_millis(100));
+    assert_eq!(backoff(2, base, max, None, 1.0), Duration::from_millis(400));
+    assert_eq!(backoff(2, base, max, None, 0.0), Duration::from_millis(200));
+    assert_eq!(backoff(10, base, max, None, 1.0), max);
+    assert_eq!(
+        backoff(0, base, max, Some(Duration::from_secs(1)), 0.3),
+        Duration::from_secs(1)
+    );
+    assert_eq!(
+        backoff(0, base, max, Some(Duration::from_secs(60)), 0.3),
+        max
+    );
+}
+
+#[test]
+fn retry_after_is_read_in_seconds_or_milliseconds() {
+    let mut h = reqwest::header::HeaderMap::new();
+    assert_eq!(retry_after(&h), None);
+    h.insert("retry-after", "2".parse().unwrap());
+    assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+    h.insert("retry-after-ms", "150".parse().unwrap());
+    assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
+    let mut bad = reqwest::header::HeaderMap::new();
+    bad.insert(
+        "retry-after",
+        "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+    );
+    assert_eq!(retry_after(&bad), None);
+}
+
+#[test]
+fn the_breaker_opens_after_consecutive_failures_and_half_opens_later() {
+    let b = Breaker::new(3, Duration::from_millis(1000));
+    b.record(false, 0);
+    b.record(false, 0);
+    assert!(b.check(0).is_ok());
+    b.record(false, 10);
+    assert_eq!(b.check(20), Err(LlmError::BreakerOpen));
+    assert!(
+        b.check(1011).is_ok(),
+        "one trial call after the open period"
+    );
+    assert_eq!(
+        b.check(1012),
+        Err(LlmError::BreakerOpen),
+        "only one at a time"
+    );
+    b.record(true, 1100);
+    assert!(b.check(1101).is_ok());
+}
+
+#[test]
+fn a_response_without_optional_fields_is_read() {
+    let v = json!({ "choices": [{ "message": { "content": "hi" }, "finish_reason": "" }] });
+    let c = completion_from(&v).unwrap();
+    assert_eq!(c.content, "hi");
+    assert!(c.logprobs.is_empty());
+    let with = json!({ "choices": [{ "message": { "content": "hi", "reasoning_content": "x" }, "logprobs": { "content": [{ "token": "hi", "logprob": -0.1 }] } }], "usage": { "prompt_tokens": 7, "completion_tokens": 1 }, "service_tier": "odd" });
+    let c = completion_from(&with).unwrap();
+    assert_eq!(c.logprobs, vec![-0.1]);
+    assert_eq!((c.prompt_tokens, c.completion_tokens), (7, 1));
+    assert!(completion_from(&json!({ "choices": [] })).is_err());
+    assert!(completion_from(&json!({ "choices": [{ "message": { "content": null } }] })).is_err());
+}
