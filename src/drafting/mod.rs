@@ -162,10 +162,25 @@ impl Drafter {
         r: &DraftRequest,
         deltas: Option<&mpsc::Sender<String>>,
     ) -> Result<Composed> {
-        let channel = metrics::stage("validate", || -> Result<String> {
+        let channel = self.checked(r)?;
+        self.compose_checked(r, channel, deltas).await
+    }
+
+    /// Stage "validate": the request against the limits; its routing channel.
+    fn checked(&self, r: &DraftRequest) -> Result<String> {
+        metrics::stage("validate", || {
             self.validate(r)?;
             Ok(validate::channel(&r.channel)?)
-        })?;
+        })
+    }
+
+    /// The stages after "validate", for a request that passed it.
+    async fn compose_checked(
+        &self,
+        r: &DraftRequest,
+        channel: String,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> Result<Composed> {
         let Read {
             locale,
             mut flags,
@@ -238,7 +253,7 @@ impl Drafter {
         r: DraftRequest,
         deltas: Option<&mpsc::Sender<String>>,
     ) -> Result<Draft> {
-        self.validate(&r)?;
+        let channel = self.checked(&r)?;
         if !r.request_id.is_empty() {
             let key = storage::RequestKey {
                 caller: r.caller.clone(),
@@ -249,7 +264,7 @@ impl Drafter {
                 return Ok(existing);
             }
         }
-        let composed = self.compose_streaming(&r, deltas).await?;
+        let composed = self.compose_checked(&r, channel, deltas).await?;
         let created = self
             .store
             .create_draft(record::new_draft(&r, composed, now_ms()))
