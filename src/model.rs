@@ -221,6 +221,18 @@ impl Delivery {
             caller: draft.caller.clone(),
         }
     }
+
+    /// The audit event that records this delivery: the store seals it with
+    /// the cursor it assigns and the delivery's digest.
+    pub fn created_event(&self, draft: &Draft) -> AuditEvent {
+        AuditEvent::new(
+            "delivery_created",
+            &self.author,
+            draft,
+            serde_json::json!({}),
+            self.created_at,
+        )
+    }
 }
 
 /// One entry of the audit trail.

@@ -7,6 +7,7 @@
 mod common;
 
 use replygate::config::DatabaseConfig;
+use replygate::drafting::record;
 use replygate::model::{
     Article, AuditEvent, Confidence, CustomerMessage, Delivery, Draft, DraftState, Level, new_id,
     now_ms,
@@ -231,7 +232,12 @@ fn new_draft_in(
         serde_json::json!({"level": draft.confidence.level.as_str()}),
         now,
     )];
-    let delivery = auto_approved.then(|| Delivery::for_draft(&draft, "ai", now));
+    let mut events = events;
+    let delivery = auto_approved.then(|| {
+        let delivery = Delivery::for_draft(&draft, "ai", now);
+        events.push(delivery.created_event(&draft));
+        delivery
+    });
     let superseded = AuditEvent::new(
         "draft_superseded",
         "system",
@@ -245,7 +251,7 @@ fn new_draft_in(
         events,
         delivery,
         if_held: None,
-        superseded,
+        earlier: record::earlier(superseded),
     }
 }
 
@@ -291,15 +297,13 @@ fn approve(draft: &Draft, agent: &str) -> DraftChange {
     next.claimed_by = String::new();
     next.claim_expires_at = None;
     next.updated_at = now;
+    let delivery = Delivery::for_draft(&next, agent, now);
     DraftChange {
-        events: vec![AuditEvent::new(
-            "draft_approved",
-            agent,
-            draft,
-            serde_json::json!({}),
-            now,
-        )],
-        delivery: Some(Delivery::for_draft(&next, agent, now)),
+        events: vec![
+            AuditEvent::new("draft_approved", agent, draft, serde_json::json!({}), now),
+            delivery.created_event(&next),
+        ],
+        delivery: Some(delivery),
         draft: next,
         expected_revision: draft.revision,
     }

@@ -36,20 +36,26 @@ pub struct Finding {
 /// per passage version and kept with the passage's facts (`passages.rs`).
 #[derive(Debug, Default)]
 pub struct Source {
-    /// Its words, lowercase and accent-free.
-    words: Vec<String>,
     /// Its numbers, as digits.
     numbers: HashSet<String>,
     /// Its web addresses, as compared.
     urls: HashSet<String>,
     /// Its e-mail addresses and phone numbers, as compared.
     contacts: HashSet<String>,
+    /// The kinds of commitment it speaks of (`reply_checks.toml`).
+    commitments: HashSet<&'static str>,
 }
 
 impl Source {
     pub fn of(text: &str) -> Source {
+        let words = fold(text);
         Source {
-            words: fold(text),
+            commitments: WORDS
+                .commitments
+                .iter()
+                .filter(|(_, entries)| any_occurs(&words, entries).is_some())
+                .map(|(kind, _)| kind.as_str())
+                .collect(),
             numbers: numbers(text),
             urls: URL.find_iter(text).map(|m| url_key(m.as_str())).collect(),
             contacts: pii::contacts(text).iter().map(|c| contact_key(c)).collect(),
@@ -202,7 +208,7 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
         let spoken_of = e
             .given
             .iter()
-            .any(|g| any_occurs(&g.words, entries).is_some());
+            .any(|g| g.commitments.contains(kind.as_str()));
         if let Some(entry) = any_occurs(&reply_words, entries)
             && !spoken_of
         {

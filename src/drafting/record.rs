@@ -7,9 +7,9 @@
 use super::Composed;
 use super::request::DraftRequest;
 use crate::model::{
-    AI_ACTOR, AuditEvent, CustomerMessage, Delivery, Draft, DraftState, Reason, new_id,
+    AI_ACTOR, AuditEvent, CustomerMessage, Delivery, Draft, DraftState, Millis, Reason, new_id,
 };
-use crate::storage::{HeldDraft, NewDraft};
+use crate::storage::{EarlierDrafts, HeldDraft, NewDraft};
 
 /// The records for `composed`, the reply to `r`, at `now`.
 pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
@@ -71,8 +71,7 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
         ),
     ];
     let if_held = held(&draft, &events);
-    // A newer message makes the conversation's undecided drafts obsolete.
-    let superseded = AuditEvent {
+    let superseded_event = AuditEvent {
         seq: 0,
         at: now,
         kind: "draft_superseded".into(),
@@ -90,7 +89,9 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
             serde_json::json!({ "level": draft.confidence.level.as_str() }),
             now,
         ));
-        Delivery::for_draft(&draft, AI_ACTOR, now)
+        let delivery = Delivery::for_draft(&draft, AI_ACTOR, now);
+        events.push(delivery.created_event(&draft));
+        delivery
     });
     NewDraft {
         message,
@@ -98,8 +99,49 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
         events,
         delivery,
         if_held: Some(if_held),
-        superseded,
+        earlier: earlier(superseded_event),
     }
+}
+
+/// The rules for a conversation's earlier drafts when a new message
+/// arrives; `superseded_event` is what each superseded one gets.
+pub fn earlier(superseded_event: AuditEvent) -> EarlierDrafts {
+    EarlierDrafts {
+        supersede,
+        superseded_event,
+        holds: waits_for_person,
+    }
+}
+
+/// Whether a draft is still undecided: nobody approved, rejected or replaced it yet.
+fn undecided(d: &Draft) -> bool {
+    match d.state {
+        DraftState::PendingReview | DraftState::Claimed => true,
+        DraftState::Approved
+        | DraftState::Rejected
+        | DraftState::AutoApproved
+        | DraftState::Superseded
+        | DraftState::Delivered => false,
+    }
+}
+
+/// A newer message makes its conversation's undecided drafts obsolete (a
+/// claim on one lapses with it), except those a policy sent to a person:
+/// they stay in the queue until an agent decides them.
+fn supersede(d: &Draft, now: Millis) -> Option<Draft> {
+    (undecided(d) && !d.needs_person).then(|| Draft {
+        state: DraftState::Superseded,
+        claimed_by: String::new(),
+        claim_expires_at: None,
+        updated_at: now,
+        ..d.clone()
+    })
+}
+
+/// While a draft a policy sent to a person is undecided, nothing else in
+/// its conversation goes out on its own.
+fn waits_for_person(d: &Draft) -> bool {
+    undecided(d) && d.needs_person
 }
 
 /// The new draft as written while its conversation waits for a person: held
@@ -161,7 +203,12 @@ mod tests {
         let new = new_draft(&request(), composed(DraftState::AutoApproved), 1_000);
         assert_eq!(
             kinds(&new.events),
-            ["message_received", "draft_created", "draft_auto_approved"]
+            [
+                "message_received",
+                "draft_created",
+                "draft_auto_approved",
+                "delivery_created"
+            ]
         );
         let delivery = new.delivery.expect("a delivery");
         assert_eq!(delivery.draft_id, new.draft.id);
@@ -169,10 +216,11 @@ mod tests {
         assert_eq!(new.draft.request_id.as_deref(), Some("m-1"));
         assert_eq!(new.draft.caller, "platform-a");
         assert!(new.draft.ai_generated);
-        assert_eq!(new.superseded.kind, "draft_superseded");
-        assert_eq!(new.superseded.actor, "system");
-        assert_eq!(new.superseded.detail["by_draft"], new.draft.id.as_str());
-        assert_eq!(new.superseded.detail["by_message"], new.message.id.as_str());
+        let superseded = &new.earlier.superseded_event;
+        assert_eq!(superseded.kind, "draft_superseded");
+        assert_eq!(superseded.actor, "system");
+        assert_eq!(superseded.detail["by_draft"], new.draft.id.as_str());
+        assert_eq!(superseded.detail["by_message"], new.message.id.as_str());
     }
 
     #[test]
@@ -197,5 +245,46 @@ mod tests {
             Some("conversation_waits_for_person")
         );
         assert_eq!(kinds(&held.events), ["message_received", "draft_created"]);
+    }
+
+    #[test]
+    fn a_new_message_supersedes_undecided_drafts_but_not_those_a_person_must_see() {
+        let new = new_draft(&request(), composed(DraftState::PendingReview), 1_000);
+        let mut claimed = new.draft.clone();
+        claimed.state = DraftState::Claimed;
+        claimed.claimed_by = "ana".into();
+        claimed.claim_expires_at = Some(5_000);
+        let gone = supersede(&claimed, 2_000).expect("an undecided draft is superseded");
+        assert_eq!(gone.state, DraftState::Superseded);
+        assert_eq!(
+            (gone.claimed_by.as_str(), gone.claim_expires_at),
+            ("", None)
+        );
+        assert_eq!(gone.updated_at, 2_000);
+        assert_eq!(
+            gone.revision, claimed.revision,
+            "the store counts revisions"
+        );
+        assert!(!waits_for_person(&claimed));
+
+        let mut flagged = claimed.clone();
+        flagged.needs_person = true;
+        assert_eq!(supersede(&flagged, 2_000), None);
+        assert!(waits_for_person(&flagged));
+
+        for decided in [
+            DraftState::Approved,
+            DraftState::Rejected,
+            DraftState::AutoApproved,
+            DraftState::Superseded,
+            DraftState::Delivered,
+        ] {
+            let d = Draft {
+                state: decided,
+                ..flagged.clone()
+            };
+            assert_eq!(supersede(&d, 2_000), None, "{decided:?} is decided");
+            assert!(!waits_for_person(&d), "{decided:?} holds nothing");
+        }
     }
 }

@@ -173,6 +173,7 @@ pub fn approve(
         ));
     }
     let delivery = Delivery::for_draft(&next, agent, now);
+    events.push(delivery.created_event(&next));
     Ok(Transition {
         draft: next,
         events,
@@ -210,7 +211,9 @@ pub fn reject(
                 json!({ "replacement": text }),
                 now,
             ));
-            Some(Delivery::for_draft(&next, agent, now))
+            let delivery = Delivery::for_draft(&next, agent, now);
+            events.push(delivery.created_event(&next));
+            Some(delivery)
         }
         None => {
             next.final_body = String::new();

@@ -144,15 +144,27 @@ pub struct NewDraft {
     pub draft: Draft,
     pub events: Vec<AuditEvent>,
     pub delivery: Option<Delivery>,
-    /// What to write instead when the conversation waits for a person (an
-    /// open draft of it has `needs_person`): the draft held for review. The
-    /// store decides which, in the transaction, so a decision racing the new
-    /// message cannot let it slip out unreviewed. None: write `draft` as is.
+    /// What to write instead when the conversation waits for a person
+    /// (`earlier.holds` says so of one of its undecided drafts): the draft
+    /// held for review. None: write `draft` as is.
     pub if_held: Option<HeldDraft>,
-    /// The event each superseded draft gets (its `draft_id` set to that
-    /// draft's). The new message supersedes its conversation's undecided
-    /// drafts (pending or claimed), but not those waiting for a person.
-    pub superseded: AuditEvent,
+    /// What the new message does to its conversation's earlier drafts.
+    pub earlier: EarlierDrafts,
+}
+
+/// The domain's rules for a conversation's earlier undecided drafts (pending
+/// or claimed) when a new message arrives. The store applies them inside the
+/// write transaction, to the drafts as they are there, so a decision racing
+/// the new message is seen: a draft decided meanwhile is read again and the
+/// rules asked again.
+#[derive(Debug, Clone)]
+pub struct EarlierDrafts {
+    /// The draft as the new message leaves it (superseded), or None to leave it be.
+    pub supersede: fn(&Draft, Millis) -> Option<Draft>,
+    /// The event each superseded draft gets (its `draft_id` set to that draft's).
+    pub superseded_event: AuditEvent,
+    /// Whether the draft makes its conversation wait for a person.
+    pub holds: fn(&Draft) -> bool,
 }
 
 /// A new draft as written while its conversation waits for a person.

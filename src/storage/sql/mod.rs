@@ -192,22 +192,8 @@ where
                     let d = &change.draft;
                     // Compare-and-swap on the revision: of two agents (or replicas)
                     // acting on one draft, the database lets exactly one through.
-                    let updated: Option<String> = sqlx::query_scalar(queries::UPDATE_DRAFT)
-                        .bind(d.state.as_str())
-                        .bind(&d.final_body)
-                        .bind(&d.disclosure)
-                        .bind(d.ai_generated)
-                        .bind(d.human_reviewed)
-                        .bind(&d.reviewed_by)
-                        .bind(&d.claimed_by)
-                        .bind(d.claim_expires_at)
-                        .bind(&d.reject_reason)
-                        .bind(d.updated_at)
-                        .bind(&d.id)
-                        .bind(change.expected_revision)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if updated.is_none() {
+                    let updated = Self::update_draft(&mut *tx, d, change.expected_revision).await?;
+                    if !updated {
                         return Err(Error::Conflict);
                     }
                     let mut events = change.events.clone();
@@ -216,8 +202,7 @@ where
                     }];
                     let mut delivered = None;
                     if let Some(delivery) = &change.delivery {
-                        let (cursor, event) = Self::insert_delivery(&mut *tx, delivery, d).await?;
-                        events.push(event);
+                        let cursor = Self::insert_delivery(&mut *tx, delivery).await?;
                         announced.push(StoreEvent::DeliveryCreated { cursor });
                         delivered = Some((cursor, delivery));
                     }

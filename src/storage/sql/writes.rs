@@ -2,9 +2,16 @@
 //! audit chain, the outbox.
 
 use super::{Conn, DbRow, SqlBackend, SqlStore, json, queries, request_key};
-use crate::model::{AuditEvent, Delivery, Draft};
-use crate::storage::{CreatedDraft, Error, NewDraft, RequestKey, Result, StoreEvent};
+use crate::model::{AuditEvent, Delivery, Draft, Millis};
+use crate::storage::{
+    CreatedDraft, EarlierDrafts, Error, NewDraft, RequestKey, Result, StoreEvent,
+};
 use sqlx::{Database, Decode, Encode, Type};
+
+/// How often one earlier draft may change under a new message's write
+/// (each time another transaction decided it first) before the write gives
+/// up with a conflict; reached only under a storm of decisions on one draft.
+const MAX_RACES: usize = 8;
 
 impl<B> SqlStore<B>
 where
@@ -78,12 +85,8 @@ where
         Ok(())
     }
 
-    /// Writes the delivery; returns its cursor and the audit event to append.
-    pub(super) async fn insert_delivery(
-        tx: &mut Conn<B::Db>,
-        d: &Delivery,
-        draft: &Draft,
-    ) -> Result<(u64, AuditEvent)> {
+    /// Writes the delivery; returns its cursor.
+    pub(super) async fn insert_delivery(tx: &mut Conn<B::Db>, d: &Delivery) -> Result<u64> {
         B::lock_outbox(tx).await?;
         let cursor: i64 = sqlx::query_scalar(queries::INSERT_DELIVERY)
             .bind(&d.draft_id)
@@ -99,14 +102,7 @@ where
             .bind(d.created_at)
             .fetch_one(&mut *tx)
             .await?;
-        let event = AuditEvent::new(
-            "delivery_created",
-            &d.author,
-            draft,
-            serde_json::json!({ "cursor": cursor }),
-            d.created_at,
-        );
-        Ok((cursor as u64, event))
+        Ok(cursor as u64)
     }
 
     pub(super) async fn fetch_draft(tx: &mut Conn<B::Db>, id: &str) -> Result<Option<Draft>> {
@@ -131,6 +127,69 @@ where
             .fetch_optional(executor)
             .await?;
         row.as_ref().map(Self::draft_from_row).transpose()
+    }
+
+    /// Applies the domain's rules to the conversation's undecided drafts:
+    /// supersedes those the rules say (compare-and-swap on each one's
+    /// revision; one decided meanwhile is read again and asked again) and
+    /// tells whether one holds the conversation for a person.
+    async fn apply_earlier(
+        tx: &mut Conn<B::Db>,
+        conversation_id: &str,
+        now: Millis,
+        rules: &EarlierDrafts,
+    ) -> Result<(Vec<String>, bool)> {
+        let rows = sqlx::query(queries::UNDECIDED_DRAFTS)
+            .bind(conversation_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut superseded = Vec::new();
+        let mut waiting = false;
+        for row in &rows {
+            let mut current = Self::draft_from_row(row)?;
+            for attempt in 0.. {
+                if attempt == MAX_RACES {
+                    return Err(Error::Conflict);
+                }
+                let Some(next) = (rules.supersede)(&current, now) else {
+                    waiting |= (rules.holds)(&current);
+                    break;
+                };
+                if Self::update_draft(&mut *tx, &next, current.revision).await? {
+                    superseded.push(next.id);
+                    break;
+                }
+                match Self::fetch_draft(&mut *tx, &current.id).await? {
+                    Some(d) => current = d,
+                    None => break,
+                }
+            }
+        }
+        Ok((superseded, waiting))
+    }
+
+    /// Writes a draft's decision fields if it is still at `expected_revision`.
+    pub(super) async fn update_draft(
+        tx: &mut Conn<B::Db>,
+        d: &Draft,
+        expected_revision: i64,
+    ) -> Result<bool> {
+        let updated: Option<String> = sqlx::query_scalar(queries::UPDATE_DRAFT)
+            .bind(d.state.as_str())
+            .bind(&d.final_body)
+            .bind(&d.disclosure)
+            .bind(d.ai_generated)
+            .bind(d.human_reviewed)
+            .bind(&d.reviewed_by)
+            .bind(&d.claimed_by)
+            .bind(d.claim_expires_at)
+            .bind(&d.reject_reason)
+            .bind(d.updated_at)
+            .bind(&d.id)
+            .bind(expected_revision)
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok(updated.is_some())
     }
 
     pub(super) async fn insert_new_draft(&self, new: NewDraft) -> Result<CreatedDraft> {
@@ -177,40 +236,31 @@ where
                         .execute(&mut *tx)
                         .await?;
 
-                    // A newer message makes the conversation's undecided drafts
-                    // obsolete, but those a policy sent to a person: they stay in
-                    // the queue until an agent decides them.
-                    let superseded: Vec<(String,)> = sqlx::query_as(queries::SUPERSEDE_OPEN_DRAFTS)
-                        .bind(m.received_at)
-                        .bind(&m.conversation_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let superseded: Vec<String> = superseded.into_iter().map(|(id,)| id).collect();
+                    let (superseded, waiting) = Self::apply_earlier(
+                        &mut *tx,
+                        &m.conversation_id,
+                        m.received_at,
+                        &new.earlier,
+                    )
+                    .await?;
                     let mut events: Vec<AuditEvent> = superseded
                         .iter()
                         .map(|id| AuditEvent {
                             draft_id: id.clone(),
-                            ..new.superseded.clone()
+                            ..new.earlier.superseded_event.clone()
                         })
                         .collect();
 
-                    // While an earlier draft waits for a person, nothing else in
-                    // the conversation goes out on its own.
-                    let waiting: Option<String> =
-                        sqlx::query_scalar(queries::DRAFT_WAITING_FOR_PERSON)
-                            .bind(&m.conversation_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
                     let NewDraft {
                         message: _,
                         draft,
                         events: new_events,
                         delivery,
                         if_held,
-                        superseded: _,
+                        earlier: _,
                     } = &new;
                     let (d, new_events, delivery) = match (waiting, if_held) {
-                        (Some(_), Some(held)) => (&held.draft, &held.events, &None),
+                        (true, Some(held)) => (&held.draft, &held.events, &None),
                         _ => (draft, new_events, delivery),
                     };
                     sqlx::query(queries::INSERT_DRAFT)
@@ -254,8 +304,7 @@ where
                     });
                     let mut delivered = None;
                     if let Some(delivery) = delivery {
-                        let (cursor, event) = Self::insert_delivery(&mut *tx, delivery, d).await?;
-                        events.push(event);
+                        let cursor = Self::insert_delivery(&mut *tx, delivery).await?;
                         announced.push(StoreEvent::DeliveryCreated { cursor });
                         delivered = Some((cursor, delivery));
                     }
