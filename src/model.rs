@@ -385,28 +385,19 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}')
 }
 
-/// RFC 3339 UTC form of a millisecond timestamp ("2026-11-23T15:04:05.123Z").
+/// RFC 3339 UTC form of a millisecond timestamp, always with milliseconds
+/// ("2026-11-23T15:04:05.123Z").
 pub fn rfc3339(ms: Millis) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let t = prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    };
+    let mut s = t.to_string();
+    // prost-types writes no fraction for a whole second; this form keeps ".000".
+    if t.nanos == 0 {
+        s.insert_str(s.len() - 1, ".000");
+    }
+    s
 }
 
 #[cfg(test)]
@@ -418,5 +409,29 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_795_442_645_123), "2026-11-23T14:04:05.123Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn rfc3339_has_milliseconds_on_whole_seconds_and_before_1970() {
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339(1_795_442_645_000), "2026-11-23T14:04:05.000Z");
+        assert_eq!(rfc3339(1_795_442_645_020), "2026-11-23T14:04:05.020Z");
+    }
+
+    #[test]
+    fn rfc3339_reads_back_as_the_same_instant() {
+        for ms in [
+            0,
+            -1,
+            999,
+            1_000,
+            951_782_400_000,
+            1_795_442_645_123,
+            -62_135_596_800_000,
+        ] {
+            let s = rfc3339(ms);
+            let t: prost_types::Timestamp = s.parse().unwrap();
+            assert_eq!(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000, ms, "{s}");
+        }
     }
 }

@@ -10,8 +10,8 @@ mod breaker;
 mod retry;
 
 pub use breaker::Breaker;
+use retry::{Attempt, RetryPolicy, resilient};
 pub use retry::{HttpOutcome, Verdict, backoff, classify, retry_after};
-use retry::{Resilient, RetryPolicy};
 
 use crate::config::{LlmConfig, LlmOutput};
 use async_openai::Client;
@@ -21,8 +21,8 @@ use async_openai::middleware::{HttpRequestFactory, ReqwestService};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, Ordering};
-use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -244,16 +244,17 @@ impl LlmClient {
             .connect_timeout(Duration::from_millis(config.timeout_ms.min(5_000)))
             .build()
             .map_err(|e| format!("llm http client: {e}"))?;
-        let policy = RetryPolicy {
-            attempt_timeout: Duration::from_millis(config.timeout_ms),
-            max_retries: config.max_retries,
-            base: Duration::from_millis(config.backoff_base_ms),
-            max: Duration::from_millis(config.backoff_max_ms),
-        };
-        let service = Resilient {
-            inner: ReqwestService::new(http),
-            policy: Arc::new(policy),
-        };
+        let service = resilient(
+            Attempt::new(
+                ReqwestService::new(http),
+                Duration::from_millis(config.timeout_ms),
+            ),
+            RetryPolicy::new(
+                config.max_retries,
+                Duration::from_millis(config.backoff_base_ms),
+                Duration::from_millis(config.backoff_max_ms),
+            ),
+        );
         let openai = OpenAIConfig::new()
             .with_api_base(config.base_url.trim_end_matches('/'))
             .with_api_key(config.api_key.expose());

@@ -3,19 +3,19 @@
 //! signals, and an injection marker planted in a passage. An article's text
 //! changes only with its version, while every draft that retrieves it needs
 //! the same facts, so they are worked out once per passage version and kept
-//! in a bounded cache.
+//! in a bounded least-recently-used cache.
 
 use super::checks::Source;
 use super::confidence::{self, LineMatch};
 use super::policy::Policy;
 use crate::knowledge::{ArticleHit, PassageHit, lang};
-use std::collections::HashMap;
+use lru::LruCache;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use tantivy::tokenizer::TextAnalyzer;
 
-/// Passages kept; when full, the cache starts over (articles change rarely,
-/// so it refills with what is retrieved now).
-const CAPACITY: usize = 8192;
+/// Passages kept; when full, the least recently used one makes room.
+const CAPACITY: NonZeroUsize = NonZeroUsize::new(8192).unwrap();
 
 /// What one passage (or an article's title) says to the drafter.
 #[derive(Debug, Default)]
@@ -38,9 +38,14 @@ struct Key {
 }
 
 /// The facts of recently retrieved passages, by article version.
-#[derive(Default)]
 pub struct FactsCache {
-    entries: Mutex<HashMap<Key, Arc<PassageFacts>>>,
+    entries: Mutex<LruCache<Key, Arc<PassageFacts>>>,
+}
+
+impl Default for FactsCache {
+    fn default() -> FactsCache {
+        FactsCache::with_capacity(CAPACITY)
+    }
 }
 
 /// The facts of one retrieved article: its title's, then each passage's.
@@ -60,6 +65,12 @@ impl ArticleFacts {
 }
 
 impl FactsCache {
+    fn with_capacity(capacity: NonZeroUsize) -> FactsCache {
+        FactsCache {
+            entries: Mutex::new(LruCache::new(capacity)),
+        }
+    }
+
     /// The facts of `hit`, analyzed with the analyzer for `locale` where not cached.
     pub fn article(&self, hit: &ArticleHit, locale: &str, policy: &Policy) -> ArticleFacts {
         let analyzer_key = lang::analyzer_key(locale);
@@ -98,15 +109,11 @@ impl FactsCache {
         }
         // Worked out outside the lock; two drafts may both do it once.
         let facts = Arc::new(make());
-        let mut entries = self.lock();
-        if entries.len() >= CAPACITY {
-            entries.clear();
-        }
-        entries.insert(key, facts.clone());
+        self.lock().put(key, facts.clone());
         facts
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<PassageFacts>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Key, Arc<PassageFacts>>> {
         // The map holds no invariant a panicking holder could break.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -206,5 +213,34 @@ mod tests {
         let again = cache.article(&hit(1, "whatever the text says now"), "en", &policy);
         assert_eq!(again.passages[0].injection, None);
         assert_eq!(again.passages[0].lines, clean.passages[0].lines);
+    }
+
+    #[test]
+    fn a_full_cache_evicts_the_least_recently_used_passage_not_everything() {
+        let cache = FactsCache::with_capacity(NonZeroUsize::new(2).unwrap());
+        let key = |id: &str| Key {
+            article_id: id.into(),
+            version: 1,
+            ordinal: Some(0),
+            analyzer: "en",
+        };
+        let made = std::cell::Cell::new(0);
+        let get = |id: &str| {
+            cache.get_or_make(key(id), || {
+                made.set(made.get() + 1);
+                PassageFacts::default()
+            })
+        };
+        get("a");
+        get("b");
+        get("a"); // `b` is now the least recently used
+        assert_eq!(made.get(), 2);
+        get("c"); // full: `b` makes room
+        assert_eq!(made.get(), 3);
+        get("a");
+        get("c");
+        assert_eq!(made.get(), 3, "`a` and `c` stayed cached");
+        get("b");
+        assert_eq!(made.get(), 4, "`b` was evicted");
     }
 }

@@ -1,8 +1,12 @@
 //! Retries under the LLM client: what an HTTP attempt came to, whether it is
-//! worth another try, how long to wait, and the tower service that runs one
-//! request with those rules under async-openai.
+//! worth another try, how long to wait, and the tower stack that runs one
+//! request with those rules under async-openai: [`Attempt`] (one try with a
+//! time limit) inside `tower::retry::Retry` driven by [`RetryPolicy`].
 
 use super::*;
+use tower::retry::{Retry, RetryLayer};
+use tower::util::MapErr;
+use tower::{BoxError, ServiceBuilder};
 
 /// What one HTTP attempt came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,20 +90,92 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
-/// The retry policy applied to each HTTP request.
+/// When to try a request again and how long to wait first. tower clones the
+/// policy for every request, so `retries` counts that request's retries.
 #[derive(Debug, Clone)]
 pub(super) struct RetryPolicy {
-    pub(super) attempt_timeout: Duration,
-    pub(super) max_retries: u32,
-    pub(super) base: Duration,
-    pub(super) max: Duration,
+    max_retries: u32,
+    base: Duration,
+    max: Duration,
+    retries: u32,
 }
 
-/// Tower service that runs one request with retries, under async-openai.
+impl RetryPolicy {
+    pub(super) fn new(max_retries: u32, base: Duration, max: Duration) -> RetryPolicy {
+        RetryPolicy {
+            max_retries,
+            base,
+            max,
+            retries: 0,
+        }
+    }
+}
+
+/// Every attempt is counted in `LLM_ATTEMPTS` by what it came to; a response
+/// that is not retried (a refusal, or the last try) is handed on as it is, so
+/// async-openai reads its error body.
+impl<Req: Clone> tower::retry::Policy<Req, reqwest::Response, HttpOutcome> for RetryPolicy {
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        _: &mut Req,
+        result: &mut Result<reqwest::Response, HttpOutcome>,
+    ) -> Option<Self::Future> {
+        let outcome = match result {
+            Ok(r) => HttpOutcome::Status(r.status().as_u16()),
+            Err(outcome) => *outcome,
+        };
+        let verdict = classify(outcome);
+        LLM_ATTEMPTS
+            .with_label_values(&[match &verdict {
+                Verdict::Done => "ok",
+                Verdict::Retry(e) | Verdict::Fail(e) => e.kind(),
+            }])
+            .inc();
+        let error = match verdict {
+            Verdict::Done | Verdict::Fail(_) => return None,
+            Verdict::Retry(e) => e,
+        };
+        if self.retries >= self.max_retries {
+            return None;
+        }
+        let hint = result.as_ref().ok().and_then(|r| retry_after(r.headers()));
+        let wait = backoff(
+            self.retries,
+            self.base,
+            self.max,
+            hint,
+            rand::random::<f64>(),
+        );
+        tracing::warn!(
+            attempt = self.retries,
+            wait_ms = wait.as_millis() as u64,
+            error = error.kind(),
+            "llm attempt failed, retrying"
+        );
+        self.retries += 1;
+        Some(tokio::time::sleep(wait))
+    }
+
+    fn clone_request(&mut self, request: &Req) -> Option<Req> {
+        // Always: `retry` sees (and counts) only attempts whose request was kept.
+        Some(request.clone())
+    }
+}
+
+/// One HTTP attempt under a time limit; a failure without a response says
+/// what it was.
 #[derive(Clone)]
-pub(super) struct Resilient {
-    pub(super) inner: ReqwestService,
-    pub(super) policy: Arc<RetryPolicy>,
+pub(super) struct Attempt {
+    inner: ReqwestService,
+    timeout: Duration,
+}
+
+impl Attempt {
+    pub(super) fn new(inner: ReqwestService, timeout: Duration) -> Attempt {
+        Attempt { inner, timeout }
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -116,10 +192,10 @@ fn outcome_of(e: &OpenAIError) -> HttpOutcome {
     }
 }
 
-impl tower::Service<HttpRequestFactory> for Resilient {
+impl tower::Service<HttpRequestFactory> for Attempt {
     type Response = reqwest::Response;
-    type Error = tower::BoxError;
-    type Future = BoxFuture<Result<reqwest::Response, tower::BoxError>>;
+    type Error = HttpOutcome;
+    type Future = BoxFuture<Result<reqwest::Response, HttpOutcome>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -127,56 +203,34 @@ impl tower::Service<HttpRequestFactory> for Resilient {
 
     fn call(&mut self, request: HttpRequestFactory) -> Self::Future {
         use tower::ServiceExt;
-        let inner = self.inner.clone();
-        let policy = self.policy.clone();
+        let attempt = self.inner.clone().oneshot(request);
+        let limit = self.timeout;
         Box::pin(async move {
-            let mut attempt = 0;
-            loop {
-                let svc = inner.clone();
-                let result =
-                    tokio::time::timeout(policy.attempt_timeout, svc.oneshot(request.clone()))
-                        .await;
-                let (outcome, response) = match result {
-                    Err(_) => (HttpOutcome::Timeout, None),
-                    Ok(Err(e)) => (outcome_of(&e), None),
-                    Ok(Ok(r)) => (HttpOutcome::Status(r.status().as_u16()), Some(r)),
-                };
-                let verdict = classify(outcome);
-                LLM_ATTEMPTS
-                    .with_label_values(&[match &verdict {
-                        Verdict::Done => "ok",
-                        Verdict::Retry(e) | Verdict::Fail(e) => e.kind(),
-                    }])
-                    .inc();
-                match verdict {
-                    Verdict::Done => return Ok(response.expect("a status outcome has a response")),
-                    Verdict::Fail(e) => {
-                        // async-openai reads the error body of a response.
-                        return response.ok_or_else(|| Box::new(e) as tower::BoxError);
-                    }
-                    Verdict::Retry(e) => {
-                        if attempt >= policy.max_retries {
-                            return response.ok_or_else(|| Box::new(e) as tower::BoxError);
-                        }
-                        let hint = response.as_ref().and_then(|r| retry_after(r.headers()));
-                        let wait = backoff(
-                            attempt,
-                            policy.base,
-                            policy.max,
-                            hint,
-                            rand::random::<f64>(),
-                        );
-                        tracing::warn!(
-                            attempt,
-                            wait_ms = wait.as_millis() as u64,
-                            error = e.kind(),
-                            "llm attempt failed, retrying"
-                        );
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                    }
-                }
+            match tokio::time::timeout(limit, attempt).await {
+                Err(_) => Err(HttpOutcome::Timeout),
+                Ok(Err(e)) => Err(outcome_of(&e)),
+                Ok(Ok(r)) => Ok(r),
             }
         })
     }
+}
+
+/// The stack async-openai sends its requests through: attempts retried by
+/// [`RetryPolicy`], a last failure without a response turned into the
+/// [`LlmError`] it stands for (which `from_openai` gets back).
+pub(super) type Resilient<S = Attempt> = MapErr<Retry<RetryPolicy, S>, fn(HttpOutcome) -> BoxError>;
+
+pub(super) fn resilient<S>(attempt: S, policy: RetryPolicy) -> Resilient<S> {
+    ServiceBuilder::new()
+        .map_err(failure as fn(HttpOutcome) -> BoxError)
+        .layer(RetryLayer::new(policy))
+        .service(attempt)
+}
+
+fn failure(outcome: HttpOutcome) -> BoxError {
+    Box::new(match classify(outcome) {
+        Verdict::Retry(e) | Verdict::Fail(e) => e,
+        // Only failures without a response get here, never a status.
+        Verdict::Done => LlmError::Unavailable("transport error".into()),
+    })
 }

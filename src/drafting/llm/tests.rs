@@ -105,3 +105,111 @@ fn a_response_without_optional_fields_is_read() {
     assert!(completion_from(&json!({ "choices": [] })).is_err());
     assert!(completion_from(&json!({ "choices": [{ "message": { "content": null } }] })).is_err());
 }
+
+/// The retry stack over a scripted attempt: the `n`th try gets `script(n)`.
+/// Returns what the caller got and how many tries were made.
+async fn retried(
+    script: fn(usize) -> Result<reqwest::Response, HttpOutcome>,
+    policy: RetryPolicy,
+) -> (Result<reqwest::Response, tower::BoxError>, usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use tower::ServiceExt;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let attempt = tower::service_fn(move |()| {
+        std::future::ready(script(counter.fetch_add(1, Ordering::SeqCst)))
+    });
+    let result = resilient(attempt, policy).oneshot(()).await;
+    (result, calls.load(Ordering::SeqCst))
+}
+
+fn answer(status: u16) -> reqwest::Response {
+    http::Response::builder()
+        .status(status)
+        .body("")
+        .unwrap()
+        .into()
+}
+
+fn quick(max_retries: u32) -> RetryPolicy {
+    RetryPolicy::new(
+        max_retries,
+        Duration::from_millis(1),
+        Duration::from_millis(5),
+    )
+}
+
+fn llm_error(e: tower::BoxError) -> LlmError {
+    *e.downcast::<LlmError>()
+        .expect("the stack fails with an LlmError")
+}
+
+#[tokio::test]
+async fn a_server_error_is_tried_max_retries_more_times_then_its_answer_is_handed_on() {
+    let (result, calls) = retried(|_| Ok(answer(503)), quick(2)).await;
+    assert_eq!(calls, 3);
+    assert_eq!(result.unwrap().status(), 503, "async-openai reads its body");
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried_until_an_answer() {
+    let (result, calls) = retried(
+        |n| match n {
+            0 => Ok(answer(429)),
+            1 => Ok(answer(500)),
+            _ => Ok(answer(200)),
+        },
+        quick(5),
+    )
+    .await;
+    assert_eq!(calls, 3);
+    assert_eq!(result.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_error_is_handed_on_without_retrying() {
+    let (result, calls) = retried(|_| Ok(answer(401)), quick(3)).await;
+    assert_eq!(calls, 1);
+    assert_eq!(result.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_fails_as_unavailable() {
+    let (result, calls) = retried(|_| Err(HttpOutcome::ConnectFailed), quick(1)).await;
+    assert_eq!(calls, 2);
+    assert_eq!(
+        llm_error(result.unwrap_err()),
+        LlmError::Unavailable("connection failed".into())
+    );
+}
+
+#[tokio::test]
+async fn every_timed_out_attempt_is_counted_and_the_last_one_fails_as_timeout() {
+    let timeouts = || LLM_ATTEMPTS.with_label_values(&["timeout"]).get();
+    let before = timeouts();
+    let (result, calls) = retried(|_| Err(HttpOutcome::Timeout), quick(2)).await;
+    assert_eq!(calls, 3);
+    assert_eq!(llm_error(result.unwrap_err()), LlmError::Timeout);
+    assert_eq!(timeouts() - before, 3);
+}
+
+#[tokio::test]
+async fn the_servers_retry_after_replaces_the_backoff() {
+    // Backoff alone would wait at least 30 s before the second try.
+    let slow = RetryPolicy::new(1, Duration::from_secs(60), Duration::from_secs(60));
+    let script = |n| match n {
+        0 => Ok(http::Response::builder()
+            .status(429)
+            .header("retry-after-ms", "1")
+            .body("")
+            .unwrap()
+            .into()),
+        _ => Ok(answer(200)),
+    };
+    let (result, calls) = tokio::time::timeout(Duration::from_secs(10), retried(script, slow))
+        .await
+        .expect("retried after the server's 1 ms");
+    assert_eq!(calls, 2);
+    assert_eq!(result.unwrap().status(), 200);
+}
