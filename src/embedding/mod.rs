@@ -1,0 +1,81 @@
+//! Sentence embeddings: text in, a unit-length vector out, so that the dot
+//! product of two vectors is their cosine similarity. Retrieval compares a
+//! customer's question with every passage this way, and the answer memory
+//! compares it with the questions agents already answered.
+//!
+//! Two providers stand behind one [`Embedder`]:
+//! - `local`: a BERT-family sentence model run in-process from a Hugging
+//!   Face-layout folder (or fetched once by hub id into the data dir);
+//! - `openai`: any OpenAI-compatible `/v1/embeddings` endpoint.
+//!
+//! Queries and passages are embedded differently where the model wants it
+//! (e5's `query: ` / `passage: ` prefixes, or separate remote model names):
+//! [`Side`] says which one a text is.
+
+use async_trait::async_trait;
+
+/// Which side of a search a text is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// A customer's question.
+    Query,
+    /// A passage of an article (or a curated question to match against).
+    Passage,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The model cannot be loaded or fetched (a missing file, a bad config).
+    #[error("embedding model unavailable: {0}")]
+    Unavailable(String),
+    /// One call failed (a remote error, a text the model cannot take).
+    #[error("embedding failed: {0}")]
+    Failed(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns texts into unit-length vectors of one model.
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// Names the model and everything that changes its vectors (prefixes,
+    /// pooling): vectors are stored under it, and a new id recomputes them.
+    fn id(&self) -> &str;
+
+    /// The length of every vector.
+    fn dims(&self) -> usize;
+
+    /// One vector per text, in order, each of length [`Embedder::dims`] and
+    /// unit length. Never holds an async worker: CPU work runs on a blocking
+    /// thread, remote work is awaited.
+    async fn embed(&self, side: Side, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Scales `v` to unit length (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// The dot product: the cosine similarity of two unit vectors.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_normalized_vector_has_unit_length_and_cosine_one_with_itself() {
+        let mut v = vec![3.0, 4.0];
+        normalize(&mut v);
+        assert_eq!(v, [0.6, 0.8]);
+        assert!((dot(&v, &v) - 1.0).abs() < 1e-6);
+        let mut zero = vec![0.0; 3];
+        normalize(&mut zero);
+        assert_eq!(zero, [0.0; 3]);
+    }
+}
