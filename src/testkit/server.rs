@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -55,6 +55,20 @@ impl Server {
     /// listeners are bound on `127.0.0.1:0`) and returns once its Drafts
     /// service reports serving.
     pub async fn start(config: Config) -> Result<Server, Error> {
+        Self::start_with_endpoint(config, |addr| {
+            Endpoint::from_shared(format!("http://{addr}"))
+                .expect("http://<socket address> is a URI")
+        })
+        .await
+    }
+
+    /// [`Server::start`], reaching the gRPC address through the endpoint
+    /// `endpoint(grpc_addr)` gives (e.g. with TLS and a client certificate),
+    /// for the readiness check and for the clients this hands out.
+    pub async fn start_with_endpoint(
+        config: Config,
+        endpoint: impl FnOnce(SocketAddr) -> Endpoint,
+    ) -> Result<Server, Error> {
         let grpc = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(Error::Bind)?;
@@ -72,9 +86,7 @@ impl Server {
                 let _ = rx.await;
             },
         ));
-        let channel = Channel::from_shared(format!("http://{grpc_addr}"))
-            .expect("http://<socket address> is a URI")
-            .connect_lazy();
+        let channel = endpoint(grpc_addr).connect_lazy();
         let mut server = Server {
             grpc_addr,
             http_addr,
@@ -124,7 +136,7 @@ impl Server {
         KnowledgeClient::new(self.channel.clone())
     }
 
-    /// A plaintext channel to the gRPC address, connected on first use.
+    /// A channel to the gRPC address, connected on first use.
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }
