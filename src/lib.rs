@@ -24,8 +24,12 @@
 //! - [`model`]: records shared by the modules; [`auth`]: tokens (as hashes), subjects, roles
 //! - [`eval`]: routing evaluation on labeled questions
 //! - [`config`] (typed, layered by figment), [`telemetry`]
+//! - [`testkit`]: the harness the integration tests and `replygate bench` share: the real
+//!   server on `127.0.0.1:0` over a given data dir, and a scripted OpenAI-compatible fake LLM;
+//!   it uses the crate from outside, and nothing here uses it
 //!
-//! `replygate bench` lives in the binary (`src/bench/`), not in this library.
+//! `replygate bench` lives in the binary (`src/bench/`), not in this library;
+//! it starts its servers and its fake LLM with [`testkit`].
 //!
 //! [`run`] starts everything on listeners the caller bound, so tests use the
 //! real server on `127.0.0.1:0`.
@@ -47,6 +51,7 @@ pub mod model;
 pub mod review;
 pub mod storage;
 pub mod telemetry;
+pub mod testkit;
 pub mod validate;
 
 use std::future::Future;

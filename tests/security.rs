@@ -14,6 +14,7 @@ use replygate::api::pb::knowledge_client::KnowledgeClient;
 use replygate::api::pb::review_client::ReviewClient;
 use replygate::auth::{Role, TokenConfig, hash};
 use replygate::config::{AuthMode, Config};
+use replygate::testkit::Server;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
@@ -924,36 +925,11 @@ impl Pki {
     }
 }
 
-/// Starts the real server with `config` and returns its gRPC address once it answers over TLS.
-async fn start_tls(
-    config: Config,
-    pki: &Pki,
-) -> (
-    std::net::SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), replygate::Error>>,
-) {
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = grpc.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(replygate::run(
-        config,
-        replygate::Listeners { grpc, http },
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    common::eventually(60, || async {
-        let channel = pki.client(addr, true).connect().await.ok()?;
-        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-        health
-            .check(tonic_health::pb::HealthCheckRequest::default())
-            .await
-            .ok()
-    })
-    .await;
-    (addr, tx, handle)
+/// Starts the real server with `config`, ready once it answers over TLS.
+async fn start_tls(config: Config, pki: &Pki) -> Server {
+    Server::start_with_endpoint(config, |addr| pki.client(addr, true))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn tls_config(pki: &Pki, client_ca: bool) -> (Config, tempfile::TempDir) {
@@ -972,7 +948,8 @@ fn tls_config(pki: &Pki, client_ca: bool) -> (Config, tempfile::TempDir) {
 async fn with_tls_the_server_speaks_only_tls() {
     let pki = pki();
     let (config, _tmp) = tls_config(&pki, false);
-    let (addr, stop, handle) = start_tls(config, &pki).await;
+    let server = start_tls(config, &pki).await;
+    let addr = server.grpc_addr;
     let channel = pki.client(addr, false).connect().await.unwrap();
     let draft = DraftsClient::new(channel)
         .create_draft(bearer(
@@ -995,15 +972,15 @@ async fn with_tls_the_server_speaks_only_tls() {
         .get_draft(bearer(pb::GetDraftRequest { draft_id: draft.id }, "desk"))
         .await;
     assert!(refused.is_err(), "plaintext was answered: {refused:?}");
-    let _ = stop.send(());
-    handle.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn with_a_client_ca_only_clients_with_a_signed_certificate_get_in() {
     let pki = pki();
     let (config, _tmp) = tls_config(&pki, true);
-    let (addr, stop, handle) = start_tls(config, &pki).await;
+    let server = start_tls(config, &pki).await;
+    let addr = server.grpc_addr;
     let with = pki.client(addr, true).connect().await.unwrap();
     KnowledgeClient::new(with)
         .list_articles(bearer(pb::ListArticlesRequest::default(), "eve"))
@@ -1021,8 +998,7 @@ async fn with_a_client_ca_only_clients_with_a_signed_certificate_get_in() {
     if let Some(result) = without {
         assert!(result.is_err(), "a client without a certificate was served");
     }
-    let _ = stop.send(());
-    handle.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]

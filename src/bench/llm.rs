@@ -1,16 +1,17 @@
 //! The gateway's own time around a slow LLM: a fake OpenAI-compatible
 //! endpoint that answers after a fixed delay, and what the gateway adds.
 
-use super::load::{Pace, drive, start, ticket, warm_up};
+use super::load::{Pace, drive, start, stop, ticket, warm_up};
 use super::{BoxError, Figures, pct};
 use replygate::config::Config;
+use replygate::testkit::{FakeLlm, FakeResponse};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use std::time::Duration;
 
 /// Sum and count of a histogram in this process's registry.
-pub(super) fn histogram(name: &str) -> (f64, u64) {
+fn histogram(name: &str) -> (f64, u64) {
     prometheus::gather()
         .iter()
         .filter(|f| f.name() == name)
@@ -22,11 +23,8 @@ pub(super) fn histogram(name: &str) -> (f64, u64) {
         .fold((0.0, 0), |(s, c), (s2, c2)| (s + s2, c + c2))
 }
 
-/// How long the fake LLM held each request, in ms, by the ticket in its prompt.
-pub(super) type Holds = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, f64>>>;
-
 /// The [`ticket`] in a request body, if any.
-pub(super) fn find_ticket(body: &str) -> Option<String> {
+fn find_ticket(body: &str) -> Option<String> {
     let at = body.find("tkt")? + 3;
     let rest: String = body[at..]
         .chars()
@@ -35,52 +33,23 @@ pub(super) fn find_ticket(body: &str) -> Option<String> {
     Some(format!("tkt{rest}"))
 }
 
-/// An OpenAI-compatible endpoint that answers every request after `delay`,
-/// on a thread and runtime of its own (so it takes no time from the
-/// gateway's workers), and records how long it held each request.
-pub(super) fn fake_llm(delay: Duration) -> Result<(std::net::SocketAddr, Holds), BoxError> {
-    use axum::routing::post;
-    let answer = serde_json::json!({
-        "choices": [{ "message": { "content": serde_json::json!({ "reply": "To block a contact, open the chat, tap the contact's name and choose Block. [1]", "citations": [1], "answerable": true, "confidence": 0.9 }).to_string() }, "finish_reason": "stop" }]
-    })
-    .to_string();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let holds = Holds::default();
-    let recorded = holds.clone();
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        post(move |body: String| {
-            let (answer, recorded) = (answer.clone(), recorded.clone());
-            async move {
-                let held = Instant::now();
-                tokio::time::sleep(delay).await;
-                if let Some(t) = find_ticket(&body) {
-                    let ms = held.elapsed().as_secs_f64() * 1000.0;
-                    recorded.lock().expect("not poisoned").insert(t, ms);
-                }
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    answer,
-                )
-            }
-        }),
-    );
-    std::thread::Builder::new()
-        .name("fake-llm".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the fake LLM");
-            runtime.block_on(async move {
-                if let Ok(listener) = TcpListener::from_std(listener) {
-                    let _ = axum::serve(listener, app).await;
-                }
-            });
-        })?;
-    Ok((addr, holds))
+/// The fake LLM (the one the tests use), on a thread and runtime of its own
+/// so it takes no time from the gateway's workers, answering every request
+/// after `delay`.
+fn fake_llm(delay: Duration) -> FakeLlm {
+    let reply = "To block a contact, open the chat, tap the contact's name and choose Block. [1]";
+    let answer = FakeResponse::answer(reply, &[1], true, 0.9).delayed(delay);
+    FakeLlm::start_on_own_thread(move |_, _| answer.clone())
+}
+
+/// How long `llm` held each request so far, in ms, by the ticket in its prompt.
+fn holds_by_ticket(llm: &FakeLlm) -> HashMap<String, f64> {
+    llm.holds()
+        .into_iter()
+        .filter_map(|(request, held)| {
+            find_ticket(&request.to_string()).map(|t| (t, held.as_secs_f64() * 1000.0))
+        })
+        .collect()
 }
 
 pub(super) async fn llm_overhead(
@@ -88,16 +57,16 @@ pub(super) async fn llm_overhead(
     seconds: u64,
     figures: &mut Figures,
 ) -> Result<String, BoxError> {
-    let (llm, holds) = fake_llm(Duration::from_millis(500))?;
+    let llm = fake_llm(Duration::from_millis(500));
     let mut config = Config {
         knowledge_dir: knowledge.to_path_buf(),
         ..Config::default()
     };
-    config.llm.base_url = format!("http://{llm}/v1");
+    config.llm.base_url = llm.base_url();
     config.llm.model = "fake-500ms".into();
     config.llm.max_concurrency = 64;
     let server = start(config).await?;
-    warm_up(server.addr).await?;
+    warm_up(server.grpc_addr).await?;
     let mut md = String::new();
     writeln!(
         md,
@@ -120,9 +89,9 @@ pub(super) async fn llm_overhead(
         eprintln!("  {clients} clients");
         let (sum0, count0) = histogram("replygate_llm_request_seconds");
         let tag = format!("llm{clients}");
-        let run = drive(&[server.addr], clients, secs, &tag, pace, true).await?;
+        let run = drive(&[server.grpc_addr], clients, secs, &tag, pace, true).await?;
         let (sum1, count1) = histogram("replygate_llm_request_seconds");
-        let holds = holds.lock().expect("not poisoned");
+        let holds = holds_by_ticket(&llm);
         let held: Vec<(f64, f64)> = run
             .samples
             .iter()
@@ -155,6 +124,6 @@ pub(super) async fn llm_overhead(
             .push((clients, pct(&added, 0.5), mean_added));
     }
     writeln!(md)?;
-    server.stop().await;
+    stop(server).await;
     Ok(md)
 }

@@ -4,63 +4,23 @@
 use super::{BoxError, Figures, pct, scratch};
 use replygate::api::pb;
 use replygate::config::Config;
+use replygate::testkit::Server;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 
-pub(super) struct Server {
-    pub(super) addr: std::net::SocketAddr,
-    pub(super) stop: Option<tokio::sync::oneshot::Sender<()>>,
-    pub(super) handle: tokio::task::JoinHandle<Result<(), replygate::Error>>,
-    pub(super) data: PathBuf,
-}
-
+/// The real server ([`Server`], the harness the tests use too) on `config`
+/// over a scratch data dir.
 pub(super) async fn start(mut config: Config) -> Result<Server, BoxError> {
-    let data = scratch("data");
-    config.data_dir = data.clone();
-    let grpc = TcpListener::bind("127.0.0.1:0").await?;
-    let http = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = grpc.local_addr()?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(replygate::run(
-        config,
-        replygate::Listeners { grpc, http },
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect_lazy();
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "replygate.v1.Drafts".into(),
-        })
-        .await
-        .is_err()
-    {
-        if Instant::now() > deadline || handle.is_finished() {
-            return Err("bench server did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(Server {
-        addr,
-        stop: Some(tx),
-        handle,
-        data,
-    })
+    config.data_dir = scratch("data");
+    Ok(Server::start(config).await?)
 }
 
-impl Server {
-    pub(super) async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(30), self.handle).await;
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
+/// Stops a server from [`start`] and removes its scratch data dir.
+pub(super) async fn stop(server: Server) {
+    let data = server.data_dir.clone();
+    let _ = server.stop().await;
+    let _ = std::fs::remove_dir_all(data);
 }
 
 const QUESTIONS: &[&str] = &[
@@ -253,7 +213,7 @@ pub(super) async fn create_draft_load(
         ..Config::default()
     };
     let server = start(config).await?;
-    warm_up(server.addr).await?;
+    warm_up(server.grpc_addr).await?;
     let mut md = String::new();
     writeln!(
         md,
@@ -266,7 +226,14 @@ pub(super) async fn create_draft_load(
     for clients in [1usize, 16, 64, 256] {
         eprintln!("  {clients} clients");
         let tag = format!("load{clients}");
-        let run = drive_median(&[server.addr], clients, seconds, &tag, Pace::BackToBack).await?;
+        let run = drive_median(
+            &[server.grpc_addr],
+            clients,
+            seconds,
+            &tag,
+            Pace::BackToBack,
+        )
+        .await?;
         writeln!(md, "| {clients} | {} |", run.cells())?;
         if clients == 64 {
             figures.drafts_64 = Some((run.rps, run.p99()));
@@ -283,7 +250,7 @@ pub(super) async fn create_draft_load(
     for rate in [500.0, 1000.0, 1500.0] {
         eprintln!("  64 clients offering {rate}/s");
         let tag = format!("rate{rate}");
-        let run = drive_median(&[server.addr], 64, seconds, &tag, Pace::Offered(rate)).await?;
+        let run = drive_median(&[server.grpc_addr], 64, seconds, &tag, Pace::Offered(rate)).await?;
         writeln!(md, "| {rate:.0} | {} |", run.cells())?;
         if rate == 1500.0 {
             figures.drafts_offered_1500 = Some((run.rps, run.p99()));
@@ -295,7 +262,7 @@ pub(super) async fn create_draft_load(
     )?;
     writeln!(md)?;
     md.push_str(&stage_times()?);
-    server.stop().await;
+    stop(server).await;
     Ok(md)
 }
 
@@ -379,10 +346,10 @@ pub(super) async fn create_draft_postgres(
                 ..Config::default()
             };
             let server = start(config).await?;
-            warm_up(server.addr).await?;
+            warm_up(server.grpc_addr).await?;
             servers.push(server);
         }
-        let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+        let addrs: Vec<_> = servers.iter().map(|s| s.grpc_addr).collect();
         for clients in [1usize, 16, 64] {
             eprintln!("  {replicas} replica(s), {clients} clients");
             let tag = format!("pg{replicas}-{clients}");
@@ -390,7 +357,7 @@ pub(super) async fn create_draft_postgres(
             writeln!(md, "| {replicas} | {clients} | {} |", run.cells())?;
         }
         for server in servers {
-            server.stop().await;
+            stop(server).await;
         }
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&mut admin)

@@ -1,27 +1,30 @@
-//! Starts the real server (`replygate::run`) on 127.0.0.1:0 with the sample
-//! help center and a fresh data dir, and hands out clients.
+//! The tests' side of the harness they share with `replygate bench`
+//! (`replygate::testkit`): the real server on 127.0.0.1:0 with the sample
+//! help center and a fresh temporary data dir, and helpers, one call each.
 #![allow(dead_code)]
 
 use replygate::api::pb;
-use replygate::api::pb::drafts_client::DraftsClient;
-use replygate::api::pb::knowledge_client::KnowledgeClient;
-use replygate::api::pb::review_client::ReviewClient;
 use replygate::config::Config;
+use replygate::testkit::Server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
+/// The shared harness's [`Server`] on a temporary data dir, with helpers
+/// that panic instead of returning errors, so tests read like sentences.
 pub struct TestServer {
-    pub grpc_addr: SocketAddr,
-    pub http_addr: SocketAddr,
-    pub data_dir: PathBuf,
+    server: Server,
     _tmp: Option<tempfile::TempDir>,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<Result<(), replygate::Error>>>,
-    channel: Channel,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Server;
+
+    fn deref(&self) -> &Server {
+        &self.server
+    }
 }
 
 pub fn sample_knowledge() -> PathBuf {
@@ -50,86 +53,18 @@ impl TestServer {
         Self::start_config(config, Some(tmp)).await
     }
 
+    /// The server on `config`, keeping `tmp` (if any) until it stops.
     pub async fn start_config(config: Config, tmp: Option<tempfile::TempDir>) -> TestServer {
-        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let grpc_addr = grpc.local_addr().unwrap();
-        let http_addr = http.local_addr().unwrap();
-        let data_dir = config.data_dir.clone();
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(replygate::run(
-            config,
-            replygate::Listeners { grpc, http },
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        let channel = Channel::from_shared(format!("http://{grpc_addr}"))
-            .unwrap()
-            .connect_lazy();
-        let server = TestServer {
-            grpc_addr,
-            http_addr,
-            data_dir,
-            _tmp: tmp,
-            shutdown: Some(tx),
-            handle: Some(handle),
-            channel,
-        };
-        server.wait_until_serving().await;
-        server
-    }
-
-    async fn wait_until_serving(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
-        loop {
-            let req = tonic_health::pb::HealthCheckRequest {
-                service: "replygate.v1.Drafts".into(),
-            };
-            if let Ok(resp) = health.check(req).await
-                && resp.into_inner().status
-                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "server did not become ready");
-            if let Some(h) = &self.handle {
-                assert!(!h.is_finished(), "server exited during start-up");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub fn drafts(&self) -> DraftsClient<Channel> {
-        DraftsClient::new(self.channel.clone())
-    }
-
-    pub fn review(&self) -> ReviewClient<Channel> {
-        ReviewClient::new(self.channel.clone())
-    }
-
-    pub fn knowledge(&self) -> KnowledgeClient<Channel> {
-        KnowledgeClient::new(self.channel.clone())
-    }
-
-    pub fn channel(&self) -> Channel {
-        self.channel.clone()
+        let server = Server::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        TestServer { server, _tmp: tmp }
     }
 
     /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            tokio::time::timeout(Duration::from_secs(30), h)
-                .await
-                .expect("server did not stop")
-                .unwrap()
-                .unwrap();
-        }
-        self._tmp.take()
+    pub async fn stop(self) -> Option<tempfile::TempDir> {
+        self.server.stop().await.unwrap_or_else(|e| panic!("{e}"));
+        self._tmp
     }
 
     /// Sends a customer message.
@@ -282,14 +217,6 @@ impl TestServer {
             .await
             .unwrap()
             .into_inner()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
