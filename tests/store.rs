@@ -14,7 +14,7 @@ use replygate::model::{
 };
 use replygate::storage::{
     ArticleWrite, DeliveryLease, DraftChange, DynStore, Error, NewDraft, PendingFilter, PgStore,
-    RequestKey, SqliteStore, StoreEvent,
+    RequestKey, SqliteStore, StoreEvent, Vectors,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -152,6 +152,7 @@ on_every_store!(
     events_written_before_the_chain_existed_are_chained_at_open,
     writes_that_fail_amid_concurrent_ones_leave_the_others_committed,
     a_write_whose_caller_gave_up_commits_whole_or_not_at_all,
+    vectors_are_kept_by_model_and_content_hash_and_the_first_one_stays,
 );
 
 // --- builders ---
@@ -1905,4 +1906,40 @@ async fn a_postgres_database_of_the_previous_version_migrates() {
     conn.close().await.unwrap();
     let store: DynStore = Arc::new(PgStore::open(&url, &small_pool()).await.unwrap());
     migrated_store_keeps_the_old_data_and_scopes_request_ids(store).await;
+}
+
+async fn vectors_are_kept_by_model_and_content_hash_and_the_first_one_stays(f: Fixture) {
+    let s = &f.store;
+    let a = ("a".repeat(64), vec![0.6, 0.8]);
+    let b = ("b".repeat(64), vec![1.0, 0.0]);
+    s.put_vectors("minilm", vec![a.clone(), b.clone()], 1)
+        .await
+        .unwrap();
+    // Another replica stored the same text first: its vector stays.
+    s.put_vectors("minilm", vec![(a.0.clone(), vec![0.0, 1.0])], 2)
+        .await
+        .unwrap();
+    s.put_vectors("e5", vec![(a.0.clone(), vec![0.0, 1.0, 0.0])], 3)
+        .await
+        .unwrap();
+    let wanted = [a.0.clone(), b.0.clone(), "c".repeat(64)];
+    let mut got = s.vectors("minilm", &wanted).await.unwrap();
+    got.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(got, [a.clone(), b]);
+    assert_eq!(
+        s.vectors("e5", &wanted).await.unwrap(),
+        [(a.0.clone(), vec![0.0, 1.0, 0.0])]
+    );
+    assert!(s.vectors("other", &wanted).await.unwrap().is_empty());
+    // More hashes than one statement binds.
+    let many: Vec<String> = (0..1200).map(|i| format!("{i:064}")).collect();
+    let stored: Vec<(String, Vec<f32>)> = many.iter().map(|h| (h.clone(), vec![1.0])).collect();
+    s.put_vectors("minilm", stored, 4).await.unwrap();
+    assert_eq!(s.vectors("minilm", &many).await.unwrap().len(), 1200);
+    // They outlive the process.
+    let reopened = f.close_and_reopen().await;
+    assert_eq!(
+        reopened.store.vectors("minilm", &many).await.unwrap().len(),
+        1200
+    );
 }

@@ -35,6 +35,11 @@ const SQLITE: &[Source] = &[
         "scopes_holds_leases",
         include_str!("../../migrations/sqlite/0003_scopes_holds_leases.sql"),
     ),
+    (
+        4,
+        "passage_vectors",
+        include_str!("../../migrations/sqlite/0004_passage_vectors.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -52,6 +57,11 @@ const POSTGRES: &[Source] = &[
         3,
         "scopes_holds_leases",
         include_str!("../../migrations/postgres/0003_scopes_holds_leases.sql"),
+    ),
+    (
+        4,
+        "passage_vectors",
+        include_str!("../../migrations/postgres/0004_passage_vectors.sql"),
     ),
 ];
 

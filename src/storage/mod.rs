@@ -328,8 +328,23 @@ pub enum ArticleWrite {
     Updated(Article),
 }
 
+/// Embedding vectors of passages, by the embedding model's id and the
+/// SHA-256 of the text embedded: computed once, shared by restarts and replicas.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Vectors: Send + Sync + 'static {
+    /// The stored vectors of `model` among `hashes`, in no particular order.
+    async fn vectors(&self, model: &str, hashes: &[String]) -> Result<Vec<(String, Vec<f32>)>>;
+    /// Stores vectors of `model` by content hash; one already stored is kept.
+    async fn put_vectors(
+        &self,
+        model: &str,
+        vectors: Vec<(String, Vec<f32>)>,
+        now: Millis,
+    ) -> Result<()>;
+}
+
+#[async_trait]
+pub trait Store: Vectors + Send + Sync + 'static {
     // --- drafts ---
     /// Writes a new message and its draft, superseding the conversation's open
     /// drafts (but those that need a person), and records the draft's caller

@@ -23,6 +23,7 @@
 //! `writes.rs`.
 
 mod rows;
+mod vectors;
 mod writes;
 
 use super::group::Written;
@@ -151,6 +152,7 @@ where
     for<'q> Option<i64>: Encode<'q, B::Db> + Decode<'q, B::Db> + Type<B::Db>,
     for<'q> f64: Encode<'q, B::Db> + Decode<'q, B::Db> + Type<B::Db>,
     for<'q> bool: Encode<'q, B::Db> + Decode<'q, B::Db> + Type<B::Db>,
+    for<'q> Vec<u8>: Encode<'q, B::Db> + Decode<'q, B::Db> + Type<B::Db>,
     for<'r> &'r str: sqlx::ColumnIndex<DbRow<B>>,
     usize: sqlx::ColumnIndex<DbRow<B>>,
 {
