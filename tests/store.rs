@@ -1856,7 +1856,7 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             .fetch_all(&mut conn)
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
     conn.close().await.unwrap();
 }
 
