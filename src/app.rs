@@ -56,8 +56,22 @@ impl App {
             }
         });
         let store = storage::open(&config).await?;
+        // Without the model, retrieval is lexical; drafting never stops for it.
+        let embedder = match crate::embedding::open(&config.embedding, &config.data_dir).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, provider = ?config.embedding.provider, "embeddings unavailable; retrieval is lexical only");
+                None
+            }
+        };
         let knowledge = Arc::new(
-            Knowledge::open(store.clone(), &config.data_dir.join("index"), &config).await?,
+            Knowledge::open(
+                store.clone(),
+                &config.data_dir.join("index"),
+                &config,
+                embedder,
+            )
+            .await?,
         );
         if config.knowledge_dir.is_dir() {
             let report = knowledge.sync_folder(&config.knowledge_dir).await?;

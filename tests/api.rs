@@ -1659,7 +1659,7 @@ async fn the_folder_sync_adds_changes_and_removes_by_content_and_reports_bad_fil
             .unwrap(),
     );
     let config = replygate::config::Config::default();
-    let k = Knowledge::open(store.clone(), &tmp.path().join("index"), &config)
+    let k = Knowledge::open(store.clone(), &tmp.path().join("index"), &config, None)
         .await
         .unwrap();
 

@@ -14,7 +14,7 @@ use replygate::model::{
 };
 use replygate::storage::{
     ArticleWrite, DeliveryLease, DraftChange, DynStore, Error, NewDraft, PendingFilter, PgStore,
-    RequestKey, SqliteStore, StoreEvent, Vectors,
+    RequestKey, SqliteStore, StoreEvent,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

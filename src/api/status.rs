@@ -46,6 +46,10 @@ impl From<knowledge::Error> for Status {
                 Status::internal("search index error")
             }
             knowledge::Error::Store(e) => e.into(),
+            knowledge::Error::Embedding(e) => {
+                tracing::warn!(error = %e, "embedder failed");
+                Status::unavailable("the embedding model is unavailable; try again")
+            }
         }
     }
 }

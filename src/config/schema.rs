@@ -341,6 +341,13 @@ pub struct RetrievalConfig {
     pub passage_weight: f32,
     /// Weight of matches anywhere in the passage's article.
     pub article_weight: f32,
+    /// With embeddings: the share of the semantic score in the hybrid one
+    /// (0: lexical order, 1: semantic order). See `knowledge::hybrid`.
+    pub dense_weight: f32,
+    /// With embeddings: what an article in another language than the
+    /// question's gives up in the hybrid score, so that the customer's own
+    /// language wins unless the other article is clearly closer.
+    pub cross_language_margin: f32,
 }
 
 impl Default for RetrievalConfig {
@@ -354,6 +361,8 @@ impl Default for RetrievalConfig {
             title_weight: 0.5,
             passage_weight: 1.0,
             article_weight: 1.0,
+            dense_weight: 0.5,
+            cross_language_margin: 0.2,
         }
     }
 }

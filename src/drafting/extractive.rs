@@ -123,6 +123,7 @@ mod tests {
                 },
             ],
             coverage: 1.0,
+            cosine: None,
         }
     }
 

@@ -171,6 +171,7 @@ mod tests {
                 score: 1.0,
             }],
             coverage: 1.0,
+            cosine: None,
         }
     }
 

@@ -47,7 +47,7 @@ pub async fn retrieve(
     let facts = super::metrics::stage("facts", || {
         hits.articles
             .iter()
-            .map(|hit| facts.article(hit, &locale, policy))
+            .map(|hit| facts.article(hit, &hit.locale, policy))
             .collect()
     });
     Ok(Retrieved {
@@ -136,6 +136,7 @@ mod tests {
             score: passages.iter().map(|p| p.score).fold(0.0, f32::max),
             passages,
             coverage: 0.5,
+            cosine: None,
         }
     }
 

@@ -56,6 +56,9 @@ impl Knowledge {
         }
         let n = changes.len();
         self.apply_to_index(changes).await?;
+        if let Err(e) = self.catch_up_dense().await {
+            tracing::warn!(error = %e, "dense index not caught up; retried at the next catch-up");
+        }
         if n > 0 {
             tracing::info!(changes = n, "search index caught up with the store");
         }
@@ -127,17 +130,67 @@ impl Knowledge {
             Ok::<_, index::IndexError>(changes)
         })
         .await?;
-        let mut indexed = self.indexed.lock().expect("indexed versions poisoned");
-        for change in changes {
-            match change {
-                Change::Put(article) => {
-                    indexed.insert(article.id, article.version);
-                }
-                Change::Remove(id) => {
-                    indexed.remove(&id);
+        {
+            let mut indexed = self.indexed.lock().expect("indexed versions poisoned");
+            for change in &changes {
+                match change {
+                    Change::Put(article) => {
+                        indexed.insert(article.id.clone(), article.version);
+                    }
+                    Change::Remove(id) => {
+                        indexed.remove(id);
+                    }
                 }
             }
         }
+        let mut put = Vec::new();
+        let mut removed = Vec::new();
+        for change in &changes {
+            match change {
+                Change::Put(article) => put.push(article),
+                Change::Remove(id) => removed.push(id.clone()),
+            }
+        }
+        // The lexical index is current: a failing embedder leaves retrieval
+        // lexical for these articles until the next catch-up.
+        if let Err(e) = self.apply_to_dense(&put, &removed).await {
+            tracing::warn!(error = %e, articles = put.len(), "passages not embedded; retried at the next catch-up");
+        }
+        Ok(())
+    }
+
+    /// Embeds the indexed articles whose vectors the dense index lacks (all
+    /// of them at start-up: vectors already stored are read, not recomputed).
+    async fn catch_up_dense(&self) -> Result<()> {
+        let Some(s) = &self.semantic else {
+            return Ok(());
+        };
+        let held = s.versions();
+        let indexed = self.indexed_versions();
+        let stale: HashSet<&String> = indexed
+            .iter()
+            .filter(|(id, v)| held.get(*id) != Some(v))
+            .map(|(id, _)| id)
+            .collect();
+        let removed: Vec<String> = held
+            .keys()
+            .filter(|id| !indexed.contains_key(*id))
+            .cloned()
+            .collect();
+        if stale.is_empty() && removed.is_empty() {
+            return Ok(());
+        }
+        let mut after = String::new();
+        loop {
+            let page = self.store.list_articles(None, &after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            let put: Vec<&crate::model::Article> =
+                page.iter().filter(|a| stale.contains(&a.id)).collect();
+            self.apply_to_dense(&put, &[]).await?;
+        }
+        self.apply_to_dense(&[], &removed).await?;
+        tracing::info!(articles = stale.len(), "dense index caught up");
         Ok(())
     }
 }

@@ -9,6 +9,7 @@
 //! key, and read stored passages only for the articles they return;
 //! [`SearchIndex::rank`] reads none. Its tests are in `index/tests.rs`.
 
+mod article;
 mod query;
 
 use super::lang;
@@ -144,6 +145,9 @@ pub struct ArticleHit {
     pub passages: Vec<PassageHit>,
     /// IDF-weighted share of the query's terms present in the best passage (with its titles), 0..1.
     pub coverage: f64,
+    /// With embeddings: the cosine similarity of the question and the
+    /// article's closest passage.
+    pub cosine: Option<f32>,
 }
 
 /// An article in a ranking: its id and its best passage's score.

@@ -11,6 +11,9 @@
 //! - `sync`: the knowledge-folder sync
 
 mod articles;
+pub mod dense;
+pub mod hybrid;
+mod semantic;
 mod follow;
 pub mod index;
 pub mod lang;
@@ -21,6 +24,7 @@ mod segments;
 mod sync;
 
 use crate::config::{Config, Limits};
+use crate::embedding::Embedder;
 use crate::storage::{self, DynStore};
 use crate::validate;
 pub use articles::slugify;
@@ -42,6 +46,10 @@ pub enum Error {
     Index(#[from] index::IndexError),
     #[error(transparent)]
     Store(#[from] storage::Error),
+    /// The embedder failed while indexing (the lexical index is up to date;
+    /// the next catch-up tries the vectors again).
+    #[error("{0}")]
+    Embedding(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -71,6 +79,9 @@ pub struct Knowledge {
     indexed: Mutex<HashMap<String, u64>>,
     limits: Limits,
     default_locale: String,
+    /// With an embedder: the passages' vectors, for hybrid retrieval.
+    semantic: Option<semantic::Semantic>,
+    fusion: hybrid::Fusion,
 }
 
 /// Runs index work (tantivy reads, writes, commits) off the async runtime.
@@ -81,8 +92,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 impl Knowledge {
-    /// Opens the index under `index_dir` and brings it up to date with the store.
-    pub async fn open(store: DynStore, index_dir: &Path, config: &Config) -> Result<Knowledge> {
+    /// Opens the index under `index_dir` and brings it up to date with the
+    /// store; with an `embedder`, the passages' vectors too.
+    pub async fn open(
+        store: DynStore,
+        index_dir: &Path,
+        config: &Config,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> Result<Knowledge> {
         let dir = index_dir.to_path_buf();
         let scoring = scoring::Bm25::from(&config.retrieval);
         let (index, indexed) = blocking(move || {
@@ -99,6 +116,11 @@ impl Knowledge {
             indexed: Mutex::new(indexed),
             limits: config.limits.clone(),
             default_locale: config.default_locale.clone(),
+            semantic: embedder.map(|e| semantic::Semantic::new(e, config.embedding.batch_size)),
+            fusion: hybrid::Fusion {
+                dense_weight: config.retrieval.dense_weight,
+                cross_language_margin: config.retrieval.cross_language_margin,
+            },
         };
         knowledge.catch_up().await?;
         Ok(knowledge)

@@ -2,7 +2,7 @@
 //! runtime, timed in `replygate_retrieval_seconds`.
 
 use super::index::{self, Hits};
-use super::{Knowledge, Result, blocking, lang};
+use super::{Knowledge, Result, blocking, hybrid, lang};
 use crate::validate;
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -17,6 +17,9 @@ static SEARCH_SECONDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     )
     .unwrap()
 });
+
+/// Articles lexical search hands to the hybrid ranking, at least.
+const LEXICAL_CANDIDATES: usize = 10;
 
 /// Search results and the language they were searched in.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,26 +49,69 @@ impl Knowledge {
         self.search_in(query, &detection.locale, limit).await
     }
 
-    /// Searches the articles of `locale` (or of the default locale when it has none).
+    /// Searches the articles of `locale` (or of the default locale when it
+    /// has none); with embeddings, semantically too, in that locale and the
+    /// default one, and ranks by both (see [`super::hybrid`]).
     pub async fn search_in(
         &self,
         query: &str,
         locale: &str,
         limit: usize,
     ) -> Result<SearchResults> {
+        let started = Instant::now();
+        let vector = self.embed_query(query).await;
         let index = self.index.clone();
+        let dense = self.semantic.as_ref().map(|s| s.dense.clone());
         let query = query.to_string();
         let locale = locale.to_string();
         let default = self.default_locale.clone();
-        let started = Instant::now();
+        let fusion = self.fusion;
         let results = blocking(move || {
             let locale = if index.passages_in(&locale)? == 0 {
-                default
+                default.clone()
             } else {
                 locale
             };
-            let hits = index.search(&query, &locale, limit)?;
-            Ok::<_, index::IndexError>(SearchResults { locale, hits })
+            let (Some(dense), Some(vector)) = (dense, vector) else {
+                let hits = index.search(&query, &locale, limit)?;
+                return Ok::<_, index::IndexError>(SearchResults { locale, hits });
+            };
+            let lexical = index.search(&query, &locale, limit.max(LEXICAL_CANDIDATES))?;
+            let near = dense.search(&vector, usize::MAX, |l| l == locale || l == default);
+            let ranked: Vec<hybrid::Lexical> = lexical
+                .articles
+                .iter()
+                .map(|h| (h.article_id.clone(), h.score, h.coverage))
+                .collect();
+            let mut by_id: std::collections::HashMap<String, index::ArticleHit> = lexical
+                .articles
+                .into_iter()
+                .map(|h| (h.article_id.clone(), h))
+                .collect();
+            let mut articles = Vec::with_capacity(limit);
+            for f in hybrid::fuse(&ranked, &near, &locale, fusion) {
+                if articles.len() == limit {
+                    break;
+                }
+                let hit = match by_id.remove(&f.article_id) {
+                    Some(hit) => Some(hit),
+                    None => match f.dense {
+                        Some((_, ordinal)) => index.article_hit(&f.article_id, ordinal)?,
+                        None => None,
+                    },
+                };
+                if let Some(mut hit) = hit {
+                    hit.cosine = f.dense.map(|(cosine, _)| cosine);
+                    articles.push(hit);
+                }
+            }
+            Ok(SearchResults {
+                locale,
+                hits: Hits {
+                    articles,
+                    query_terms: lexical.query_terms,
+                },
+            })
         })
         .await?;
         SEARCH_SECONDS.observe(started.elapsed().as_secs_f64());

@@ -29,6 +29,7 @@ fn hit() -> impl Strategy<Value = ArticleHit> {
             })
             .collect(),
         coverage,
+        cosine: None,
     })
 }
 

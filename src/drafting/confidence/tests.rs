@@ -21,6 +21,7 @@ fn hit(title: &str, score: f32, coverage: f64) -> ArticleHit {
             score,
         }],
         coverage,
+        cosine: None,
     }
 }
 

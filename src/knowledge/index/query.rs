@@ -230,6 +230,7 @@ impl SearchIndex {
                 } else {
                     0.0
                 },
+                cosine: None,
             });
         }
         Ok(Hits {

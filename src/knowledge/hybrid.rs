@@ -1,0 +1,180 @@
+//! Hybrid ranking: lexical (BM25) and semantic (cosine) evidence for each
+//! candidate article, combined into one order.
+//!
+//! Raw scores of the two sides live on different scales (BM25 is unbounded
+//! and grows with the query; cosines of one model crowd into 0.8–0.9 while
+//! another's spread over 0–1), so each side is rescaled per question before
+//! they are mixed:
+//! - lexical: the article's BM25 over the best BM25 of the question, times
+//!   its coverage (the IDF-weighted share of the question's terms its best
+//!   passage has), so that a weak best match stays weak (0..1);
+//! - semantic: where the article's cosine stands between the typical
+//!   article's (the median over the articles searched) and the best one's
+//!   (0..1), which is the same for any model.
+//!
+//! The hybrid score is `w · semantic + (1 − w) · lexical`, less
+//! `cross_language_margin` for an article in another language than the one
+//! searched lexically: the customer's own language wins unless an article
+//! in the default language is clearly closer. Both numbers are measured on
+//! the labeled questions (`replygate eval`, docs/EVALUATION.md).
+
+use super::dense::DenseHit;
+use std::collections::HashMap;
+
+/// How the two sides are mixed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fusion {
+    pub dense_weight: f32,
+    pub cross_language_margin: f32,
+}
+
+/// A candidate article and what each side says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fused {
+    pub article_id: String,
+    pub locale: String,
+    /// Its BM25 score and coverage; None: lexical search did not find it.
+    pub bm25: Option<(f32, f64)>,
+    /// Its closest passage's cosine, and that passage.
+    pub dense: Option<(f32, u64)>,
+    pub score: f32,
+}
+
+/// A lexical hit: article id, BM25, coverage.
+pub type Lexical = (String, f32, f64);
+
+/// The candidates best first: `lexical` are found in the locale `home`;
+/// `dense` holds every searched article's best passage.
+pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> Vec<Fused> {
+    let best_bm25 = lexical.iter().map(|(_, s, _)| *s).fold(0.0f32, f32::max);
+    let mut cosines: Vec<f32> = dense.iter().map(|h| h.cosine).collect();
+    cosines.sort_by(|a, b| a.total_cmp(b));
+    let (typical, top) = match cosines.as_slice() {
+        [] => (0.0, 0.0),
+        c => (c[c.len() / 2], c[c.len() - 1]),
+    };
+    let semantic = |cos: f32| match top > typical {
+        true => ((cos - typical) / (top - typical)).clamp(0.0, 1.0),
+        false => 0.0,
+    };
+    let by_id: HashMap<&str, &DenseHit> = dense.iter().map(|h| (&*h.article_id, h)).collect();
+    let mut out: Vec<Fused> = lexical
+        .iter()
+        .map(|(id, bm25, coverage)| Fused {
+            article_id: id.clone(),
+            locale: by_id
+                .get(id.as_str())
+                .map_or_else(|| home.to_string(), |h| h.locale.to_string()),
+            bm25: Some((*bm25, *coverage)),
+            dense: by_id.get(id.as_str()).map(|h| (h.cosine, h.ordinal)),
+            score: 0.0,
+        })
+        .collect();
+    for h in dense {
+        if !lexical.iter().any(|(id, _, _)| id.as_str() == &*h.article_id) {
+            out.push(Fused {
+                article_id: h.article_id.to_string(),
+                locale: h.locale.to_string(),
+                bm25: None,
+                dense: Some((h.cosine, h.ordinal)),
+                score: 0.0,
+            });
+        }
+    }
+    for c in &mut out {
+        let lexical = match (c.bm25, best_bm25 > 0.0) {
+            (Some((s, coverage)), true) => s / best_bm25 * coverage as f32,
+            _ => 0.0,
+        };
+        let semantic = c.dense.map_or(0.0, |(cos, _)| semantic(cos));
+        let away = if c.locale == home {
+            0.0
+        } else {
+            f.cross_language_margin
+        };
+        c.score = f.dense_weight * semantic + (1.0 - f.dense_weight) * lexical - away;
+    }
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.article_id.cmp(&b.article_id))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn dense(id: &str, locale: &str, cosine: f32) -> DenseHit {
+        DenseHit {
+            article_id: Arc::from(id),
+            locale: Arc::from(locale),
+            ordinal: 0,
+            cosine,
+        }
+    }
+
+    const EVEN: Fusion = Fusion {
+        dense_weight: 0.5,
+        cross_language_margin: 0.2,
+    };
+
+    fn order(f: &[Fused]) -> Vec<&str> {
+        f.iter().map(|c| c.article_id.as_str()).collect()
+    }
+
+    #[test]
+    fn semantic_evidence_lifts_an_article_that_shares_no_words_with_the_question() {
+        let lexical = [
+            ("en/weather".to_string(), 4.0, 0.5),
+            ("en/backup".to_string(), 3.0, 0.5),
+        ];
+        let d = [
+            dense("en/restore", "en", 0.80),
+            dense("en/backup", "en", 0.55),
+            dense("en/weather", "en", 0.20),
+            dense("en/groups", "en", 0.30),
+            dense("en/ticks", "en", 0.25),
+        ];
+        let fused = fuse(&lexical, &d, "en", EVEN);
+        assert_eq!(order(&fused)[0], "en/restore");
+        assert_eq!(fused[0].bm25, None);
+        // The weights at their ends give one side's order.
+        let lexical_only = Fusion {
+            dense_weight: 0.0,
+            ..EVEN
+        };
+        assert_eq!(order(&fuse(&lexical, &d, "en", lexical_only))[0], "en/weather");
+    }
+
+    #[test]
+    fn another_language_wins_only_when_clearly_closer() {
+        let d = [
+            dense("pt/backup", "pt", 0.70),
+            dense("en/backup", "en", 0.72),
+            dense("en/a", "en", 0.1),
+            dense("en/b", "en", 0.1),
+            dense("en/c", "en", 0.1),
+        ];
+        let lexical = [("pt/backup".to_string(), 2.0, 0.8)];
+        assert_eq!(order(&fuse(&lexical, &d, "pt", EVEN))[0], "pt/backup");
+        let far = [
+            dense("pt/groups", "pt", 0.30),
+            dense("en/restore", "en", 0.90),
+            dense("en/a", "en", 0.1),
+            dense("en/b", "en", 0.1),
+            dense("en/c", "en", 0.1),
+        ];
+        // A weak lexical match: few of the question's words.
+        let weak = [("pt/groups".to_string(), 1.0, 0.2)];
+        assert_eq!(order(&fuse(&weak, &far, "pt", EVEN))[0], "en/restore");
+    }
+
+    #[test]
+    fn without_vectors_the_lexical_order_stands() {
+        let lexical = [("en/a".to_string(), 1.0, 1.0), ("en/b".to_string(), 3.0, 1.0)];
+        assert_eq!(order(&fuse(&lexical, &[], "en", EVEN)), ["en/b", "en/a"]);
+    }
+}
