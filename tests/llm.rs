@@ -1,8 +1,11 @@
 //! Drafting with an LLM over an OpenAI-compatible endpoint (a local fake
 //! server with scripted answers): signals, fallbacks, retries, the breaker,
-//! personal data, streaming.
+//! personal data, streaming. `remote_embedding`: the embedder over an
+//! OpenAI-compatible embeddings endpoint.
 
 mod common;
+#[path = "llm/remote_embedding.rs"]
+mod remote_embedding;
 
 use common::fake_llm::{FakeLlm, FakeResponse, customer_message, passage};
 use common::*;

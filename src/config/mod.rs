@@ -6,7 +6,7 @@
 //! - `schema.rs`: the sections, their keys and defaults (`policy.toml`: the
 //!   default phrase lists).
 //! - `checks.rs`: ranges and relations serde cannot check.
-//! - `secret.rs`: the LLM key.
+//! - `secret.rs`: API keys (the LLM's, the embedding endpoint's).
 //!
 //! Layering is figment's: the file and each variable are providers merged in
 //! order, and the result is extracted into [`Config`]; a value of the wrong
@@ -159,6 +159,39 @@ fn extraction_error(error: figment::Error) -> Error {
     }
 }
 
+/// Where a section's API key goes in the config.
+type KeySlot = fn(&mut Config) -> &mut Secret;
+
+/// The sections with an API key. Each names, in its `api_key_env`, the
+/// environment variable that holds the key: that variable is a secret, not a
+/// config key, and its value goes to the section's `api_key`.
+const API_KEYS: [(&str, KeySlot); 2] = [
+    ("llm", |c| &mut c.llm.api_key),
+    ("embedding", |c| &mut c.embedding.api_key),
+];
+
+/// The variable that `section.api_key_env` names, taken in the loader's own
+/// order: the environment (`REPLYGATE_<SECTION>__API_KEY_ENV`, read like
+/// any other variable), then the file, then the default.
+fn key_var(section: &str, file: &toml::Table, env: &[(String, String)], schema: &Dict) -> String {
+    let key = format!("{section}__api_key_env");
+    let path = [section.to_string(), "api_key_env".to_string()];
+    env.iter()
+        .find(|(k, _)| {
+            k.strip_prefix(ENV_PREFIX)
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(&key))
+        })
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            file.get(section)
+                .and_then(|s| s.get("api_key_env"))
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        })
+        .or_else(|| schema_value(schema, &path)?.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 /// Builds the config from an optional file, the environment and flags.
 pub fn load(
     file: Option<&Path>,
@@ -177,19 +210,6 @@ pub fn load(
         None => toml::Table::new(),
     };
     let env: Vec<(String, String)> = env.into_iter().collect();
-    // The variable holding the LLM key is a secret, not a config key.
-    let key_var = env
-        .iter()
-        .find(|(k, _)| k == "REPLYGATE_LLM__API_KEY_ENV")
-        .map(|(_, v)| v.clone())
-        .or_else(|| {
-            table
-                .get("llm")
-                .and_then(|l| l.get("api_key_env"))
-                .and_then(|v| v.as_str())
-                .map(String::from)
-        })
-        .unwrap_or_else(|| LlmConfig::default().api_key_env);
     let mut figment = Figment::new();
     if let Some(path) = file {
         let dict = Value::serialize(&table)
@@ -206,9 +226,13 @@ pub fn load(
         .ok()
         .and_then(Value::into_dict)
         .expect("the default config serializes to a dictionary");
+    let key_vars: Vec<(String, KeySlot)> = API_KEYS
+        .iter()
+        .map(|(section, slot)| (key_var(section, &table, &env, &schema), *slot))
+        .collect();
     for (var, raw) in &env {
-        // The key holder is a secret; REPLYGATE_TEST_* belongs to test harnesses.
-        if *var == key_var || var.starts_with(TEST_PREFIX) {
+        // Key holders are secrets; REPLYGATE_TEST_* belongs to test harnesses.
+        if key_vars.iter().any(|(key_var, _)| key_var == var) || var.starts_with(TEST_PREFIX) {
             continue;
         }
         let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
@@ -224,8 +248,10 @@ pub fn load(
         });
     }
     let mut config: Config = figment.extract().map_err(extraction_error)?;
-    if let Some((_, key)) = env.iter().find(|(k, _)| *k == key_var) {
-        config.llm.api_key = Secret::new(key.clone());
+    for (var, slot) in &key_vars {
+        if let Some((_, key)) = env.iter().find(|(k, _)| k == var) {
+            *slot(&mut config) = Secret::new(key.clone());
+        }
     }
     if let Some(v) = &overrides.knowledge_dir {
         config.knowledge_dir = v.clone();

@@ -1,4 +1,4 @@
-//! A secret value of the config (the LLM API key).
+//! A secret value of the config (an API key).
 
 use secrecy::{ExposeSecret, SecretString};
 

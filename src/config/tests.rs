@@ -65,6 +65,59 @@ fn the_llm_key_comes_from_the_named_environment_variable_and_is_never_printed() 
 }
 
 #[test]
+fn the_embedding_key_comes_from_its_own_variable_which_is_not_a_config_key() {
+    let c = load(
+        None,
+        env(&[
+            ("REPLYGATE_EMBEDDING__PROVIDER", "openai"),
+            ("REPLYGATE_EMBEDDING_API_KEY", "sk-embed"),
+            ("REPLYGATE_LLM_API_KEY", "sk-llm"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.embedding.provider, EmbeddingProvider::Openai);
+    assert_eq!(c.embedding.api_key.expose(), "sk-embed");
+    assert_eq!(c.llm.api_key.expose(), "sk-llm");
+    assert!(!format!("{c:?}").contains("sk-embed"));
+    assert!(!toml::to_string(&c).unwrap().contains("sk-embed"));
+}
+
+#[test]
+fn each_section_reads_its_key_from_the_variable_it_names_and_they_may_share_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[llm]\napi_key_env = \"OPENAI_API_KEY\"\n[embedding]\napi_key_env = \"OPENAI_API_KEY\"\n",
+    )
+    .unwrap();
+    let c = load(
+        Some(&path),
+        env(&[("OPENAI_API_KEY", "sk-shared")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.llm.api_key.expose(), "sk-shared");
+    assert_eq!(c.embedding.api_key.expose(), "sk-shared");
+    // The environment names the variable over the file, and a variable
+    // under the config prefix is still a secret, never a key.
+    let c = load(
+        Some(&path),
+        env(&[
+            ("OPENAI_API_KEY", "sk-shared"),
+            ("REPLYGATE_EMBEDDING__API_KEY_ENV", "REPLYGATE_EMBED_KEY"),
+            ("REPLYGATE_EMBED_KEY", "sk-own"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.embedding.api_key_env, "REPLYGATE_EMBED_KEY");
+    assert_eq!(c.embedding.api_key.expose(), "sk-own");
+    assert_eq!(c.llm.api_key.expose(), "sk-shared");
+}
+
+#[test]
 fn test_harness_variables_are_not_config() {
     let c = load(
         None,

@@ -12,6 +12,8 @@
 //! (e5's `query: ` / `passage: ` prefixes, or separate remote model names):
 //! [`Side`] says which one a text is.
 
+pub mod remote;
+
 use async_trait::async_trait;
 
 /// Which side of a search a text is on.

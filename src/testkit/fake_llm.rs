@@ -1,6 +1,6 @@
-//! A local OpenAI-compatible chat-completions endpoint whose answers the
-//! caller scripts, recording every request it receives and how long it held
-//! each one.
+//! A local OpenAI-compatible chat-completions endpoint (and embeddings
+//! endpoint) whose answers the caller scripts, recording every request it
+//! receives and how long it held each one.
 
 use axum::Router;
 use axum::body::Body;
@@ -52,6 +52,24 @@ impl FakeResponse {
         confidence: f64,
     ) -> FakeResponse {
         Self::content(&json!({ "reply": reply, "citations": citations, "answerable": answerable, "confidence": confidence }).to_string())
+    }
+
+    /// An embeddings answer: `vectors[i]` with `index` i, in the order given
+    /// (a test may shuffle them, or give the wrong number).
+    pub fn embeddings(vectors: &[(usize, Vec<f32>)]) -> FakeResponse {
+        let data: Vec<Value> = vectors
+            .iter()
+            .map(|(i, v)| json!({ "object": "embedding", "index": i, "embedding": v }))
+            .collect();
+        let body = json!({ "object": "list", "data": data, "model": "fake-embedder",
+                           "usage": { "prompt_tokens": 1, "total_tokens": 1 } });
+        FakeResponse {
+            status: 200,
+            headers: vec![],
+            body: body.to_string(),
+            delay: Duration::ZERO,
+            sse: None,
+        }
     }
 
     pub fn status(status: u16) -> FakeResponse {
@@ -116,8 +134,9 @@ struct Shared {
     log: Log,
 }
 
-/// The endpoint `POST /v1/chat/completions` on `127.0.0.1:0`; `script(request,
-/// n)` answers the n-th request (from 0).
+/// The endpoints `POST /v1/chat/completions` and `POST /v1/embeddings` on
+/// `127.0.0.1:0`; `script(request, n)` answers the n-th request to either
+/// (from 0).
 pub struct FakeLlm {
     pub addr: SocketAddr,
     log: Log,
@@ -234,6 +253,7 @@ fn router(script: Arc<Script>) -> (Router, Log) {
     };
     let app = Router::new()
         .route("/v1/chat/completions", post(handle))
+        .route("/v1/embeddings", post(handle))
         .with_state(shared);
     (app, log)
 }

@@ -1,7 +1,7 @@
 //! The harness that the integration tests (`tests/common/`) and
 //! `replygate bench` share: the real server ([`run`](crate::run)) on
 //! `127.0.0.1:0` over a data dir the caller chooses ([`Server`]), and a local
-//! OpenAI-compatible chat-completions endpoint whose answers the caller
+//! OpenAI-compatible chat-completions and embeddings endpoint whose answers the caller
 //! scripts ([`FakeLlm`], [`FakeResponse`]).
 //!
 //! It stands outside the server, as a client of it: so, unlike the domain
