@@ -66,17 +66,20 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The configured embedder; None without one. (Placeholder until the
-/// providers land: only `none` is served.)
+/// The configured embedder; None without one.
 pub async fn open(
     config: &crate::config::EmbeddingConfig,
     _data_dir: &std::path::Path,
 ) -> Result<Option<std::sync::Arc<dyn Embedder>>> {
     match config.provider {
         crate::config::EmbeddingProvider::None => Ok(None),
-        crate::config::EmbeddingProvider::Local | crate::config::EmbeddingProvider::Openai => {
-            Err(Error::Unavailable("this provider is not built yet".into()))
-        }
+        crate::config::EmbeddingProvider::Openai => Ok(Some(std::sync::Arc::new(
+            remote::RemoteEmbedder::connect(config).await?,
+        ))),
+        // TODO(local): the in-process model lands with its own branch.
+        crate::config::EmbeddingProvider::Local => Err(Error::Unavailable(
+            "the local provider is not built yet".into(),
+        )),
     }
 }
 
