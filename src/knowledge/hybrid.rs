@@ -12,6 +12,11 @@
 //!   article's (the median over the articles searched) and the best one's
 //!   (0..1), which is the same for any model.
 //!
+//! The semantic side first takes each cosine relative to the median cosine
+//! of the articles of its language: a model rates any text in the
+//! question's own language a little closer, which on its own ranks a wrong
+//! article in the customer's language above the right one in another.
+//!
 //! The hybrid score is `w · semantic + (1 − w) · lexical`, less
 //! `cross_language_margin` for an article in another language than the one
 //! searched lexically: the customer's own language wins unless an article
@@ -40,6 +45,14 @@ pub struct Fused {
     pub score: f32,
 }
 
+/// Articles of one language needed to tell its typical cosine.
+const MIN_FOR_TYPICAL: usize = 5;
+
+fn median(mut values: Vec<f32>) -> f32 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// A lexical hit: article id, BM25, coverage.
 pub type Lexical = (String, f32, f64);
 
@@ -47,14 +60,24 @@ pub type Lexical = (String, f32, f64);
 /// `dense` holds every searched article's best passage.
 pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> Vec<Fused> {
     let best_bm25 = lexical.iter().map(|(_, s, _)| *s).fold(0.0f32, f32::max);
-    let mut cosines: Vec<f32> = dense.iter().map(|h| h.cosine).collect();
-    cosines.sort_by(|a, b| a.total_cmp(b));
-    let (typical, top) = match cosines.as_slice() {
-        [] => (0.0, 0.0),
-        c => (c[c.len() / 2], c[c.len() - 1]),
-    };
-    let semantic = |cos: f32| match top > typical {
-        true => ((cos - typical) / (top - typical)).clamp(0.0, 1.0),
+    // A model scores texts of the question's own language higher across the
+    // board: each article's cosine is first taken relative to the typical
+    // article of its language (of all articles, for a language with too few
+    // to tell).
+    let overall = median(dense.iter().map(|h| h.cosine).collect());
+    let mut by_locale: HashMap<&str, Vec<f32>> = HashMap::new();
+    for h in dense {
+        by_locale.entry(&*h.locale).or_default().push(h.cosine);
+    }
+    let typical_of: HashMap<&str, f32> = by_locale
+        .into_iter()
+        .map(|(l, c)| (l, if c.len() >= MIN_FOR_TYPICAL { median(c) } else { overall }))
+        .collect();
+    let relative = |h: &DenseHit| h.cosine - typical_of.get(&*h.locale).copied().unwrap_or(overall);
+    let top = dense.iter().map(relative).fold(f32::MIN, f32::max);
+    let typical = median(dense.iter().map(relative).collect());
+    let semantic = |h: &DenseHit| match top > typical {
+        true => ((relative(h) - typical) / (top - typical)).clamp(0.0, 1.0),
         false => 0.0,
     };
     let by_id: HashMap<&str, &DenseHit> = dense.iter().map(|h| (&*h.article_id, h)).collect();
@@ -70,6 +93,10 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
             score: 0.0,
         })
         .collect();
+    let mut semantic_of: HashMap<String, f32> = HashMap::new();
+    for h in dense {
+        semantic_of.insert(h.article_id.to_string(), semantic(h));
+    }
     for h in dense {
         if !lexical.iter().any(|(id, _, _)| id.as_str() == &*h.article_id) {
             out.push(Fused {
@@ -86,7 +113,7 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
             (Some((s, coverage)), true) => s / best_bm25 * coverage as f32,
             _ => 0.0,
         };
-        let semantic = c.dense.map_or(0.0, |(cos, _)| semantic(cos));
+        let semantic = semantic_of.get(&c.article_id).copied().unwrap_or(0.0);
         let away = if c.locale == home {
             0.0
         } else {
