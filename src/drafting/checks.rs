@@ -67,8 +67,9 @@ impl Source {
 pub struct Evidence<'a> {
     /// The passages the writer was given, with their articles' titles.
     pub given: Vec<&'a Source>,
-    /// The analyzed terms of those passages.
-    pub given_terms: &'a HashSet<&'a str>,
+    /// Whether those passages have an analyzed term (asked only of a
+    /// sentence that asks for a secret, so never worked out as a set).
+    pub given_has: &'a dyn Fn(&str) -> bool,
     /// The analyzed terms of the passages the reply cites.
     pub cited_terms: &'a HashSet<&'a str>,
     /// What the customer wrote (message and history, masked).
@@ -301,7 +302,7 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
             let quoted = !terms.is_empty()
                 && terms
                     .iter()
-                    .filter(|t| e.given_terms.contains(t.as_str()))
+                    .filter(|t| (e.given_has)(t.as_str()))
                     .count()
                     * 10
                     >= terms.len() * 9;
@@ -386,7 +387,7 @@ mod tests {
         let source = Source::of(PASSAGE);
         let e = Evidence {
             given: vec![&source],
-            given_terms: &cited,
+            given_has: &|t| cited.contains(t),
             cited_terms: &cited,
             customer: vec!["How do I block a contact? My order 4521 never came."],
             urls: vec!["https://help.lumo.example/en/block-contact"],

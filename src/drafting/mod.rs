@@ -306,7 +306,14 @@ fn check_written(
             .collect()
     }
     let given = &written.given;
-    let given_terms = terms(given.iter());
+    // Each line's terms are sorted.
+    let given_has = |t: &str| {
+        given
+            .iter()
+            .flat_map(|g| g.facts)
+            .flat_map(|f| &f.lines)
+            .any(|line| line.binary_search_by(|x| x.as_str().cmp(t)).is_ok())
+    };
     let cited_terms = terms(written.cited.iter().filter_map(|i| given.get(*i)));
     let evidence = checks::Evidence {
         given: given
@@ -314,7 +321,7 @@ fn check_written(
             .flat_map(|g| g.facts)
             .map(|f| &f.source)
             .collect(),
-        given_terms: &given_terms,
+        given_has: &given_has,
         cited_terms: &cited_terms,
         customer: masked.customer_words(),
         urls: retrieved.articles.iter().map(|h| h.url.as_str()).collect(),
