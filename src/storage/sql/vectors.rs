@@ -15,7 +15,7 @@ pub(crate) fn to_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 pub(crate) fn from_bytes(b: &[u8]) -> Result<Vec<f32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(Error::Corrupt(format!(
             "a stored vector of {} bytes is not f32s",
             b.len()
