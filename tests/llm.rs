@@ -1,8 +1,11 @@
 //! Drafting with an LLM over an OpenAI-compatible endpoint (a local fake
 //! server with scripted answers): signals, fallbacks, retries, the breaker,
-//! personal data, streaming.
+//! personal data, streaming. And the other models the product runs: the
+//! local sentence embedder with a real model, and fetching it (`llm/embedding.rs`).
 
 mod common;
+#[path = "llm/embedding.rs"]
+mod embedding;
 
 use common::fake_llm::{FakeLlm, FakeResponse, customer_message, passage};
 use common::*;
