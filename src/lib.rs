@@ -13,6 +13,8 @@
 //!   generate, check, score, route, record), each its own module; the LLM client and prompt
 //! - [`knowledge`]: articles (`articles.rs`), Markdown parsing, the folder sync (`sync.rs`),
 //!   the tantivy index and its follower (`follow.rs`), search, BM25 scoring
+//! - [`embedding`]: sentence embeddings behind one `Embedder` (query and passage sides, unit
+//!   vectors): `local/` runs a BERT-family model with candle, `fetch.rs` brings one from the hub
 //! - [`review`]: the review state machine (pure transitions), claims with leases, the queue
 //! - [`delivery`]: the outbox stream, consumer groups and acknowledgements
 //! - [`insights`]: figures for managers over a time window (the Insights service)

@@ -63,7 +63,7 @@ fn parse_auth(s: &str) -> Result<AuthMode, String> {
 enum Command {
     /// Serve gRPC (Drafts, Review, Knowledge, Insights, health, reflection) and HTTP (/healthz, /metrics).
     Serve(ServeArgs),
-    /// Measure retrieval (SciFact, beside bm25s), CreateDraft under load, the time around an LLM, and 10k articles.
+    /// Measure retrieval (SciFact, beside bm25s), CreateDraft under load, the time around an LLM, 10k articles, and the local embedder (--model-dir).
     Bench {
         /// BEIR SciFact folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).
         #[arg(long, default_value = "../shared/eval/scifact")]
@@ -83,9 +83,12 @@ enum Command {
         /// Also measure CreateDraft on this PostgreSQL with 1 and 2 replicas (uses a scratch schema).
         #[arg(long)]
         database_url: Option<String>,
-        /// Run only these sections (repeatable): retrieval, drafts, postgres, llm, knowledge.
+        /// Run only these sections (repeatable): retrieval, drafts, postgres, llm, knowledge, embedding.
         #[arg(long, value_enum)]
         only: Vec<bench::Section>,
+        /// A sentence model folder (Hugging Face layout) to measure the local embedder on.
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
     },
     /// Run labeled questions through the drafting pipeline (nothing is stored) and report routing quality.
     Eval {
@@ -114,6 +117,27 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Sentence-embedding models for `[embedding] provider = "local"`.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelAction {
+    /// Download a Hugging Face model into <data_dir>/models ahead of time (for hosts without internet at run time) and check that it loads; HF_ENDPOINT names a mirror.
+    Fetch {
+        /// Hugging Face model id, e.g. sentence-transformers/all-MiniLM-L6-v2 [default: the config's embedding.model]
+        #[arg(long)]
+        model: Option<String>,
+        /// Where models/ lives [default: the config's data_dir, ./data]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// TOML config file; REPLYGATE_* variables apply too.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -188,6 +212,7 @@ async fn main() -> ExitCode {
             out,
             database_url,
             only,
+            model_dir,
         } => {
             if std::env::var_os("RUST_LOG").is_none() {
                 // SAFETY: single-threaded at this point, before any logging starts.
@@ -201,6 +226,7 @@ async fn main() -> ExitCode {
                 articles,
                 database_url,
                 only,
+                model_dir,
             };
             match bench::run(&opts).await {
                 Ok(md) => {
@@ -269,6 +295,67 @@ async fn main() -> ExitCode {
         Command::Token {
             action: TokenAction::Create { subject, roles },
         } => create_token(&subject, &roles),
+        Command::Model {
+            action:
+                ModelAction::Fetch {
+                    model,
+                    data_dir,
+                    config,
+                },
+        } => {
+            let overrides = Overrides {
+                data_dir,
+                ..Default::default()
+            };
+            let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            replygate::telemetry::init(config.log_format);
+            fetch_model(config, model).await
+        }
+    }
+}
+
+/// Fetches the model (unless already there), loads it once, prints its folder.
+async fn fetch_model(mut config: config::Config, model: Option<String>) -> ExitCode {
+    use replygate::embedding::{Embedder, fetch, local::LocalEmbedder};
+    if let Some(m) = model {
+        config.embedding.model = m;
+    }
+    let id = config.embedding.model.clone();
+    if id.is_empty() {
+        eprintln!("error: no model: pass --model (a Hugging Face id) or set [embedding] model");
+        return ExitCode::from(2);
+    }
+    let fetched = fetch::fetch(&id, &config.data_dir, &config.embedding.hub_endpoint).await;
+    let dir = match fetched {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match LocalEmbedder::load(&dir, &id, &config.embedding).await {
+        Ok(e) => {
+            println!("{}", dir.display());
+            eprintln!(
+                "{id} is in {} and loads ({} dimensions); use it with [embedding] provider = \"local\", model = \"{id}\" and the same data_dir, or model_dir = that folder",
+                dir.display(),
+                e.dims()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: fetched into {} but it does not load: {e}",
+                dir.display()
+            );
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,9 +1,13 @@
 //! Drafting with an LLM over an OpenAI-compatible endpoint (a local fake
 //! server with scripted answers): signals, fallbacks, retries, the breaker,
-//! personal data, streaming. `remote_embedding`: the embedder over an
-//! OpenAI-compatible embeddings endpoint.
+//! personal data, streaming. And the other models the product runs: the
+//! local sentence embedder with a real model and fetching it
+//! (`llm/embedding.rs`), the embedder over an OpenAI-compatible embeddings
+//! endpoint (`llm/remote_embedding.rs`).
 
 mod common;
+#[path = "llm/embedding.rs"]
+mod embedding;
 #[path = "llm/remote_embedding.rs"]
 mod remote_embedding;
 

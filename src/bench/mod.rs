@@ -1,8 +1,10 @@
 //! `replygate bench`: retrieval quality and speed on BEIR SciFact (beside the
 //! Python peer bm25s), CreateDraft throughput and latency over real gRPC with
 //! durable SQLite, the gateway's own time around a 500 ms LLM, and the
-//! knowledge base at 10,000 articles. Prints Markdown (docs/BENCHMARKS.md).
+//! knowledge base at 10,000 articles, and the local embedder when given a
+//! model. Prints Markdown (docs/BENCHMARKS.md).
 
+mod embedding;
 mod llm;
 mod load;
 mod scale;
@@ -27,6 +29,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Sections to run; empty: all.
     pub only: Vec<Section>,
+    /// A sentence model folder for the embedding section.
+    pub model_dir: Option<PathBuf>,
 }
 
 /// A section of the report.
@@ -42,6 +46,8 @@ pub enum Section {
     Llm,
     /// The knowledge base at `--articles` articles.
     Knowledge,
+    /// The local embedder on `--model-dir`.
+    Embedding,
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -126,6 +132,18 @@ pub async fn run(opts: &Options) -> Result<String, BoxError> {
     if runs(Section::Knowledge) {
         eprintln!("knowledge at {} articles", opts.articles);
         md.push_str(&knowledge_scale(opts.articles, &mut figures).await?);
+    }
+    if runs(Section::Embedding) {
+        match &opts.model_dir {
+            Some(dir) => {
+                eprintln!("local embedder on {}", dir.display());
+                md.push_str(&embedding::local_embedder(dir, &opts.knowledge).await?);
+            }
+            None if opts.only.contains(&Section::Embedding) => {
+                return Err("--only embedding needs --model-dir".into());
+            }
+            None => {}
+        }
     }
     md.push_str(&targets(&figures)?);
     Ok(md)

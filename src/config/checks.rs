@@ -218,7 +218,12 @@ impl Config {
         between("retrieval.passage_weight", r.passage_weight, 0.0, 100.0)?;
         between("retrieval.article_weight", r.article_weight, 0.0, 100.0)?;
         between("retrieval.dense_weight", r.dense_weight, 0.0, 1.0)?;
-        between("retrieval.cross_language_margin", r.cross_language_margin, 0.0, 1.0)?;
+        between(
+            "retrieval.cross_language_margin",
+            r.cross_language_margin,
+            0.0,
+            1.0,
+        )?;
         if [r.title_weight, r.passage_weight, r.article_weight]
             .iter()
             .all(|w| *w == 0.0)

@@ -253,6 +253,12 @@ pub fn load(
             *slot(&mut config) = Secret::new(key.clone());
         }
     }
+    // A hub mirror, named as huggingface_hub names it.
+    if let Some((_, url)) = env.iter().find(|(k, _)| k == "HF_ENDPOINT")
+        && !url.trim().is_empty()
+    {
+        config.embedding.hub_endpoint = url.trim().to_string();
+    }
     if let Some(v) = &overrides.knowledge_dir {
         config.knowledge_dir = v.clone();
     }

@@ -477,6 +477,10 @@ pub struct EmbeddingConfig {
     pub batch_size: usize,
     /// openai: time limit of one call.
     pub timeout_ms: u64,
+    /// local: where hub models are fetched from; the `HF_ENDPOINT`
+    /// environment variable (as huggingface_hub reads it) names a mirror.
+    #[serde(skip)]
+    pub hub_endpoint: String,
 }
 
 impl Default for EmbeddingConfig {
@@ -494,6 +498,7 @@ impl Default for EmbeddingConfig {
             passage_model: String::new(),
             batch_size: 32,
             timeout_ms: 30_000,
+            hub_endpoint: "https://huggingface.co".into(),
         }
     }
 }

@@ -47,6 +47,19 @@ fn environment_overrides_file_and_flags_override_environment() {
 }
 
 #[test]
+fn hub_models_come_from_hf_endpoint_when_it_names_a_mirror() {
+    let c = load(None, env(&[]), &Overrides::default()).unwrap();
+    assert_eq!(c.embedding.hub_endpoint, "https://huggingface.co");
+    let c = load(
+        None,
+        env(&[("HF_ENDPOINT", "http://127.0.0.1:8080")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.embedding.hub_endpoint, "http://127.0.0.1:8080");
+}
+
+#[test]
 fn the_llm_key_comes_from_the_named_environment_variable_and_is_never_printed() {
     let c = load(
         None,

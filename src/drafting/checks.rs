@@ -300,11 +300,7 @@ pub fn check(reply: &str, e: &Evidence) -> Vec<Finding> {
         if asks {
             let terms = lang::terms(&mut analyzer, sentence);
             let quoted = !terms.is_empty()
-                && terms
-                    .iter()
-                    .filter(|t| (e.given_has)(t.as_str()))
-                    .count()
-                    * 10
+                && terms.iter().filter(|t| (e.given_has)(t.as_str())).count() * 10
                     >= terms.len() * 9;
             if !quoted {
                 let secret = any_occurs(&words, &w.secrets).map(|s| s.join(" "));

@@ -11,10 +11,18 @@
 //! Queries and passages are embedded differently where the model wants it
 //! (e5's `query: ` / `passage: ` prefixes, or separate remote model names):
 //! [`Side`] says which one a text is.
+//!
+//! [`open`] builds the configured one; `fetch.rs` downloads a hub model into
+//! the data dir (also `replygate model fetch`), `local/` runs it.
 
+pub mod fetch;
+pub mod local;
 pub mod remote;
 
+use crate::config::{EmbeddingConfig, EmbeddingProvider};
 use async_trait::async_trait;
+use std::path::Path;
+use std::sync::Arc;
 
 /// Which side of a search a text is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,6 +61,56 @@ pub trait Embedder: Send + Sync {
     async fn embed(&self, side: Side, texts: &[String]) -> Result<Vec<Vec<f32>>>;
 }
 
+/// The configured embedder, or `None` for provider "none". For "local":
+/// `model_dir` when set; else the hub model `model`, from
+/// `<data_dir>/models/<owner>--<name>` when it was fetched before, else
+/// fetched there now (from `hub_endpoint`).
+pub async fn open(config: &EmbeddingConfig, data_dir: &Path) -> Result<Option<Arc<dyn Embedder>>> {
+    match config.provider {
+        EmbeddingProvider::None => Ok(None),
+        EmbeddingProvider::Local => {
+            let (dir, name) = local_model_dir(config, data_dir).await?;
+            let embedder = local::LocalEmbedder::load(&dir, &name, config).await?;
+            Ok(Some(Arc::new(embedder)))
+        }
+        EmbeddingProvider::Openai => Ok(Some(Arc::new(
+            remote::RemoteEmbedder::connect(config).await?,
+        ))),
+    }
+}
+
+/// The folder of the local model and the name it goes by (the hub id, or
+/// the folder's name).
+async fn local_model_dir(
+    config: &EmbeddingConfig,
+    data_dir: &Path,
+) -> Result<(std::path::PathBuf, String)> {
+    if !config.model_dir.as_os_str().is_empty() {
+        let name = if config.model.is_empty() {
+            config
+                .model_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            config.model.clone()
+        };
+        return Ok((config.model_dir.clone(), name));
+    }
+    if config.model.is_empty() {
+        return Err(Error::Unavailable(
+            "provider \"local\" needs [embedding] model_dir (a folder) or model (a Hugging Face id)"
+                .into(),
+        ));
+    }
+    let dir = fetch::model_dir(data_dir, &config.model)?;
+    if !fetch::is_complete(&dir) {
+        tracing::info!(model = %config.model, dir = %dir.display(), "fetching the embedding model");
+        fetch::fetch(&config.model, data_dir, &config.hub_endpoint).await?;
+    }
+    Ok((dir, config.model.clone()))
+}
+
 /// Scales `v` to unit length (a zero vector stays zero).
 pub fn normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -64,23 +122,6 @@ pub fn normalize(v: &mut [f32]) {
 /// The dot product: the cosine similarity of two unit vectors.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// The configured embedder; None without one.
-pub async fn open(
-    config: &crate::config::EmbeddingConfig,
-    _data_dir: &std::path::Path,
-) -> Result<Option<std::sync::Arc<dyn Embedder>>> {
-    match config.provider {
-        crate::config::EmbeddingProvider::None => Ok(None),
-        crate::config::EmbeddingProvider::Openai => Ok(Some(std::sync::Arc::new(
-            remote::RemoteEmbedder::connect(config).await?,
-        ))),
-        // TODO(local): the in-process model lands with its own branch.
-        crate::config::EmbeddingProvider::Local => Err(Error::Unavailable(
-            "the local provider is not built yet".into(),
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -71,7 +71,16 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
     }
     let typical_of: HashMap<&str, f32> = by_locale
         .into_iter()
-        .map(|(l, c)| (l, if c.len() >= MIN_FOR_TYPICAL { median(c) } else { overall }))
+        .map(|(l, c)| {
+            (
+                l,
+                if c.len() >= MIN_FOR_TYPICAL {
+                    median(c)
+                } else {
+                    overall
+                },
+            )
+        })
         .collect();
     let relative = |h: &DenseHit| h.cosine - typical_of.get(&*h.locale).copied().unwrap_or(overall);
     let top = dense.iter().map(relative).fold(f32::MIN, f32::max);
@@ -98,7 +107,10 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
         semantic_of.insert(h.article_id.to_string(), semantic(h));
     }
     for h in dense {
-        if !lexical.iter().any(|(id, _, _)| id.as_str() == &*h.article_id) {
+        if !lexical
+            .iter()
+            .any(|(id, _, _)| id.as_str() == &*h.article_id)
+        {
             out.push(Fused {
                 article_id: h.article_id.to_string(),
                 locale: h.locale.to_string(),
@@ -173,7 +185,10 @@ mod tests {
             dense_weight: 0.0,
             ..EVEN
         };
-        assert_eq!(order(&fuse(&lexical, &d, "en", lexical_only))[0], "en/weather");
+        assert_eq!(
+            order(&fuse(&lexical, &d, "en", lexical_only))[0],
+            "en/weather"
+        );
     }
 
     #[test]
@@ -201,7 +216,10 @@ mod tests {
 
     #[test]
     fn without_vectors_the_lexical_order_stands() {
-        let lexical = [("en/a".to_string(), 1.0, 1.0), ("en/b".to_string(), 3.0, 1.0)];
+        let lexical = [
+            ("en/a".to_string(), 1.0, 1.0),
+            ("en/b".to_string(), 3.0, 1.0),
+        ];
         assert_eq!(order(&fuse(&lexical, &[], "en", EVEN)), ["en/b", "en/a"]);
     }
 }

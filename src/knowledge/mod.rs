@@ -12,15 +12,15 @@
 
 mod articles;
 pub mod dense;
-pub mod hybrid;
-mod semantic;
 mod follow;
+pub mod hybrid;
 pub mod index;
 pub mod lang;
 pub mod parse;
 pub mod scoring;
 mod search;
 mod segments;
+mod semantic;
 mod sync;
 
 use crate::config::{Config, Limits};

@@ -47,7 +47,10 @@ impl Semantic {
     }
 
     pub(super) fn versions(&self) -> HashMap<String, u64> {
-        self.versions.lock().expect("dense versions poisoned").clone()
+        self.versions
+            .lock()
+            .expect("dense versions poisoned")
+            .clone()
     }
 }
 

@@ -32,8 +32,11 @@ impl SearchIndex {
                 .unwrap_or_default()
                 .to_string()
         };
-        let ordinal =
-            |doc: &TantivyDocument| doc.get_first(f.ordinal).and_then(|v| v.as_u64()).unwrap_or(0);
+        let ordinal = |doc: &TantivyDocument| {
+            doc.get_first(f.ordinal)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
         // The best passage first, then the ones after it, then the ones before.
         docs.sort_by_key(|d| {
             let o = ordinal(d);
@@ -44,7 +47,10 @@ impl SearchIndex {
         };
         let hit = ArticleHit {
             article_id: text(first, f.article_id),
-            version: first.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0),
+            version: first
+                .get_first(f.version)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
             locale: text(first, f.locale),
             title: text(first, f.title),
             url: text(first, f.url),
