@@ -115,6 +115,31 @@ impl Batch {
     }
 }
 
+/// Splits texts (token ids each) into batches: by token count, at most
+/// `max_rows` texts, and at most `budget` texts × longest² (attention's
+/// memory), except that a text alone always makes a batch. Returns indices
+/// into `texts`.
+pub fn plan(texts: &[Vec<u32>], max_rows: usize, budget: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        // Sorted: this text is the longest of the batch so far.
+        let len = texts[i].len();
+        if !current.is_empty()
+            && (current.len() >= max_rows || (current.len() + 1) * len * len > budget)
+        {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
 /// Runs `batch` through `encoder` and pools each row into a unit vector.
 pub fn embed(encoder: &Encoder, pooling: Pooling, batch: &Batch) -> Result<Vec<Vec<f32>>> {
     if batch.rows == 0 {
@@ -159,6 +184,21 @@ mod tests {
         assert_eq!(b.ids, [101, 7, 102, 101, 102, 0]);
         assert_eq!(b.attention, [1, 1, 1, 1, 1, 0]);
         assert_eq!(b.pooling, b.attention);
+    }
+
+    #[test]
+    fn batches_group_texts_by_length_within_the_row_and_attention_limits() {
+        let texts: Vec<Vec<u32>> = [5, 1, 4, 2, 3, 10, 9].iter().map(|&n| vec![7; n]).collect();
+        assert_eq!(
+            plan(&texts, 3, 1000),
+            [vec![1, 3, 4], vec![2, 0, 6], vec![5]]
+        );
+        // 3 × 3² fits in 50, 4 × 4² does not, 2 × 5² does; 10² alone is over but goes alone.
+        assert_eq!(
+            plan(&texts, 8, 50),
+            [vec![1, 3, 4], vec![2, 0], vec![6], vec![5]]
+        );
+        assert!(plan(&[], 8, 40).is_empty());
     }
 
     #[test]

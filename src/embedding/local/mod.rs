@@ -9,7 +9,8 @@
 //! more batches at once would only contend, while one per core lets a
 //! question's embedding run beside an indexing batch instead of queueing
 //! behind all of it (a call's texts go in batches of `batch_size`, each
-//! taking a permit of its own).
+//! taking a permit of its own). Texts are sorted by token count before they
+//! are batched, so little is padded, and long texts go in smaller batches.
 
 mod encoder;
 mod files;
@@ -141,23 +142,17 @@ impl Embedder for LocalEmbedder {
     }
 
     async fn embed(&self, side: Side, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        // Texts of similar length share a batch, so little is padded.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = Arc::clone(&self.model);
+        let owned = texts.to_vec();
+        let ids = self.blocking(move || model.tokenize(side, &owned)).await?;
         let mut vectors = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let permit = Arc::clone(&self.permits)
-                .acquire_owned()
-                .await
-                .map_err(|e| Error::Failed(e.to_string()))?;
+        for chunk in encoder::plan(&ids, self.batch_size, ATTENTION_BUDGET) {
+            let rows: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
             let model = Arc::clone(&self.model);
-            let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
-            let done = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                model.embed(side, &batch)
-            })
-            .await
-            .map_err(|e| Error::Failed(format!("embedding task stopped: {e}")))??;
+            let done = self.blocking(move || model.forward(side, &rows)).await?;
             for (&i, v) in chunk.iter().zip(done) {
                 vectors[i] = v;
             }
@@ -166,25 +161,56 @@ impl Embedder for LocalEmbedder {
     }
 }
 
+/// The most `texts × tokens²` a batch may hold: 32 texts of 128 tokens, 8
+/// of 256, 2 of 512. Attention's memory grows with it (all-MiniLM-L6-v2
+/// peaked at ~700 MB with 32 texts of 256 tokens).
+const ATTENTION_BUDGET: usize = 32 * 128 * 128;
+
+impl LocalEmbedder {
+    /// Runs `work` on a blocking thread once a permit is free.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| Error::Failed(format!("embedding task stopped: {e}")))?
+    }
+}
+
 impl Model {
-    /// One batch, on the calling (blocking) thread.
-    fn embed(&self, side: Side, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let prefix = match side {
+    fn prefix(&self, side: Side) -> &Prefix {
+        match side {
             Side::Query => &self.query,
             Side::Passage => &self.passage,
-        };
-        let ids = texts
+        }
+    }
+
+    /// Token ids of each text with the side's prefix.
+    fn tokenize(&self, side: Side, texts: &[String]) -> Result<Vec<Vec<u32>>> {
+        let prefix = &self.prefix(side).text;
+        texts
             .iter()
-            .map(|t| {
-                tokens(
-                    &self.tokenizer,
-                    &self.settings,
-                    &format!("{}{t}", prefix.text),
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let batch = Batch::new(&ids, self.settings.pad_token_id, prefix.skip);
+            .map(|t| tokens(&self.tokenizer, &self.settings, &format!("{prefix}{t}")))
+            .collect()
+    }
+
+    /// One batch of token ids to unit vectors, on the calling (blocking) thread.
+    fn forward(&self, side: Side, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let batch = Batch::new(ids, self.settings.pad_token_id, self.prefix(side).skip);
         encoder::embed(&self.encoder, self.settings.pooling, &batch)
+    }
+
+    /// Texts straight through, in one batch.
+    fn embed(&self, side: Side, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.forward(side, &self.tokenize(side, texts)?)
     }
 }
 
