@@ -70,7 +70,7 @@ pub async fn local_embedder(model_dir: &Path, knowledge: &Path) -> Result<String
     let (rss_loaded, _) = memory_mib();
 
     // Warm up, then one question at a time.
-    e.embed(Side::Query, &questions[..8.min(questions.len())].to_vec())
+    e.embed(Side::Query, &questions[..8.min(questions.len())])
         .await?;
     let rounds = 200;
     let mut alone = Vec::with_capacity(rounds);
