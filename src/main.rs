@@ -1,6 +1,7 @@
 //! The `replygate` command line.
 
 mod bench;
+mod model_fetch;
 
 use clap::{Parser, Subcommand};
 use replygate::auth::Role;
@@ -315,46 +316,7 @@ async fn main() -> ExitCode {
                 }
             };
             replygate::telemetry::init(config.log_format);
-            fetch_model(config, model).await
-        }
-    }
-}
-
-/// Fetches the model (unless already there), loads it once, prints its folder.
-async fn fetch_model(mut config: config::Config, model: Option<String>) -> ExitCode {
-    use replygate::embedding::{Embedder, fetch, local::LocalEmbedder};
-    if let Some(m) = model {
-        config.embedding.model = m;
-    }
-    let id = config.embedding.model.clone();
-    if id.is_empty() {
-        eprintln!("error: no model: pass --model (a Hugging Face id) or set [embedding] model");
-        return ExitCode::from(2);
-    }
-    let fetched = fetch::fetch(&id, &config.data_dir, &config.embedding.hub_endpoint).await;
-    let dir = match fetched {
-        Ok(dir) => dir,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match LocalEmbedder::load(&dir, &id, &config.embedding).await {
-        Ok(e) => {
-            println!("{}", dir.display());
-            eprintln!(
-                "{id} is in {} and loads ({} dimensions); use it with [embedding] provider = \"local\", model = \"{id}\" and the same data_dir, or model_dir = that folder",
-                dir.display(),
-                e.dims()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!(
-                "error: fetched into {} but it does not load: {e}",
-                dir.display()
-            );
-            ExitCode::FAILURE
+            model_fetch::run(config, model).await
         }
     }
 }
