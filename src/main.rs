@@ -188,12 +188,9 @@ async fn main() -> ExitCode {
                 http_addr,
                 auth,
             };
-            let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
+            let config = match load_config(config.as_deref(), &overrides) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             replygate::telemetry::init(config.log_format);
             match serve(config).await {
@@ -257,12 +254,9 @@ async fn main() -> ExitCode {
                 knowledge_dir: knowledge,
                 ..Default::default()
             };
-            let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
+            let config = match load_config(config.as_deref(), &overrides) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             if std::env::var_os("RUST_LOG").is_none() {
                 // SAFETY: single-threaded at this point, before any logging starts.
@@ -284,12 +278,9 @@ async fn main() -> ExitCode {
                 data_dir,
                 ..Default::default()
             };
-            let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
+            let config = match load_config(config.as_deref(), &overrides) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             verify_audit(&config).await
         }
@@ -308,12 +299,9 @@ async fn main() -> ExitCode {
                 data_dir,
                 ..Default::default()
             };
-            let config = match config::load(config.as_deref(), std::env::vars(), &overrides) {
+            let config = match load_config(config.as_deref(), &overrides) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             replygate::telemetry::init(config.log_format);
             model_fetch::run(config, model).await
@@ -472,4 +460,16 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// The config from the file, the environment and `overrides`; a bad one is
+/// reported on stderr and ends the command with exit code 2.
+fn load_config(
+    file: Option<&std::path::Path>,
+    overrides: &Overrides,
+) -> Result<config::Config, ExitCode> {
+    config::load(file, std::env::vars(), overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
 }
