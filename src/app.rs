@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::delivery::Deliveries;
 use crate::drafting::Drafter;
+use crate::drafting::memory::Memory;
 use crate::knowledge::Knowledge;
 use crate::model::{Scope, Transcript};
 use crate::review::Review;
@@ -31,6 +32,8 @@ pub struct App {
     pub store: DynStore,
     pub knowledge: Arc<Knowledge>,
     pub drafter: Drafter,
+    /// The answer memory (also the drafter's and review's).
+    pub memory: Arc<Memory>,
     pub review: Arc<Review>,
     pub deliveries: Deliveries,
     pub insights: crate::insights::Insights,
@@ -88,10 +91,17 @@ impl App {
             tracing::warn!(dir = %config.knowledge_dir.display(), "knowledge folder not found; serving the stored articles only");
         }
         let _ = warm.await;
+        let memory = Arc::new(Memory::open(store.clone(), knowledge.clone(), &config).await?);
         let app = App {
-            drafter: Drafter::new(store.clone(), knowledge.clone(), config.clone())
-                .map_err(Error::Llm)?,
-            review: Arc::new(Review::new(store.clone(), config.clone())),
+            drafter: Drafter::new(
+                store.clone(),
+                knowledge.clone(),
+                memory.clone(),
+                config.clone(),
+            )
+            .map_err(Error::Llm)?,
+            review: Arc::new(Review::new(store.clone(), config.clone(), memory.clone())),
+            memory,
             deliveries: Deliveries::new(store.clone(), config.delivery.clone()),
             insights: crate::insights::Insights::new(store.clone()),
             knowledge,

@@ -26,6 +26,9 @@ pub enum Error {
     Empty(String),
     #[error(transparent)]
     Drafting(#[from] crate::drafting::Error),
+    /// A simulated review decision failed (replay).
+    #[error("review: {0}")]
+    Review(String),
 }
 
 /// One labeled question: `expected` is an article id or "out_of_scope".
@@ -86,6 +89,10 @@ pub struct Outcome {
     pub level: Level,
     pub auto_sent: bool,
     pub forced_review: bool,
+    /// "extractive", "memory" or the model's name.
+    pub generator: String,
+    /// How close the answer memory came (however far).
+    pub nearest_memory: Option<crate::drafting::NearestMemory>,
     /// Every confidence signal and its value, as the draft's reasons list them.
     pub signals: std::collections::BTreeMap<String, f64>,
 }
@@ -93,6 +100,17 @@ pub struct Outcome {
 impl Outcome {
     pub fn correct(&self) -> bool {
         self.in_scope && self.cited.as_deref() == Some(self.expected.as_str())
+    }
+}
+
+/// The request a labeled question makes, in a conversation of its own.
+fn request(q: &Question, conversation_id: String) -> DraftRequest {
+    DraftRequest {
+        conversation_id,
+        message: q.text.clone(),
+        locale: q.locale.clone().unwrap_or_default(),
+        channel: q.channel.clone().unwrap_or_default(),
+        ..Default::default()
     }
 }
 
@@ -104,14 +122,7 @@ pub async fn run(
 ) -> Result<Vec<Outcome>, Error> {
     let mut out = Vec::with_capacity(questions.len());
     for (i, q) in questions.iter().enumerate() {
-        let request = DraftRequest {
-            conversation_id: format!("eval-{i}"),
-            message: q.text.clone(),
-            locale: q.locale.clone().unwrap_or_default(),
-            channel: q.channel.clone().unwrap_or_default(),
-            ..Default::default()
-        };
-        let c = drafter.compose(&request).await?;
+        let c = drafter.compose(&request(q, format!("eval-{i}"))).await?;
         out.push(Outcome {
             text: q.text.clone(),
             expected: q.expected.clone(),
@@ -122,6 +133,8 @@ pub async fn run(
             level: c.confidence.level,
             auto_sent: c.state == DraftState::AutoApproved,
             forced_review: c.forced_review,
+            generator: c.generator,
+            nearest_memory: c.nearest_memory,
             signals: c
                 .confidence
                 .reasons
@@ -134,6 +147,125 @@ pub async fn run(
     Ok(out)
 }
 
+/// What a simulated desk did with the reviewed part of a replay.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Reviewed {
+    /// Questions drafted in the reviewed part.
+    pub questions: usize,
+    /// Of them: auto-sent (no agent saw them), approved as drafted, approved
+    /// with the expected article's text as the edit, rejected (out of scope).
+    pub auto_sent: usize,
+    pub approved: usize,
+    pub edited: usize,
+    pub rejected: usize,
+}
+
+/// The routing after `reviewed` questions were reviewed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Checkpoint {
+    pub reviewed: usize,
+    pub desk: Reviewed,
+    pub report: Report,
+}
+
+/// The agents of a replayed desk, in turn: approvals of one answer by
+/// several of them count as independent.
+const REPLAY_AGENTS: [&str; 3] = ["replay-agent-1", "replay-agent-2", "replay-agent-3"];
+
+/// Simulates a desk: the `stream` questions are drafted and stored in order
+/// as a platform would send them, and each draft that waits for review is
+/// decided as a careful agent would (a draft citing the expected article is
+/// approved; a wrong one is approved with the expected article's text as
+/// the edit; an out-of-scope one is rejected). After the first `n` of each
+/// `checkpoints`, `measured` is routed (nothing stored) and reported.
+pub async fn replay(
+    app: &crate::app::App,
+    stream: &[Question],
+    measured: &[Question],
+    checkpoints: &[usize],
+    target_precision: f64,
+    mut progress: impl FnMut(&str, usize, usize),
+) -> Result<Vec<Checkpoint>, Error> {
+    let mut checkpoints: Vec<usize> = checkpoints.to_vec();
+    checkpoints.sort_unstable();
+    checkpoints.dedup();
+    let mut desk = Reviewed::default();
+    let mut out = Vec::new();
+    let mut next = 0;
+    for &n in &checkpoints {
+        let until = n.min(stream.len());
+        while next < until {
+            review_one(app, &stream[next], next, &mut desk).await?;
+            next += 1;
+            progress("reviewing", next, until);
+        }
+        let outcomes = run(&app.drafter, measured, |done, total| {
+            progress("measuring", done, total)
+        })
+        .await?;
+        out.push(Checkpoint {
+            reviewed: until,
+            desk: desk.clone(),
+            report: report(&outcomes, target_precision),
+        });
+    }
+    Ok(out)
+}
+
+async fn review_one(
+    app: &crate::app::App,
+    q: &Question,
+    i: usize,
+    desk: &mut Reviewed,
+) -> Result<(), Error> {
+    let draft = app
+        .drafter
+        .create(request(q, format!("replay-{i}")))
+        .await?;
+    desk.questions += 1;
+    if draft.state != DraftState::PendingReview {
+        desk.auto_sent += 1;
+        return Ok(());
+    }
+    let agent = REPLAY_AGENTS[i % REPLAY_AGENTS.len()];
+    let decided = if q.expected == OUT_OF_SCOPE {
+        desk.rejected += 1;
+        app.review
+            .reject(&draft.id, agent, "not covered by the help center", None)
+            .await
+    } else if draft.citations.first().map(|c| c.article_id.as_str()) == Some(q.expected.as_str()) {
+        desk.approved += 1;
+        app.review.approve(&draft.id, agent, None).await
+    } else {
+        desk.edited += 1;
+        let article = app
+            .knowledge
+            .get(&q.expected)
+            .await
+            .map_err(|e| Error::Line {
+                path: "replay".into(),
+                line: i + 1,
+                message: format!("expected article {}: {e}", q.expected),
+            })?;
+        let edit = clip_bytes(&article.body, app.config.limits.max_reply_bytes);
+        app.review.approve(&draft.id, agent, Some(edit)).await
+    };
+    decided.map_err(|e| Error::Review(e.to_string()))?;
+    Ok(())
+}
+
+/// The longest prefix of `text` within `max` bytes, cut at a char boundary.
+fn clip_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// Auto-send results under one rule.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Routing {
@@ -142,6 +274,9 @@ pub struct Routing {
     pub auto_sent: usize,
     /// Auto-sent and citing the expected article ÷ auto-sent (out-of-scope auto-sent counts as wrong).
     pub precision: Option<f64>,
+    /// The Wilson score interval's 95% lower bound on that precision: with
+    /// few auto-sent answers, a perfect point estimate says little.
+    pub precision_lower: Option<f64>,
     /// In-scope auto-sent ÷ in-scope.
     pub coverage: f64,
     /// Out-of-scope auto-sent ÷ out-of-scope.
@@ -163,7 +298,7 @@ pub struct Report {
     /// Auto-send at each score threshold.
     pub curve: Vec<Routing>,
     pub target_precision: f64,
-    /// The lowest threshold whose precision reaches the target.
+    /// The lowest threshold whose precision's 95% lower bound reaches the target.
     pub suggested: Option<Routing>,
     /// Every question's outcome (in the JSON form only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -174,6 +309,21 @@ fn ratio(n: usize, d: usize) -> f64 {
     if d == 0 { 0.0 } else { n as f64 / d as f64 }
 }
 
+/// The lower end of the Wilson score interval at 95% for `successes` out of
+/// `n` (None for no trials).
+pub fn wilson_lower(successes: usize, n: usize) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    const Z: f64 = 1.959_963_984_540_054;
+    let n = n as f64;
+    let p = successes as f64 / n;
+    let z2 = Z * Z;
+    let centre = p + z2 / (2.0 * n);
+    let spread = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some(((centre - spread) / (1.0 + z2 / n)).max(0.0))
+}
+
 fn routing(
     outcomes: &[Outcome],
     threshold: Option<f64>,
@@ -182,11 +332,12 @@ fn routing(
     let auto: Vec<&Outcome> = outcomes.iter().filter(|o| sent(o)).collect();
     let in_scope = outcomes.iter().filter(|o| o.in_scope).count();
     let oos = outcomes.len() - in_scope;
+    let right = auto.iter().filter(|o| o.correct()).count();
     Routing {
         threshold,
         auto_sent: auto.len(),
-        precision: (!auto.is_empty())
-            .then(|| ratio(auto.iter().filter(|o| o.correct()).count(), auto.len())),
+        precision: (!auto.is_empty()).then(|| ratio(right, auto.len())),
+        precision_lower: wilson_lower(right, auto.len()),
         coverage: ratio(auto.iter().filter(|o| o.in_scope).count(), in_scope),
         leakage: ratio(auto.iter().filter(|o| !o.in_scope).count(), oos),
     }
@@ -234,7 +385,7 @@ pub fn report(outcomes: &[Outcome], target_precision: f64) -> Report {
                 o.score >= t - 1e-9 && !o.forced_review
             })
         })
-        .find(|r| r.precision.is_some_and(|p| p >= target_precision));
+        .find(|r| r.precision_lower.is_some_and(|p| p >= target_precision));
     Report {
         questions: outcomes.len(),
         in_scope: in_scope.len(),
@@ -259,6 +410,20 @@ fn opt_pct(x: Option<f64>) -> String {
 }
 
 impl Report {
+    /// How many were auto-sent by each generator, most first.
+    pub fn auto_sent_by_generator(&self) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for o in self.outcomes.iter().filter(|o| o.auto_sent) {
+            *counts.entry(o.generator.as_str()).or_default() += 1;
+        }
+        let mut out: Vec<(String, usize)> = counts
+            .into_iter()
+            .map(|(g, n)| (g.to_string(), n))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
     /// The human-readable form.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -280,34 +445,48 @@ impl Report {
         }
         let c = &self.configured;
         s.push_str(&format!(
-            "\nat the configured thresholds: auto-sent {}  precision {}  coverage {}  out-of-scope leakage {}\n",
+            "\nat the configured thresholds: auto-sent {}  precision {} (95% lower bound {})  coverage {}  out-of-scope leakage {}\n",
             c.auto_sent,
             opt_pct(c.precision),
+            opt_pct(c.precision_lower).trim(),
             pct(c.coverage),
             pct(c.leakage)
         ));
-        s.push_str("\nthreshold  auto-sent  precision  coverage  leakage\n");
+        let by_generator = self.auto_sent_by_generator();
+        if !by_generator.is_empty() {
+            let parts: Vec<String> = by_generator
+                .iter()
+                .map(|(g, n)| format!("{g} {n}"))
+                .collect();
+            s.push_str(&format!("auto-sent by generator: {}\n", parts.join(", ")));
+        }
+        s.push_str("\nthreshold  auto-sent  precision  lower 95%  coverage  leakage\n");
         for r in &self.curve {
             s.push_str(&format!(
-                "{:>9.2} {:>10} {:>10} {:>9} {:>8}\n",
+                "{:>9.2} {:>10} {:>10} {:>10} {:>9} {:>8}\n",
                 r.threshold.unwrap_or_default(),
                 r.auto_sent,
                 opt_pct(r.precision),
+                opt_pct(r.precision_lower),
                 pct(r.coverage),
                 pct(r.leakage)
             ));
         }
         match &self.suggested {
             Some(r) => s.push_str(&format!(
-                "\nfor precision >= {}: [routing.default] high = {:.2} (auto-sent {}, precision {}, coverage {}, leakage {})\n",
+                "\nfor precision >= {} at the 95% lower bound: [routing.default] high = {:.2} (auto-sent {}, precision {}, lower bound {}, coverage {}, leakage {})\n",
                 pct(self.target_precision).trim(),
                 r.threshold.unwrap_or_default(),
                 r.auto_sent,
                 opt_pct(r.precision).trim(),
+                opt_pct(r.precision_lower).trim(),
                 pct(r.coverage).trim(),
                 pct(r.leakage).trim()
             )),
-            None => s.push_str(&format!("\nno threshold reaches precision {}\n", pct(self.target_precision).trim())),
+            None => s.push_str(&format!(
+                "\nno threshold reaches precision {} at the 95% lower bound\n",
+                pct(self.target_precision).trim()
+            )),
         }
         s
     }
@@ -334,6 +513,8 @@ mod tests {
             },
             auto_sent: auto,
             forced_review: false,
+            generator: "extractive".into(),
+            nearest_memory: None,
             signals: Default::default(),
         }
     }
@@ -355,10 +536,30 @@ mod tests {
         assert!((r.configured.coverage - 2.0 / 3.0).abs() < 1e-9);
         assert!((r.configured.leakage - 0.5).abs() < 1e-9);
         assert_eq!(r.levels[2], [1, 1, 1]);
-        let s = r.suggested.clone().unwrap();
+        // One right answer above 0.80 is a perfect point estimate, but its
+        // 95% lower bound (20.7%) reaches no high target.
+        let at_081 = routing(&outcomes, Some(0.81), |o| o.score >= 0.81);
+        assert_eq!(at_081.precision, Some(1.0));
+        assert!((at_081.precision_lower.unwrap() - 0.206_549).abs() < 1e-6);
+        assert_eq!(r.suggested, None);
+        assert!(
+            r.render()
+                .contains("no threshold reaches precision 99.0% at the 95% lower bound")
+        );
+        let lenient = report(&outcomes, 0.2);
+        let s = lenient.suggested.clone().unwrap();
         assert!((s.threshold.unwrap() - 0.81).abs() < 1e-9, "{s:?}");
-        assert_eq!(s.precision, Some(1.0));
-        assert!(r.render().contains("high = 0.81"));
+        assert!(lenient.render().contains("high = 0.81"));
+    }
+
+    #[test]
+    fn the_wilson_lower_bound_matches_known_values() {
+        let close = |a: Option<f64>, b: f64| assert!((a.unwrap() - b).abs() < 1e-6, "{a:?} vs {b}");
+        close(wilson_lower(95, 100), 0.888_250);
+        close(wilson_lower(100, 100), 0.963_007);
+        close(wilson_lower(299, 300), 0.981_363);
+        close(wilson_lower(0, 10), 0.0);
+        assert_eq!(wilson_lower(0, 0), None);
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let sweeper = tokio::spawn(app.review.clone().run_sweeper(stop_rx.clone()));
     let follower = tokio::spawn(app.knowledge.clone().follow(stop_rx.clone()));
+    let memory = tokio::spawn(app.memory.clone().follow(stop_rx.clone()));
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stopped| *stopped).await;
     };
@@ -108,8 +109,9 @@ pub async fn run(
     let (grpc, http, ()) = tokio::join!(grpc, http, signal);
     sweeper.abort();
     follower.abort();
+    memory.abort();
     // Wait for them to be gone: they hold the store (and SQLite's file lock).
-    let _ = tokio::join!(sweeper, follower);
+    let _ = tokio::join!(sweeper, follower, memory);
     grpc?;
     http?;
     Ok(())

@@ -1,6 +1,7 @@
 //! The `replygate` command line.
 
 mod bench;
+mod evaluate;
 mod model_fetch;
 
 use clap::{Parser, Subcommand};
@@ -108,6 +109,14 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Simulate a desk that learns: review the questions of FILE in order
+        /// (without FILE: the first part of --questions) as an agent would,
+        /// then measure --questions (without FILE: the rest) after each of --reviewed.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+        replay: Option<PathBuf>,
+        /// How many reviewed questions to measure after, with --replay.
+        #[arg(long, value_delimiter = ',', default_value = "0,100,250,500")]
+        reviewed: Vec<usize>,
     },
     /// The tamper-evident audit trail.
     Audit {
@@ -249,6 +258,8 @@ async fn main() -> ExitCode {
             config,
             target_precision,
             json,
+            replay,
+            reviewed,
         } => {
             let overrides = Overrides {
                 knowledge_dir: knowledge,
@@ -263,7 +274,13 @@ async fn main() -> ExitCode {
                 unsafe { std::env::set_var("RUST_LOG", "warn") };
             }
             replygate::telemetry::init(config.log_format);
-            match evaluate(config, &questions, target_precision, json).await {
+            let run = evaluate::Run {
+                questions,
+                target_precision,
+                json,
+                replay: replay.map(|f| (f, reviewed)),
+            };
+            match evaluate::evaluate(config, run).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -383,52 +400,6 @@ async fn verify_audit(config: &config::Config) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Answers from a throwaway copy of the knowledge folder, so evaluation never touches a live data dir.
-async fn evaluate(
-    mut config: config::Config,
-    questions: &std::path::Path,
-    target: f64,
-    json: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    use std::io::{IsTerminal, Write};
-    if !(0.0..=1.0).contains(&target) {
-        return Err("--target-precision must be between 0 and 1".into());
-    }
-    let questions = replygate::eval::read_questions(questions)?;
-    let scratch =
-        std::env::temp_dir().join(format!("replygate-eval-{}", replygate::model::new_id()));
-    config.data_dir = scratch.clone();
-    let result = async {
-        let app = replygate::app::App::open(config).await?;
-        let tty = std::io::stderr().is_terminal();
-        let outcomes = replygate::eval::run(&app.drafter, &questions, |done, total| {
-            if tty {
-                let filled = done * 30 / total.max(1);
-                eprint!(
-                    "\r[{}{}] {done}/{total}",
-                    "#".repeat(filled),
-                    " ".repeat(30 - filled)
-                );
-                if done == total {
-                    eprintln!();
-                }
-            }
-        })
-        .await?;
-        let report = replygate::eval::report(&outcomes, target);
-        let mut out = std::io::stdout().lock();
-        if json {
-            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-        } else {
-            write!(out, "{}", report.render())?;
-        }
-        Ok::<_, Box<dyn std::error::Error>>(())
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    result
 }
 
 async fn serve(config: config::Config) -> Result<(), Box<dyn std::error::Error>> {

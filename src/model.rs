@@ -143,6 +143,8 @@ pub struct Draft {
     pub revision: i64,
     /// The customer's text this draft answers (filled in on reads).
     pub customer_message: String,
+    /// The curated answer the draft was made from (generator "memory"); empty otherwise.
+    pub curated_answer_id: String,
 }
 
 impl Draft {
@@ -325,6 +327,90 @@ impl Scope {
             Scope::Platform(p) => caller.is_empty() || caller == p,
         }
     }
+}
+
+/// An article version a reply rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceVersion {
+    pub article_id: String,
+    pub version: u64,
+}
+
+/// Where a curated answer stands (beside whether its articles changed,
+/// which is read off the live versions, not stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CuratedState {
+    /// Used for drafting while the article versions it rests on are live.
+    Active,
+    /// Switched off by an editor.
+    Disabled,
+    /// An agent rejected a draft made from it.
+    Rejected,
+    /// An agent's edit of a draft made from it replaced it.
+    Superseded,
+}
+
+impl CuratedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CuratedState::Active => "ACTIVE",
+            CuratedState::Disabled => "DISABLED",
+            CuratedState::Rejected => "REJECTED",
+            CuratedState::Superseded => "SUPERSEDED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ACTIVE" => CuratedState::Active,
+            "DISABLED" => CuratedState::Disabled,
+            "REJECTED" => CuratedState::Rejected,
+            "SUPERSEDED" => CuratedState::Superseded,
+            _ => return None,
+        })
+    }
+}
+
+/// One question a curated answer was approved for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CuratedQuestion {
+    /// The customer's words with personal data masked (`[EMAIL_1]`...).
+    pub text: String,
+    /// The draft whose decision filed it, and the agent who decided.
+    pub draft_id: String,
+    pub agent: String,
+    pub at: Millis,
+}
+
+/// A reply agents approved, kept to answer the same question next time
+/// (the answer memory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CuratedAnswer {
+    pub id: String,
+    pub locale: String,
+    /// The reply as agents approved it (without the AI label).
+    pub reply: String,
+    /// The article versions it rests on (none: the agent's own words).
+    pub sources: Vec<SourceVersion>,
+    /// Every question it was approved for, oldest first.
+    pub questions: Vec<CuratedQuestion>,
+    /// Distinct agents who approved it, first first.
+    pub approved_by: Vec<String>,
+    pub rejections: u32,
+    pub state: CuratedState,
+    pub created_by: String,
+    pub origin_draft_id: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub revision: i64,
+}
+
+/// The key curated replies are matched by: the reply with its whitespace
+/// runs made one space, hashed.
+pub fn reply_key(reply: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let normalized = reply.split_whitespace().collect::<Vec<_>>().join(" ");
+    hex::encode(Sha256::digest(normalized.as_bytes()))
 }
 
 /// The author recorded for text the drafter wrote.

@@ -970,6 +970,7 @@ async fn the_transcript_tells_the_whole_story_in_order() {
         ("draft_approved", "ana"),
         ("draft_edited", "ana"),
         ("delivery_created", "ana"),
+        ("memory_learned", "ana"),
         ("message_received", "platform"),
         ("draft_created", "ai"),
         ("draft_auto_approved", "ai"),
@@ -1208,9 +1209,13 @@ async fn review_inputs_are_validated() {
     s.approve(&d.id, "ana", Some("Hi,\n\tno forecasts here, sorry."))
         .await
         .unwrap();
-    let other = s.ask("c2", OUT_OF_SCOPE).await;
+    let other = s.ask("c2", "Who won the football match yesterday?").await;
     let after = s.draft(&other.id).await;
     assert_eq!(state(&after), pb::DraftState::PendingReview);
+    // The same question again gets the reply the agent approved, as it was written.
+    let again = s.ask("c3", OUT_OF_SCOPE).await;
+    assert_eq!(again.generator, "memory");
+    assert_eq!(again.body, "Hi,\n\tno forecasts here, sorry.");
 }
 
 #[tokio::test]
@@ -1885,4 +1890,338 @@ async fn eval_on_a_fixture_help_center_gives_the_expected_counts() {
         "all three in-scope answers cite the expected article"
     );
     assert_eq!(r.configured.precision.unwrap_or(1.0), 1.0);
+}
+
+// --- the answer memory ---
+
+/// A server whose "review" channel never auto-sends, so a draft made from
+/// memory can be rejected.
+async fn server_with_a_review_channel() -> TestServer {
+    TestServer::start_with(|c| {
+        c.routing.channels.insert(
+            "review".into(),
+            replygate::config::Thresholds {
+                high: 1.0,
+                medium: 0.5,
+            },
+        );
+    })
+    .await
+}
+
+const AGENT_REPLY: &str =
+    "To block someone, open the chat with them, tap their name, then tap Block. They are not told.";
+
+/// Asks a question and has "ana" approve the agent's reply for it; returns the decided draft.
+async fn teach(s: &TestServer, conversation: &str, question: &str, reply: &str) -> pb::Draft {
+    let d = s.ask_with(conversation, question, "", "review").await;
+    assert_eq!(state(&d), pb::DraftState::PendingReview);
+    s.approve(&d.id, "ana", Some(reply)).await.unwrap()
+}
+
+async fn curated(s: &TestServer) -> Vec<pb::CuratedAnswer> {
+    s.knowledge()
+        .list_curated_answers(pb::ListCuratedAnswersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .answers
+}
+
+#[tokio::test]
+async fn an_approved_reply_answers_a_paraphrase_but_not_an_unrelated_question() {
+    let s = TestServer::start().await;
+    teach(
+        &s,
+        "c1",
+        "How can I block someone who keeps messaging me?",
+        AGENT_REPLY,
+    )
+    .await;
+    let again = s
+        .ask("c2", "how do i block someone who keeps messaging me")
+        .await;
+    assert_eq!(again.generator, "memory");
+    assert_eq!(again.body, AGENT_REPLY);
+    assert!(again.ai_generated && !again.disclosure.is_empty());
+    let answers = curated(&s).await;
+    assert_eq!(answers.len(), 1);
+    assert_eq!(again.curated_answer_id, answers[0].id);
+    assert_eq!(again.citations[0].article_id, "en/block-contact");
+    assert!(reason(&again, "memory_similarity").unwrap() >= 0.8);
+    assert_eq!(reason(&again, "memory_approvals"), Some(1.0));
+
+    let unrelated = s.ask("c3", "How do I change my phone number?").await;
+    assert_ne!(unrelated.generator, "memory");
+    assert_eq!(unrelated.curated_answer_id, "");
+    // Nor in another language.
+    let portuguese = s
+        .ask(
+            "c4",
+            "como bloqueio alguém que não para de me mandar mensagem?",
+        )
+        .await;
+    assert_ne!(portuguese.generator, "memory");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_curated_answer_files_its_masked_question_and_the_article_version_it_rests_on() {
+    let s = TestServer::start().await;
+    teach(
+        &s,
+        "c1",
+        "I am ana@example.com, how can I block someone who keeps messaging me?",
+        AGENT_REPLY,
+    )
+    .await;
+    let answers = curated(&s).await;
+    let a = &answers[0];
+    assert_eq!(a.locale, "en");
+    assert_eq!(a.reply, AGENT_REPLY);
+    assert_eq!(a.approved_by, ["ana"]);
+    assert!(a.in_use && !a.stale);
+    assert_eq!(a.questions.len(), 1);
+    assert!(
+        a.questions[0].text.contains("[EMAIL_1]") && !a.questions[0].text.contains("ana@"),
+        "{}",
+        a.questions[0].text
+    );
+    let source = &a.sources[0];
+    assert_eq!(source.article_id, "en/block-contact");
+    assert_eq!(source.version, source.live_version);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_reply_holding_personal_data_is_not_learned() {
+    let s = TestServer::start().await;
+    teach(
+        &s,
+        "c1",
+        "How can I block someone who keeps messaging me?",
+        "Hi, we blocked them for you; we will write to ana@example.com to confirm.",
+    )
+    .await;
+    assert!(curated(&s).await.is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_curated_answer_stops_when_its_article_changes_until_an_agent_approves_it_again() {
+    let s = server_with_a_review_channel().await;
+    teach(
+        &s,
+        "c1",
+        "How can I block someone who keeps messaging me?",
+        AGENT_REPLY,
+    )
+    .await;
+    let article = s
+        .knowledge()
+        .get_article(pb::GetArticleRequest {
+            id: "en/block-contact".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut changed = article.clone();
+    changed
+        .body
+        .push_str("\n\n## Blocked contacts list\nSettings > Privacy > Blocked.");
+    s.knowledge()
+        .upsert_article(pb::UpsertArticleRequest {
+            article: Some(changed),
+        })
+        .await
+        .unwrap();
+    let stale = &curated(&s).await[0];
+    assert!(stale.stale && !stale.in_use);
+    assert_eq!(stale.sources[0].live_version, stale.sources[0].version + 1);
+    let after_change = s
+        .ask_with(
+            "c2",
+            "how do i block someone who keeps messaging me",
+            "",
+            "review",
+        )
+        .await;
+    assert_ne!(after_change.generator, "memory");
+    // Another agent approves the same reply for it: it rests on the new version.
+    s.approve(&after_change.id, "bruno", Some(AGENT_REPLY))
+        .await
+        .unwrap();
+    let answers = curated(&s).await;
+    assert_eq!(answers.len(), 1, "the same reply joins its answer");
+    let a = &answers[0];
+    assert!(a.in_use && !a.stale);
+    assert_eq!(a.approved_by, ["ana", "bruno"]);
+    assert_eq!(a.questions.len(), 2);
+    let third = s
+        .ask("c3", "How can I block someone who keeps messaging me?")
+        .await;
+    assert_eq!(third.generator, "memory");
+    assert_eq!(reason(&third, "memory_approvals"), Some(2.0));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejected_memory_draft_retires_its_answer() {
+    let s = server_with_a_review_channel().await;
+    teach(
+        &s,
+        "c1",
+        "How can I block someone who keeps messaging me?",
+        AGENT_REPLY,
+    )
+    .await;
+    let from_memory = s
+        .ask_with(
+            "c2",
+            "how do i block someone who keeps messaging me",
+            "",
+            "review",
+        )
+        .await;
+    assert_eq!(from_memory.generator, "memory");
+    s.reject(&from_memory.id, "bruno", "outdated", None)
+        .await
+        .unwrap();
+    let a = &curated(&s).await[0];
+    assert_eq!(
+        pb::CuratedAnswerState::try_from(a.state).unwrap(),
+        pb::CuratedAnswerState::CuratedRejected
+    );
+    assert_eq!(a.rejections, 1);
+    assert!(!a.in_use);
+    let later = s
+        .ask("c3", "How can I block someone who keeps messaging me?")
+        .await;
+    assert_ne!(later.generator, "memory");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_edit_of_a_memory_draft_replaces_its_answer() {
+    let s = server_with_a_review_channel().await;
+    teach(
+        &s,
+        "c1",
+        "How can I block someone who keeps messaging me?",
+        AGENT_REPLY,
+    )
+    .await;
+    let from_memory = s
+        .ask_with(
+            "c2",
+            "how do i block someone who keeps messaging me",
+            "",
+            "review",
+        )
+        .await;
+    let better = format!("{AGENT_REPLY} You can unblock them later in Settings > Privacy.");
+    s.approve(&from_memory.id, "bruno", Some(&better))
+        .await
+        .unwrap();
+    let answers = curated(&s).await;
+    let state_of = |a: &pb::CuratedAnswer| pb::CuratedAnswerState::try_from(a.state).unwrap();
+    let old = answers.iter().find(|a| a.reply == AGENT_REPLY).unwrap();
+    let new = answers.iter().find(|a| a.reply == better).unwrap();
+    assert_eq!(state_of(old), pb::CuratedAnswerState::CuratedSuperseded);
+    assert_eq!(state_of(new), pb::CuratedAnswerState::CuratedActive);
+    let third = s
+        .ask("c3", "How can I block someone who keeps messaging me?")
+        .await;
+    assert_eq!(third.curated_answer_id, new.id);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn editors_disable_enable_and_delete_curated_answers() {
+    let s = TestServer::start().await;
+    teach(
+        &s,
+        "c1",
+        "How can I block someone who keeps messaging me?",
+        AGENT_REPLY,
+    )
+    .await;
+    let id = curated(&s).await[0].id.clone();
+    let mut k = s.knowledge();
+    let request = || pb::CuratedAnswerRequest { id: id.clone() };
+    let disabled = k
+        .disable_curated_answer(request())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!disabled.in_use);
+    let asked = s
+        .ask("c2", "how do i block someone who keeps messaging me")
+        .await;
+    assert_ne!(asked.generator, "memory");
+    let enabled = k
+        .enable_curated_answer(request())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(enabled.in_use);
+    assert_eq!(
+        s.ask("c3", "how do i block someone who keeps messaging me")
+            .await
+            .generator,
+        "memory"
+    );
+    // Filters, and a page size over the limit is refused naming the field.
+    let only = |state: pb::CuratedAnswerState| pb::ListCuratedAnswersRequest {
+        state: state as i32,
+        ..Default::default()
+    };
+    let listed = |r| {
+        let mut k = s.knowledge();
+        async move {
+            k.list_curated_answers(r)
+                .await
+                .unwrap()
+                .into_inner()
+                .answers
+                .len()
+        }
+    };
+    assert_eq!(listed(only(pb::CuratedAnswerState::CuratedActive)).await, 1);
+    assert_eq!(
+        listed(only(pb::CuratedAnswerState::CuratedDisabled)).await,
+        0
+    );
+    assert_status(
+        k.list_curated_answers(pb::ListCuratedAnswersRequest {
+            page_size: 1_000_000,
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        "page_size",
+    );
+    k.delete_curated_answer(request()).await.unwrap();
+    assert!(curated(&s).await.is_empty());
+    assert_status(
+        k.get_curated_answer(pb::GetCuratedAnswerRequest { id: id.clone() })
+            .await,
+        Code::NotFound,
+        "curated answer",
+    );
+    assert_status(
+        k.delete_curated_answer(request()).await,
+        Code::NotFound,
+        "curated answer",
+    );
+    // Every change is in the audit chain.
+    let kinds: Vec<String> = s
+        .conversation("c1")
+        .await
+        .events
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&"memory_learned".to_string()), "{kinds:?}");
+    s.stop().await;
 }

@@ -340,7 +340,7 @@ fn eval_reports_routing_quality_on_the_sample_questions() {
             "eval",
             "--json",
             "--target-precision",
-            "0.95",
+            "0.90",
             "--questions",
         ])
         .arg(root.join("knowledge/eval/questions.jsonl"))
@@ -375,7 +375,10 @@ fn eval_reports_routing_quality_on_the_sample_questions() {
         "{}",
         report["top3"]
     );
-    assert!(report["suggested"]["threshold"].as_f64().is_some());
+    // A threshold whose precision is at least 90% at the 95% lower bound.
+    let suggested = &report["suggested"];
+    assert!(suggested["threshold"].as_f64().is_some(), "{suggested}");
+    assert!(suggested["precision_lower"].as_f64().unwrap() >= 0.90);
 }
 
 #[test]
@@ -493,7 +496,9 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
         value("replygate_review_claim_to_decision_seconds_count"),
         1.0
     );
-    assert_eq!(value("replygate_retrieval_seconds_count"), 4.0);
+    // One search per draft, and one per decision that leaves a reply: the
+    // answer memory looks up which article that reply rests on.
+    assert_eq!(value("replygate_retrieval_seconds_count"), 6.0);
     assert!(value("replygate_knowledge_passages") > 100.0);
     assert!(value("replygate_knowledge_articles") >= 78.0);
     assert!((value("replygate_auto_send_ratio") - 1.0 / 4.0).abs() < 1e-6);

@@ -280,6 +280,63 @@ async fn call_every_rpc(channel: &Channel, subject: &str) -> Vec<(&'static str, 
             ),
         ),
         (
+            "ListCuratedAnswers",
+            code(
+                knowledge
+                    .list_curated_answers(bearer(pb::ListCuratedAnswersRequest::default(), s))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "GetCuratedAnswer",
+            code(
+                knowledge
+                    .get_curated_answer(bearer(
+                        pb::GetCuratedAnswerRequest { id: "nope".into() },
+                        s,
+                    ))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "DisableCuratedAnswer",
+            code(
+                knowledge
+                    .disable_curated_answer(bearer(
+                        pb::CuratedAnswerRequest { id: "nope".into() },
+                        s,
+                    ))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "EnableCuratedAnswer",
+            code(
+                knowledge
+                    .enable_curated_answer(bearer(
+                        pb::CuratedAnswerRequest { id: "nope".into() },
+                        s,
+                    ))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "DeleteCuratedAnswer",
+            code(
+                knowledge
+                    .delete_curated_answer(bearer(
+                        pb::CuratedAnswerRequest { id: "nope".into() },
+                        s,
+                    ))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
             "Stats",
             code(
                 insights
@@ -295,7 +352,7 @@ async fn call_every_rpc(channel: &Channel, subject: &str) -> Vec<(&'static str, 
 async fn every_rpc_refuses_a_call_without_a_valid_token() {
     let server = TestServer::start_with(with_tokens).await;
     let results = call_every_rpc(&server.channel(), "").await;
-    assert_eq!(results.len(), 18);
+    assert_eq!(results.len(), 23);
     for (rpc, code) in results {
         assert_eq!(code, Code::Unauthenticated, "{rpc} without a token");
     }
@@ -349,6 +406,8 @@ async fn each_role_reaches_exactly_its_own_rpcs() {
                 "GetArticle",
                 "ListArticles",
                 "Search",
+                "ListCuratedAnswers",
+                "GetCuratedAnswer",
             ],
         ),
         (
@@ -359,6 +418,11 @@ async fn each_role_reaches_exactly_its_own_rpcs() {
                 "GetArticle",
                 "ListArticles",
                 "Search",
+                "ListCuratedAnswers",
+                "GetCuratedAnswer",
+                "DisableCuratedAnswer",
+                "EnableCuratedAnswer",
+                "DeleteCuratedAnswer",
             ],
         ),
         (
@@ -371,6 +435,8 @@ async fn each_role_reaches_exactly_its_own_rpcs() {
                 "GetArticle",
                 "ListArticles",
                 "Search",
+                "ListCuratedAnswers",
+                "GetCuratedAnswer",
                 "Stats",
             ],
         ),

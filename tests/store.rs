@@ -9,12 +9,12 @@ mod common;
 use replygate::config::DatabaseConfig;
 use replygate::drafting::record;
 use replygate::model::{
-    Article, AuditEvent, Confidence, CustomerMessage, Delivery, Draft, DraftState, Level, new_id,
-    now_ms,
+    Article, AuditEvent, Confidence, CuratedAnswer, CuratedQuestion, CuratedState, CustomerMessage,
+    Delivery, Draft, DraftState, Level, SourceVersion, new_id, now_ms,
 };
 use replygate::storage::{
-    ArticleWrite, DeliveryLease, DraftChange, DynStore, Error, NewDraft, PendingFilter, PgStore,
-    RequestKey, SqliteStore, StoreEvent,
+    ArticleWrite, CuratedChange, DeliveryLease, DraftChange, DynStore, Error, MemoryWrite,
+    NewDraft, PendingFilter, PgStore, RequestKey, SqliteStore, StoreEvent,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -153,6 +153,8 @@ on_every_store!(
     writes_that_fail_amid_concurrent_ones_leave_the_others_committed,
     a_write_whose_caller_gave_up_commits_whole_or_not_at_all,
     vectors_are_kept_by_model_and_content_hash_and_the_first_one_stays,
+    a_decision_files_its_lesson_in_the_answer_memory_in_its_own_transaction,
+    an_editor_s_change_of_a_curated_answer_is_guarded_by_its_revision,
 );
 
 // --- builders ---
@@ -225,6 +227,7 @@ fn new_draft_in(
         updated_at: now,
         revision: 1,
         customer_message: String::new(),
+        curated_answer_id: String::new(),
     };
     let events = vec![AuditEvent::new(
         "draft_created",
@@ -284,6 +287,7 @@ fn claim(draft: &Draft, agent: &str, lease_ms: i64) -> DraftChange {
         draft: next,
         expected_revision: draft.revision,
         delivery: None,
+        memory: vec![],
     }
 }
 
@@ -307,6 +311,7 @@ fn approve(draft: &Draft, agent: &str) -> DraftChange {
         delivery: Some(delivery),
         draft: next,
         expected_revision: draft.revision,
+        memory: vec![],
     }
 }
 
@@ -1856,7 +1861,10 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             .fetch_all(&mut conn)
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
+    assert_eq!(
+        applied,
+        vec![(1, true), (2, true), (3, true), (4, true), (5, true)]
+    );
     conn.close().await.unwrap();
 }
 
@@ -1942,4 +1950,187 @@ async fn vectors_are_kept_by_model_and_content_hash_and_the_first_one_stays(f: F
         reopened.store.vectors("minilm", &many).await.unwrap().len(),
         1200
     );
+}
+
+// --- the answer memory ---
+
+fn curated(reply: &str, agent: &str, draft: &Draft, version: u64) -> MemoryWrite {
+    let now = now_ms();
+    MemoryWrite::Learn {
+        answer: Box::new(CuratedAnswer {
+            id: new_id(),
+            locale: "en".into(),
+            reply: reply.into(),
+            sources: vec![SourceVersion {
+                article_id: "en/backup".into(),
+                version,
+            }],
+            questions: vec![],
+            approved_by: vec![agent.into()],
+            rejections: 0,
+            state: CuratedState::Active,
+            created_by: agent.into(),
+            origin_draft_id: draft.id.clone(),
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+        }),
+        question: CuratedQuestion {
+            text: format!("question for {}", draft.id),
+            draft_id: draft.id.clone(),
+            agent: agent.into(),
+            at: now,
+        },
+    }
+}
+
+/// Approves a fresh pending draft with `memory` as its lesson.
+async fn decide_with(s: &DynStore, conversation: &str, agent: &str, memory: Vec<MemoryWrite>) {
+    let created = s
+        .create_draft(new_draft(conversation, None, false))
+        .await
+        .unwrap();
+    let mut change = approve(&created.draft, agent);
+    change.memory = memory;
+    s.apply_draft_change(change).await.unwrap();
+}
+
+async fn a_decision_files_its_lesson_in_the_answer_memory_in_its_own_transaction(f: Fixture) {
+    let s = &f.store;
+    let d = s
+        .create_draft(new_draft("m1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let mut change = approve(&d, "ana");
+    change.memory = vec![curated("Open Settings > Backup.", "ana", &d, 1)];
+    s.apply_draft_change(change).await.unwrap();
+    let all = s.curated_answers(None, "", 10).await.unwrap();
+    assert_eq!(all.len(), 1);
+    let a = &all[0];
+    assert_eq!(a.approved_by, ["ana"]);
+    assert_eq!(a.questions.len(), 1);
+    assert_eq!(a.questions[0].draft_id, d.id);
+    // The same reply (whitespace aside) from another agent joins it, at the new version.
+    decide_with(
+        s,
+        "m2",
+        "bruno",
+        vec![curated("Open  Settings >\nBackup.", "bruno", &d, 2)],
+    )
+    .await;
+    let all = s.curated_answers(None, "", 10).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].approved_by, ["ana", "bruno"]);
+    assert_eq!(all[0].questions.len(), 2);
+    assert_eq!(all[0].sources[0].version, 2);
+    assert_eq!(all[0].revision, a.revision + 1);
+    // Another reply is another answer; a rejection retires the first.
+    decide_with(
+        s,
+        "m3",
+        "ana",
+        vec![curated("Tap Back up now.", "ana", &d, 2)],
+    )
+    .await;
+    decide_with(
+        s,
+        "m4",
+        "carla",
+        vec![MemoryWrite::Reject {
+            answer_id: a.id.clone(),
+        }],
+    )
+    .await;
+    let first = s.curated_answer(&a.id).await.unwrap().unwrap();
+    assert_eq!(first.state, CuratedState::Rejected);
+    assert_eq!(first.rejections, 1);
+    assert_eq!(
+        s.curated_answers(Some("en"), "", 10).await.unwrap().len(),
+        2
+    );
+    assert!(
+        s.curated_answers(Some("pt"), "", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The lesson is written with its decision or not at all: a decision that
+    // fails its compare-and-swap files nothing.
+    let d5 = s
+        .create_draft(new_draft("m5", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let mut stale = approve(&d5, "ana");
+    stale.expected_revision += 7;
+    stale.memory = vec![curated("Never filed.", "ana", &d5, 2)];
+    assert!(matches!(
+        s.apply_draft_change(stale).await,
+        Err(Error::Conflict)
+    ));
+    assert_eq!(s.curated_answers(None, "", 10).await.unwrap().len(), 2);
+    // And its events are in the audit chain.
+    let t = s.transcript("m1").await.unwrap().unwrap();
+    assert!(t.events.iter().any(|e| e.kind == "memory_learned"));
+}
+
+async fn an_editor_s_change_of_a_curated_answer_is_guarded_by_its_revision(f: Fixture) {
+    let s = &f.store;
+    let d = s
+        .create_draft(new_draft("e1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let mut change = approve(&d, "ana");
+    change.memory = vec![curated("Open Settings > Backup.", "ana", &d, 1)];
+    s.apply_draft_change(change).await.unwrap();
+    let a = s.curated_answers(None, "", 10).await.unwrap().remove(0);
+    let event =
+        || AuditEvent::about_article("memory_disabled", "eve", serde_json::json!({}), now_ms());
+    let mut disabled = a.clone();
+    disabled.state = CuratedState::Disabled;
+    let stale = CuratedChange {
+        id: a.id.clone(),
+        expected_revision: a.revision + 1,
+        to: Some(disabled.clone()),
+        event: event(),
+    };
+    assert!(matches!(
+        s.change_curated_answer(stale).await,
+        Err(Error::Conflict)
+    ));
+    let done = s
+        .change_curated_answer(CuratedChange {
+            id: a.id.clone(),
+            expected_revision: a.revision,
+            to: Some(disabled),
+            event: event(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, CuratedState::Disabled);
+    assert_eq!(done.questions.len(), 1);
+    let deleted = s
+        .change_curated_answer(CuratedChange {
+            id: a.id.clone(),
+            expected_revision: done.revision,
+            to: None,
+            event: event(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(deleted, None);
+    assert_eq!(s.curated_answer(&a.id).await.unwrap(), None);
+    assert!(matches!(
+        s.change_curated_answer(CuratedChange {
+            id: a.id.clone(),
+            expected_revision: done.revision,
+            to: None,
+            event: event(),
+        })
+        .await,
+        Err(Error::NotFound(_))
+    ));
 }

@@ -27,6 +27,10 @@ pub fn roles_for(path: &str) -> Option<&'static [Role]> {
         ("Review", "Claim" | "Approve" | "Reject" | "Release") => &[Agent],
         ("Knowledge", "UpsertArticle" | "DeleteArticle") => &[Editor],
         ("Knowledge", "GetArticle" | "ListArticles" | "Search") => &[Editor, Agent, Viewer],
+        ("Knowledge", "DisableCuratedAnswer" | "EnableCuratedAnswer" | "DeleteCuratedAnswer") => {
+            &[Editor]
+        }
+        ("Knowledge", "ListCuratedAnswers" | "GetCuratedAnswer") => &[Editor, Agent, Viewer],
         ("Insights", "Stats") => &[Viewer],
         _ => return None,
     };
@@ -272,7 +276,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, 18);
+        assert_eq!(seen, 23);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Domain records <-> protobuf messages.
 
 use super::pb;
+use crate::drafting::memory::Listed;
 use crate::knowledge::{ArticleInput, SearchResults};
 use crate::model::{
-    Article, AuditEvent, Citation, CustomerMessage, Delivery, Draft, DraftState, Level, Millis,
-    Transcript,
+    Article, AuditEvent, Citation, CuratedState, CustomerMessage, Delivery, Draft, DraftState,
+    Level, Millis, Transcript,
 };
 use crate::review::{QueueEvent, QueueEventKind};
 
@@ -82,6 +83,7 @@ pub fn draft(d: Draft) -> pb::Draft {
         reject_reason: d.reject_reason,
         customer_message: d.customer_message,
         needs_person: d.needs_person,
+        curated_answer_id: d.curated_answer_id,
     }
 }
 
@@ -241,5 +243,67 @@ pub fn stats(s: crate::insights::Stats) -> pb::StatsResponse {
                 median_seconds_to_decide: a.median_seconds_to_decide,
             })
             .collect(),
+    }
+}
+
+pub fn curated_state(s: CuratedState) -> pb::CuratedAnswerState {
+    match s {
+        CuratedState::Active => pb::CuratedAnswerState::CuratedActive,
+        CuratedState::Disabled => pb::CuratedAnswerState::CuratedDisabled,
+        CuratedState::Rejected => pb::CuratedAnswerState::CuratedRejected,
+        CuratedState::Superseded => pb::CuratedAnswerState::CuratedSuperseded,
+    }
+}
+
+/// The state a list request filters by (None: any); an unknown number is refused.
+pub fn curated_state_filter(value: i32) -> Result<Option<CuratedState>, crate::validate::Invalid> {
+    match pb::CuratedAnswerState::try_from(value) {
+        Ok(pb::CuratedAnswerState::Unspecified) => Ok(None),
+        Ok(pb::CuratedAnswerState::CuratedActive) => Ok(Some(CuratedState::Active)),
+        Ok(pb::CuratedAnswerState::CuratedDisabled) => Ok(Some(CuratedState::Disabled)),
+        Ok(pb::CuratedAnswerState::CuratedRejected) => Ok(Some(CuratedState::Rejected)),
+        Ok(pb::CuratedAnswerState::CuratedSuperseded) => Ok(Some(CuratedState::Superseded)),
+        Err(_) => Err(crate::validate::invalid(
+            "state",
+            format!("{value} is not a CuratedAnswerState"),
+        )),
+    }
+}
+
+pub fn curated_answer(l: Listed) -> pb::CuratedAnswer {
+    let a = l.answer;
+    pb::CuratedAnswer {
+        sources: a
+            .sources
+            .into_iter()
+            .zip(l.live_versions)
+            .map(|(s, live)| pb::CuratedSource {
+                article_id: s.article_id,
+                version: s.version,
+                live_version: live.unwrap_or(0),
+            })
+            .collect(),
+        questions: a
+            .questions
+            .into_iter()
+            .map(|q| pb::CuratedQuestion {
+                text: q.text,
+                draft_id: q.draft_id,
+                agent: q.agent,
+                at: timestamp(q.at),
+            })
+            .collect(),
+        id: a.id,
+        locale: a.locale,
+        reply: a.reply,
+        approved_by: a.approved_by,
+        rejections: a.rejections,
+        state: curated_state(a.state) as i32,
+        in_use: l.in_use,
+        stale: l.stale,
+        created_by: a.created_by,
+        origin_draft_id: a.origin_draft_id,
+        created_at: timestamp(a.created_at),
+        updated_at: timestamp(a.updated_at),
     }
 }

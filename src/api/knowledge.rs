@@ -86,4 +86,68 @@ impl pb::knowledge_server::Knowledge for KnowledgeApi {
             .await?;
         Ok(Response::new(convert::search_response(results)))
     }
+
+    async fn list_curated_answers(
+        &self,
+        request: Request<pb::ListCuratedAnswersRequest>,
+    ) -> Result<Response<pb::ListCuratedAnswersResponse>, Status> {
+        let r = request.into_inner();
+        let locale = (!r.locale.is_empty()).then_some(r.locale);
+        let state = convert::curated_state_filter(r.state)?;
+        let (answers, next_page_token) = self
+            .app
+            .memory
+            .list(locale.as_deref(), state, r.page_size, &r.page_token)
+            .await?;
+        Ok(Response::new(pb::ListCuratedAnswersResponse {
+            answers: answers.into_iter().map(convert::curated_answer).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_curated_answer(
+        &self,
+        request: Request<pb::GetCuratedAnswerRequest>,
+    ) -> Result<Response<pb::CuratedAnswer>, Status> {
+        let answer = self.app.memory.get(&request.into_inner().id).await?;
+        Ok(Response::new(convert::curated_answer(answer)))
+    }
+
+    async fn disable_curated_answer(
+        &self,
+        request: Request<pb::CuratedAnswerRequest>,
+    ) -> Result<Response<pb::CuratedAnswer>, Status> {
+        let editor = editor(&request);
+        let answer = self
+            .app
+            .memory
+            .disable(&request.into_inner().id, &editor)
+            .await?;
+        Ok(Response::new(convert::curated_answer(answer)))
+    }
+
+    async fn enable_curated_answer(
+        &self,
+        request: Request<pb::CuratedAnswerRequest>,
+    ) -> Result<Response<pb::CuratedAnswer>, Status> {
+        let editor = editor(&request);
+        let answer = self
+            .app
+            .memory
+            .enable(&request.into_inner().id, &editor)
+            .await?;
+        Ok(Response::new(convert::curated_answer(answer)))
+    }
+
+    async fn delete_curated_answer(
+        &self,
+        request: Request<pb::CuratedAnswerRequest>,
+    ) -> Result<Response<pb::DeleteCuratedAnswerResponse>, Status> {
+        let editor = editor(&request);
+        self.app
+            .memory
+            .delete(&request.into_inner().id, &editor)
+            .await?;
+        Ok(Response::new(pb::DeleteCuratedAnswerResponse {}))
+    }
 }

@@ -85,6 +85,21 @@ impl From<review::Error> for Status {
     }
 }
 
+impl From<drafting::memory::Error> for Status {
+    fn from(e: drafting::memory::Error) -> Status {
+        match e {
+            drafting::memory::Error::Invalid(e) => e.into(),
+            drafting::memory::Error::NotFound(id) => {
+                Status::not_found(format!("curated answer {id:?} not found"))
+            }
+            drafting::memory::Error::Contended => {
+                Status::aborted("the curated answer kept changing; retry")
+            }
+            drafting::memory::Error::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<insights::Error> for Status {
     fn from(e: insights::Error) -> Status {
         match e {

@@ -34,6 +34,7 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub llm: LlmConfig,
     pub embedding: EmbeddingConfig,
+    pub memory: MemoryConfig,
     /// "tokens": every call (but health and reflection) needs a bearer token
     /// listed in `tokens`; "none": nobody is checked, for local use only.
     pub auth: AuthMode,
@@ -115,6 +116,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             llm: LlmConfig::default(),
             embedding: EmbeddingConfig::default(),
+            memory: MemoryConfig::default(),
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
             tls: TlsConfig::default(),
@@ -430,6 +432,31 @@ impl Default for LlmConfig {
 impl LlmConfig {
     pub fn enabled(&self) -> bool {
         !self.base_url.is_empty() && !self.model.is_empty()
+    }
+}
+
+/// The answer memory: replies agents approved, filed with the questions they
+/// answered, and reused for the same question (generator "memory").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Learn from agents' decisions and draft from what they approved.
+    pub enabled: bool,
+    /// With embeddings: how close a question must be to a curated one, as
+    /// its cosine rescaled between that of unrelated questions (0) and 1.
+    pub min_similarity: f64,
+    /// Without embeddings: how much two questions' analyzed terms must
+    /// overlap (F1 of the two sets, 0..1).
+    pub min_term_overlap: f64,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            enabled: true,
+            min_similarity: 0.75,
+            min_term_overlap: 0.8,
+        }
     }
 }
 

@@ -234,27 +234,132 @@ pub fn assess(s: &Signals, thresholds: Thresholds) -> Confidence {
             "no article in the customer's language; answered from another language",
         ));
     }
-    if let Some(p) = &s.flags.always_review {
+    flag_reasons(&s.flags, &mut reasons);
+    finish(score, reasons, thresholds)
+}
+
+/// The policy flags as reasons (each forces review).
+fn flag_reasons(flags: &Flags, reasons: &mut Vec<Reason>) {
+    if let Some(p) = &flags.always_review {
         reasons.push(reason(
             "policy_always_review",
             1.0,
             format!("topic always reviewed by a person: \"{p}\""),
         ));
     }
-    if let Some(p) = &s.flags.human_requested {
+    if let Some(p) = &flags.human_requested {
         reasons.push(reason(
             "policy_human_requested",
             1.0,
             format!("the customer asks for a person: \"{p}\""),
         ));
     }
-    if let Some(p) = &s.flags.injection {
+    if let Some(p) = &flags.injection {
         reasons.push(reason(
             "policy_injection",
             1.0,
             format!("the message tries to instruct the assistant: \"{p}\""),
         ));
     }
+}
+
+/// What recall says of the curated answer a draft is made from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemorySignals {
+    /// How close the question is to the answer's closest question, 0..1.
+    pub similarity: f64,
+    /// The similarity is an embedder's (else the questions' shared terms).
+    pub semantic: bool,
+    /// Distinct agents behind it and the close answers that agree with it.
+    pub agreeing_agents: usize,
+    /// Close answers that rest on another article.
+    pub disagreeing: usize,
+    /// Whether the best retrieved article is one the answer rests on; None
+    /// when it rests on none (the agent's own words).
+    pub retrieval_agrees: Option<bool>,
+}
+
+/// The memory model's weights (see `assess_memory`).
+struct MemoryWeights {
+    similarity: f64,
+    log_agents: f64,
+    retrieval_agrees: f64,
+    disagreeing: f64,
+    bias: f64,
+}
+
+/// Semantic similarity (rescaled cosine) and lexical similarity (term F1)
+/// read on different scales: each has its own weights.
+const SEMANTIC_MEMORY: MemoryWeights = MemoryWeights {
+    similarity: 12.0,
+    log_agents: 0.8,
+    retrieval_agrees: 1.5,
+    disagreeing: 1.0,
+    bias: -9.0,
+};
+const LEXICAL_MEMORY: MemoryWeights = MemoryWeights {
+    similarity: 10.0,
+    log_agents: 0.8,
+    retrieval_agrees: 1.5,
+    disagreeing: 1.0,
+    bias: -8.0,
+};
+
+/// Scores a draft made from a curated answer: an estimate of the chance
+/// that the answer agents approved for a close question answers this one.
+pub fn assess_memory(m: &MemorySignals, flags: &Flags, thresholds: Thresholds) -> Confidence {
+    let w = if m.semantic {
+        &SEMANTIC_MEMORY
+    } else {
+        &LEXICAL_MEMORY
+    };
+    let mut reasons = vec![
+        reason(
+            "memory_similarity",
+            m.similarity,
+            if m.semantic {
+                "how close the question is in meaning to one agents answered before"
+            } else {
+                "how many of its words the question shares with one agents answered before"
+            },
+        ),
+        reason(
+            "memory_approvals",
+            m.agreeing_agents as f64,
+            "distinct agents who approved this answer (or one that agrees with it) for a close question",
+        ),
+    ];
+    let agrees = match m.retrieval_agrees {
+        Some(true) => 1.0,
+        Some(false) => -1.0,
+        None => 0.0,
+    };
+    if let Some(a) = m.retrieval_agrees {
+        reasons.push(reason(
+            "memory_retrieval_agreement",
+            if a { 1.0 } else { 0.0 },
+            if a {
+                "the best article for the question is one the answer rests on"
+            } else {
+                "the best article for the question is not one the answer rests on"
+            },
+        ));
+    }
+    if m.disagreeing > 0 {
+        reasons.push(reason(
+            "memory_disagreement",
+            m.disagreeing as f64,
+            "close answers that rest on another article",
+        ));
+    }
+    let score = sigmoid(
+        w.bias
+            + w.similarity * m.similarity
+            + w.log_agents * (m.agreeing_agents as f64).ln_1p()
+            + w.retrieval_agrees * agrees
+            - w.disagreeing * m.disagreeing as f64,
+    );
+    flag_reasons(flags, &mut reasons);
     finish(score, reasons, thresholds)
 }
 

@@ -119,6 +119,53 @@ pub async fn write<'r>(
     }
 }
 
+/// A reply from a curated answer of the answer memory: its text as agents
+/// approved it, citing the articles it rests on (at the versions it was
+/// approved on, which are the live ones: recall uses no other).
+pub async fn from_memory<'r>(
+    recall: &super::memory::Recall,
+    retrieved: &'r Retrieved,
+    knowledge: &crate::knowledge::Knowledge,
+) -> Written<'r> {
+    let sources = &recall.answer.sources;
+    let given: Vec<Given<'r>> = retrieved
+        .best_passages(usize::MAX)
+        .into_iter()
+        .filter(|g| sources.iter().any(|s| s.article_id == g.hit.article_id))
+        .collect();
+    let mut citations = Vec::with_capacity(sources.len());
+    for s in sources {
+        let hit = retrieved
+            .articles
+            .iter()
+            .find(|h| h.article_id == s.article_id && !h.passages.is_empty());
+        match hit {
+            Some(hit) => citations.push(extractive::citation(hit, &hit.passages[0])),
+            None => {
+                if let Ok(a) = knowledge.get(&s.article_id).await {
+                    citations.push(Citation {
+                        article_id: a.id,
+                        version: s.version,
+                        title: a.title,
+                        url: a.url,
+                        snippet: extractive::clip(&a.body, 240),
+                    });
+                }
+            }
+        }
+    }
+    Written {
+        body: recall.answer.reply.clone(),
+        citations,
+        generator: super::memory::GENERATOR.into(),
+        cited: (0..given.len()).collect(),
+        given,
+        own_words: String::new(),
+        model: None,
+        fallback: None,
+    }
+}
+
 /// A reply the model wrote, checked.
 struct ModelDraft {
     body: String,

@@ -25,6 +25,7 @@ pub mod extractive;
 pub mod generate;
 pub mod llm;
 pub mod mask;
+pub mod memory;
 mod metrics;
 mod passages;
 pub mod phrases;
@@ -110,6 +111,20 @@ pub struct Composed {
     pub forced_review: bool,
     /// Retrieved article ids, best first.
     pub retrieved: Vec<String>,
+    /// The curated answer it was made from (generator "memory"), else empty.
+    pub curated_answer_id: String,
+    /// For evaluation: the closest usable curated answer, however far.
+    pub nearest_memory: Option<NearestMemory>,
+}
+
+/// How close the answer memory came to a question (see [`Composed`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NearestMemory {
+    pub similarity: f64,
+    /// The article the answer rests on first (None: the agent's own words).
+    pub rests_on: Option<String>,
+    pub agreeing_agents: usize,
+    pub disagreeing: usize,
 }
 
 pub struct Drafter {
@@ -120,6 +135,7 @@ pub struct Drafter {
     facts: passages::FactsCache,
     config: Arc<Config>,
     llm: Option<Arc<LlmClient>>,
+    memory: Arc<memory::Memory>,
 }
 
 impl Drafter {
@@ -127,6 +143,7 @@ impl Drafter {
     pub fn new(
         store: DynStore,
         knowledge: Arc<Knowledge>,
+        memory: Arc<memory::Memory>,
         config: Arc<Config>,
     ) -> std::result::Result<Drafter, String> {
         let llm = match config.llm.enabled() {
@@ -143,7 +160,13 @@ impl Drafter {
             knowledge,
             config,
             llm,
+            memory,
         })
+    }
+
+    /// The answer memory drafts are made from when a question was answered before.
+    pub fn memory(&self) -> &Arc<memory::Memory> {
+        &self.memory
     }
 
     /// Checks a request against the configured limits.
@@ -197,15 +220,60 @@ impl Drafter {
                 .await
                 .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
         };
+        let query = masked.query();
+        // Embedded once: for the answer memory and for retrieval.
+        let vector = self.knowledge.embed_query(&query).await;
+        let recall = metrics::stage("memory", || {
+            self.memory.recall(&query, vector.as_deref(), &locale)
+        });
+        let nearest_memory = self
+            .memory
+            .nearest(&query, vector.as_deref(), &locale)
+            .map(|r| NearestMemory {
+                similarity: r.similarity,
+                rests_on: r.answer.sources.first().map(|s| s.article_id.clone()),
+                agreeing_agents: r.agreeing_agents,
+                disagreeing: r.disagreeing,
+            });
         let retrieved = retrieve::retrieve(
             &self.knowledge,
             &self.facts,
             &self.policy,
-            &masked.query(),
+            &query,
+            vector,
             &locale,
             self.config.retrieval.top_articles,
         )
         .await?;
+        let thresholds = self.config.routing.for_channel(&channel);
+        if let Some(recall) = recall {
+            // Agents approved this reply for a close question: it is their
+            // text, so the reply checks (written for a model's words) do not
+            // apply; the policy flags and the thresholds do.
+            let written = generate::from_memory(&recall, &retrieved, &self.knowledge).await;
+            if let Some(tx) = deltas {
+                let _ = tx.send(written.body.clone()).await;
+            }
+            let (confidence, state) = metrics::stage("score_route", || {
+                let mut confidence = route::score_memory(&recall, &retrieved, &flags, thresholds);
+                let state = route::route(&mut confidence, &flags, &[], thresholds);
+                (confidence, state)
+            });
+            return Ok(Composed {
+                forced_review: flags.forces_review(),
+                retrieved: retrieved.article_ids(),
+                disclosure: phrases::for_locale(&locale).disclosure_ai.to_string(),
+                locale,
+                channel,
+                body: written.body,
+                citations: written.citations,
+                generator: written.generator,
+                confidence,
+                state,
+                curated_answer_id: recall.answer.id.clone(),
+                nearest_memory,
+            });
+        }
         let written = generate::write(
             self.llm.as_deref(),
             &retrieved,
@@ -221,7 +289,6 @@ impl Drafter {
             flags.injection = written.instruction_in_sources();
         }
         let findings = metrics::stage("check", || check_written(&written, &masked, &retrieved));
-        let thresholds = self.config.routing.for_channel(&channel);
         let (confidence, state) = metrics::stage("score_route", || {
             let mut confidence = route::score(&retrieved, &flags, &locale, &written, thresholds);
             let state = route::route(&mut confidence, &flags, &findings, thresholds);
@@ -238,6 +305,8 @@ impl Drafter {
             generator: written.generator,
             confidence,
             state,
+            curated_answer_id: String::new(),
+            nearest_memory,
         })
     }
 

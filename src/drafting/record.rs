@@ -48,6 +48,7 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
         updated_at: now,
         revision: 0,
         customer_message: r.message.clone(),
+        curated_answer_id: composed.curated_answer_id,
     };
     let mut events = vec![
         AuditEvent::new(
@@ -66,6 +67,7 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
                 "score": draft.confidence.score,
                 "level": draft.confidence.level.as_str(),
                 "citations": draft.citations.iter().map(|c| format!("{}@{}", c.article_id, c.version)).collect::<Vec<_>>(),
+                "curated_answer_id": draft.curated_answer_id,
             }),
             now,
         ),
@@ -181,6 +183,8 @@ mod tests {
             state,
             forced_review: false,
             retrieved: vec![],
+            curated_answer_id: String::new(),
+            nearest_memory: None,
         }
     }
 

@@ -33,17 +33,20 @@ pub struct Given<'a> {
     pub facts: [&'a PassageFacts; 2],
 }
 
-/// Searches the help center in `locale` for `query` (masked) and reads the
-/// facts of what it finds.
+/// Searches the help center in `locale` for `query` (masked; `vector` its
+/// embedding, if any) and reads the facts of what it finds.
 pub async fn retrieve(
     knowledge: &Knowledge,
     facts: &FactsCache,
     policy: &Policy,
     query: &str,
+    vector: Option<Vec<f32>>,
     locale: &str,
     top_articles: usize,
 ) -> Result<Retrieved, knowledge::Error> {
-    let SearchResults { locale, hits } = knowledge.search_in(query, locale, top_articles).await?;
+    let SearchResults { locale, hits } = knowledge
+        .search_with(query, vector, locale, top_articles)
+        .await?;
     let facts = super::metrics::stage("facts", || {
         hits.articles
             .iter()

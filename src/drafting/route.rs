@@ -50,6 +50,31 @@ pub fn score(
     confidence
 }
 
+/// The confidence of a draft made from a curated answer: recall's signals,
+/// whether retrieval finds the article it rests on, and the policy flags.
+pub fn score_memory(
+    recall: &super::memory::Recall,
+    retrieved: &Retrieved,
+    flags: &Flags,
+    thresholds: Thresholds,
+) -> Confidence {
+    let sources = &recall.answer.sources;
+    let retrieval_agrees = (!sources.is_empty()).then(|| {
+        retrieved
+            .articles
+            .first()
+            .is_some_and(|best| sources.iter().any(|s| s.article_id == best.article_id))
+    });
+    let signals = confidence::MemorySignals {
+        similarity: recall.similarity,
+        semantic: recall.semantic,
+        agreeing_agents: recall.agreeing_agents,
+        disagreeing: recall.disagreeing,
+        retrieval_agrees,
+    };
+    confidence::assess_memory(&signals, flags, thresholds)
+}
+
 /// Sends the draft on only when it is confident, no policy asks for a person
 /// and the checks found nothing; a finding also becomes a reason and brings
 /// the level below HIGH.

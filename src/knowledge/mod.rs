@@ -129,4 +129,13 @@ impl Knowledge {
     pub fn default_locale(&self) -> &str {
         &self.default_locale
     }
+
+    /// The version of the article that retrieval serves now (None: no such live article).
+    pub fn live_version(&self, id: &str) -> Option<u64> {
+        self.indexed
+            .lock()
+            .expect("indexed versions poisoned")
+            .get(id)
+            .copied()
+    }
 }

@@ -58,8 +58,20 @@ impl Knowledge {
         locale: &str,
         limit: usize,
     ) -> Result<SearchResults> {
-        let started = Instant::now();
         let vector = self.embed_query(query).await;
+        self.search_with(query, vector, locale, limit).await
+    }
+
+    /// Like [`Knowledge::search_in`], with the question's vector already
+    /// made ([`Knowledge::embed_query`]; None: lexically only).
+    pub async fn search_with(
+        &self,
+        query: &str,
+        vector: Option<Vec<f32>>,
+        locale: &str,
+        limit: usize,
+    ) -> Result<SearchResults> {
+        let started = Instant::now();
         let index = self.index.clone();
         let dense = self.semantic.as_ref().map(|s| s.dense.clone());
         let query = query.to_string();

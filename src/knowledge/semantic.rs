@@ -63,6 +63,11 @@ fn passage_texts(a: &Article) -> Vec<String> {
 }
 
 impl Knowledge {
+    /// The embedder retrieval uses, if any.
+    pub fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.semantic.as_ref().map(|s| s.embedder.clone())
+    }
+
     /// Brings the dense index in line with `put` and `removed` (the changes
     /// just applied to the search index). A failure leaves those articles'
     /// old vectors, or none, and is retried by the next catch-up.
@@ -139,7 +144,7 @@ impl Knowledge {
 
     /// The question's vector, or None without an embedder (or when it fails:
     /// retrieval is then lexical, and says so in the log).
-    pub(super) async fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
+    pub async fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
         let s = self.semantic.as_ref()?;
         match s.embedder.embed(Side::Query, &[query.to_string()]).await {
             Ok(mut v) if v.len() == 1 => v.pop(),

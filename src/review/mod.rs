@@ -8,6 +8,7 @@ mod agent_label;
 pub mod transitions;
 
 use crate::config::Config;
+use crate::drafting::memory::{Decision, Memory};
 use crate::model::{Draft, DraftState, Millis, now_ms};
 use crate::storage::{self, DraftChange, DynStore, PendingFilter, StoreEvent};
 use crate::validate;
@@ -128,14 +129,20 @@ impl QueueFilter {
 pub struct Review {
     store: DynStore,
     config: Arc<Config>,
+    /// Learns from every decision that leaves a reply.
+    memory: Arc<Memory>,
 }
 
 /// Attempts at a compare-and-swap before giving up on a hot draft.
 const MAX_ATTEMPTS: usize = 5;
 
 impl Review {
-    pub fn new(store: DynStore, config: Arc<Config>) -> Review {
-        Review { store, config }
+    pub fn new(store: DynStore, config: Arc<Config>, memory: Arc<Memory>) -> Review {
+        Review {
+            store,
+            config,
+            memory,
+        }
     }
 
     fn check_draft_id(&self, id: &str) -> Result<()> {
@@ -152,13 +159,15 @@ impl Review {
         Ok(validate::prose(field, text, max, true)?)
     }
 
-    /// Reads the draft, computes the transition and applies it, retrying when
-    /// another writer changed the draft in between.
+    /// Reads the draft, computes the transition and applies it (with what a
+    /// `decision` teaches the answer memory), retrying when another writer
+    /// changed the draft in between.
     async fn decide(
         &self,
         id: &str,
         action: &str,
         agent: &str,
+        decision: Option<Decision>,
         f: impl Fn(&Draft, Millis) -> Result<Transition>,
     ) -> Result<Draft> {
         self.check_draft_id(id)?;
@@ -170,14 +179,31 @@ impl Review {
                 .ok_or_else(|| Error::NotFound(id.to_string()))?;
             let now = now_ms();
             let t = f(&current, now)?;
+            let memory = match decision {
+                Some(decision) => {
+                    self.memory
+                        .lessons(&current, &t.draft, decision, agent, now)
+                        .await
+                }
+                None => Vec::new(),
+            };
+            let touched = self.memory.touched(&memory);
             let change = DraftChange {
                 expected_revision: current.revision,
                 draft: t.draft,
                 events: t.events,
                 delivery: t.delivery,
+                memory,
             };
             match self.store.apply_draft_change(change).await {
                 Ok(draft) => {
+                    // This replica's memory sees the lesson before the next
+                    // question; the other replicas' on the store's event.
+                    for id in &touched {
+                        if let Err(e) = self.memory.refresh(id).await {
+                            tracing::warn!(error = %e, "answer memory not refreshed after a decision");
+                        }
+                    }
                     DECISIONS
                         .with_label_values(&[action, AGENT_LABELS.label(agent)])
                         .inc();
@@ -211,14 +237,14 @@ impl Review {
         } else {
             lease_seconds
         };
-        self.decide(id, "claim", agent, |d, now| {
+        self.decide(id, "claim", agent, None, |d, now| {
             transitions::claim(d, agent, i64::from(lease) * 1000, now)
         })
         .await
     }
 
     pub async fn release(&self, id: &str, agent: &str) -> Result<Draft> {
-        self.decide(id, "release", agent, |d, now| {
+        self.decide(id, "release", agent, None, |d, now| {
             transitions::release(d, agent, now)
         })
         .await
@@ -233,7 +259,11 @@ impl Review {
         } else {
             "approve"
         };
-        self.decide(id, action, agent, |d, now| {
+        let decision = match edited_body {
+            Some(_) => Decision::Edited,
+            None => Decision::Approved,
+        };
+        self.decide(id, action, agent, Some(decision), |d, now| {
             transitions::approve(d, agent, edited_body, now)
         })
         .await
@@ -255,7 +285,10 @@ impl Review {
         } else {
             "reject"
         };
-        self.decide(id, action, agent, |d, now| {
+        let decision = Decision::Rejected {
+            replaced: replacement.is_some(),
+        };
+        self.decide(id, action, agent, Some(decision), |d, now| {
             transitions::reject(d, agent, reason.trim(), replacement, now)
         })
         .await
@@ -300,6 +333,7 @@ impl Review {
                 draft: t.draft,
                 events: t.events,
                 delivery: None,
+                memory: Vec::new(),
             };
             match self.store.apply_draft_change(change).await {
                 Ok(_) => n += 1,
@@ -342,6 +376,7 @@ impl Review {
         let review = Review {
             store: self.store.clone(),
             config: self.config.clone(),
+            memory: self.memory.clone(),
         };
         tokio::spawn(async move {
             for draft in snapshot {

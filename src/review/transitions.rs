@@ -263,6 +263,7 @@ mod tests {
             updated_at: 0,
             revision: 0,
             customer_message: "q".into(),
+            curated_answer_id: String::new(),
         }
     }
 

@@ -40,6 +40,11 @@ const SQLITE: &[Source] = &[
         "passage_vectors",
         include_str!("../../migrations/sqlite/0004_passage_vectors.sql"),
     ),
+    (
+        5,
+        "answer_memory",
+        include_str!("../../migrations/sqlite/0005_answer_memory.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -62,6 +67,11 @@ const POSTGRES: &[Source] = &[
         4,
         "passage_vectors",
         include_str!("../../migrations/postgres/0004_passage_vectors.sql"),
+    ),
+    (
+        5,
+        "answer_memory",
+        include_str!("../../migrations/postgres/0005_answer_memory.sql"),
     ),
 ];
 

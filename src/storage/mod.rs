@@ -12,7 +12,10 @@ mod queries;
 mod sql;
 pub mod sqlite;
 
-use crate::model::{Article, AuditEvent, CustomerMessage, Delivery, Draft, Millis, Transcript};
+use crate::model::{
+    Article, AuditEvent, CuratedAnswer, CuratedQuestion, CustomerMessage, Delivery, Draft, Millis,
+    Transcript,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -199,6 +202,36 @@ pub struct DraftChange {
     pub expected_revision: i64,
     pub events: Vec<AuditEvent>,
     pub delivery: Option<Delivery>,
+    /// What the decision teaches the answer memory, in the same transaction.
+    pub memory: Vec<MemoryWrite>,
+}
+
+/// What an agent's decision does to the answer memory (the domain's rules
+/// live in `drafting::memory`; the store writes what it is handed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemoryWrite {
+    /// Files `question` under the ACTIVE answer of `answer.locale` whose
+    /// reply has the same [`crate::model::reply_key`], adding the agent to
+    /// its approvals and taking `answer.sources` as the versions it now rests
+    /// on (a re-approval); when there is none, writes `answer` as a new one.
+    Learn {
+        answer: Box<CuratedAnswer>,
+        question: CuratedQuestion,
+    },
+    /// A draft made from this answer was rejected: REJECTED, one more rejection.
+    Reject { answer_id: String },
+    /// A draft made from this answer was approved with an edit: SUPERSEDED.
+    Supersede { answer_id: String },
+}
+
+/// An editor's change of one curated answer, applied only if it is still at
+/// `expected_revision`; `to` None deletes it (its questions too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CuratedChange {
+    pub id: String,
+    pub expected_revision: i64,
+    pub to: Option<CuratedAnswer>,
+    pub event: AuditEvent,
 }
 
 /// One stream of a consumer group asking for deliveries. It gets the
@@ -299,6 +332,10 @@ pub enum StoreEvent {
     ArticleChanged {
         id: String,
     },
+    /// A curated answer of the answer memory was written or deleted.
+    MemoryChanged {
+        id: String,
+    },
     /// Events may have been missed (another replica's notifications were
     /// cut off): subscribers should re-read the state they follow.
     Resync,
@@ -343,8 +380,26 @@ pub trait Vectors: Send + Sync + 'static {
     ) -> Result<()>;
 }
 
+/// The answer memory's curated answers (written with the decisions that
+/// teach them, see [`MemoryWrite`], and changed by editors).
 #[async_trait]
-pub trait Store: Vectors + Send + Sync + 'static {
+pub trait Curated: Send + Sync + 'static {
+    /// Curated answers ordered by id after `after_id` (empty: from the
+    /// start), optionally of one locale, each with its questions.
+    async fn curated_answers(
+        &self,
+        locale: Option<&str>,
+        after_id: &str,
+        limit: u32,
+    ) -> Result<Vec<CuratedAnswer>>;
+    async fn curated_answer(&self, id: &str) -> Result<Option<CuratedAnswer>>;
+    /// Applies the change with its audit event; `Error::Conflict` when the
+    /// answer changed since it was read, `Error::NotFound` when it is gone.
+    async fn change_curated_answer(&self, change: CuratedChange) -> Result<Option<CuratedAnswer>>;
+}
+
+#[async_trait]
+pub trait Store: Vectors + Curated + Send + Sync + 'static {
     // --- drafts ---
     /// Writes a new message and its draft, superseding the conversation's open
     /// drafts (but those that need a person), and records the draft's caller

@@ -284,13 +284,15 @@ impl Drop for FolderSyncLock {
 }
 
 /// `origin|kind|value`, with kind `d` (new delivery's cursor), `k` (acked
-/// delivery's cursor), `q` (draft id), `a` (article id) or `r` (resync).
+/// delivery's cursor), `q` (draft id), `a` (article id), `m` (curated answer
+/// id) or `r` (resync).
 fn encode(origin: &str, event: &StoreEvent) -> String {
     match event {
         StoreEvent::DeliveryCreated { cursor } => format!("{origin}|d|{cursor}"),
         StoreEvent::DeliveryAcked { cursor } => format!("{origin}|k|{cursor}"),
         StoreEvent::QueueChanged { draft_id } => format!("{origin}|q|{draft_id}"),
         StoreEvent::ArticleChanged { id } => format!("{origin}|a|{id}"),
+        StoreEvent::MemoryChanged { id } => format!("{origin}|m|{id}"),
         StoreEvent::Resync => format!("{origin}|r|"),
     }
 }
@@ -310,6 +312,9 @@ fn decode(payload: &str, own_origin: &str) -> Option<(StoreEvent, bool)> {
             draft_id: value.to_string(),
         },
         "a" => StoreEvent::ArticleChanged {
+            id: value.to_string(),
+        },
+        "m" => StoreEvent::MemoryChanged {
             id: value.to_string(),
         },
         "r" => StoreEvent::Resync,
@@ -373,6 +378,9 @@ mod tests {
             },
             StoreEvent::ArticleChanged {
                 id: "en/a|b".into(),
+            },
+            StoreEvent::MemoryChanged {
+                id: "0193-y".into(),
             },
             StoreEvent::Resync,
         ] {

@@ -22,6 +22,7 @@
 //! `impl Store for SqlStore<B>` is one block; its longer bodies live in
 //! `writes.rs`.
 
+mod memory;
 mod rows;
 mod vectors;
 mod writes;
@@ -207,6 +208,12 @@ where
                         let cursor = Self::insert_delivery(&mut *tx, delivery).await?;
                         announced.push(StoreEvent::DeliveryCreated { cursor });
                         delivered = Some((cursor, delivery));
+                    }
+                    if let Some(like) = events.first().cloned() {
+                        let (learned, changed) =
+                            Self::apply_memory(&mut *tx, &change.memory, &like).await?;
+                        events.extend(learned);
+                        announced.extend(changed);
                     }
                     let draft = Self::fetch_draft(&mut *tx, &d.id)
                         .await?

@@ -48,6 +48,7 @@ where
             updated_at: row.try_get("updated_at")?,
             revision: row.try_get("revision")?,
             customer_message: row.try_get("customer_message")?,
+            curated_answer_id: row.try_get("curated_answer_id")?,
         })
     }
 

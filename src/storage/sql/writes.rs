@@ -290,6 +290,7 @@ where
                         .bind(d.created_at)
                         .bind(d.updated_at)
                         .bind(d.revision)
+                        .bind(&d.curated_answer_id)
                         .execute(&mut *tx)
                         .await?;
                     events.extend(new_events.iter().cloned());

@@ -1,0 +1,1 @@
+SELECT * FROM curated_answers WHERE id = $1

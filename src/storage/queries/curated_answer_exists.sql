@@ -1,0 +1,1 @@
+SELECT id FROM curated_answers WHERE id = $1

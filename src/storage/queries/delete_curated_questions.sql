@@ -1,0 +1,1 @@
+DELETE FROM curated_questions WHERE answer_id = $1
