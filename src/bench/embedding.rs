@@ -1,11 +1,13 @@
 //! The local embedder on this machine: how long the model takes to load,
 //! a question's embedding alone and with a second caller, passages in
 //! batches of 32, and the process's memory. Texts are the help center's own
-//! paragraphs and titles.
+//! paragraphs and titles. Then the cost of exact dense search at 100k
+//! passages of the model's dimensions.
 
-use super::{BoxError, pct};
+use super::{BoxError, Figures, pct};
 use replygate::config::{EmbeddingConfig, EmbeddingProvider};
 use replygate::embedding::{self, Embedder, Side};
+use replygate::knowledge::dense::{ArticleVectors, DenseIndex};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -54,7 +56,11 @@ fn texts(knowledge: &Path) -> Result<(Vec<String>, Vec<String>), BoxError> {
 }
 
 /// The Markdown section for the model in `model_dir`.
-pub async fn local_embedder(model_dir: &Path, knowledge: &Path) -> Result<String, BoxError> {
+pub async fn local_embedder(
+    model_dir: &Path,
+    knowledge: &Path,
+    figures: &mut Figures,
+) -> Result<String, BoxError> {
     let (passages, questions) = texts(knowledge)?;
     let (rss_before, _) = memory_mib();
     let config = EmbeddingConfig {
@@ -135,7 +141,121 @@ pub async fn local_embedder(model_dir: &Path, knowledge: &Path) -> Result<String
         md,
         "| resident memory: before, loaded, after the runs (peak) | {rss_before:.0} / {rss_loaded:.0} / {rss_after:.0} MiB ({peak:.0} peak) |\n"
     )?;
+    let dims = e.dims();
+    drop(e);
+    let dense = tokio::task::spawn_blocking(move || dense_search(dims)).await?;
+    md.push_str(&dense.markdown(dims)?);
+    figures.dense_100k = Some((dims, dense.search.0, dense.search.1));
     Ok(md)
+}
+
+/// Passages in the dense-search measurement, in articles of 3 passages
+/// each (as the generated articles of the knowledge section have).
+const DENSE_PASSAGES: usize = 100_000;
+const PASSAGES_PER_ARTICLE: usize = 3;
+const DENSE_QUERIES: usize = 200;
+
+/// `n` unit vectors of `dims` from a fixed seed (xorshift): search cost does
+/// not depend on the values, and every run scans the same ones.
+fn unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed.max(1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    (0..n)
+        .map(|_| {
+            let mut v: Vec<f32> = (0..dims).map(|_| next()).collect();
+            embedding::normalize(&mut v);
+            v
+        })
+        .collect()
+}
+
+/// Exact dense search's cost at [`DENSE_PASSAGES`]: p50 and p99 in ms.
+struct DenseCost {
+    /// `DenseIndex::search` as `search_with` calls it.
+    search: (f64, f64),
+    /// The dot products alone, over one flat matrix.
+    scan: (f64, f64),
+    articles: usize,
+}
+
+impl DenseCost {
+    fn markdown(&self, dims: usize) -> Result<String, BoxError> {
+        let mut md = String::new();
+        writeln!(
+            md,
+            "### Dense search\n\nExact search over {DENSE_PASSAGES} passages of {dims} dimensions ({} articles of {PASSAGES_PER_ARTICLE} passages; {:.0} MiB of vectors), one thread, {DENSE_QUERIES} queries one at a time (seeded random unit vectors: the cost does not depend on the values).\n",
+            self.articles,
+            (DENSE_PASSAGES * dims * 4) as f64 / (1024.0 * 1024.0)
+        )?;
+        writeln!(md, "| measure | p50 | p99 |\n|---|---|---|")?;
+        writeln!(
+            md,
+            "| `DenseIndex::search` as `search_with` calls it (every article's best passage, sorted) | {:.2} ms | {:.2} ms |",
+            self.search.0, self.search.1
+        )?;
+        writeln!(
+            md,
+            "| of which the {DENSE_PASSAGES} dot products alone (`embedding::dot` over one flat matrix) | {:.2} ms | {:.2} ms |\n",
+            self.scan.0, self.scan.1
+        )?;
+        Ok(md)
+    }
+}
+
+/// p50 and p99 of `f` over the queries, in ms.
+fn timed(queries: &[Vec<f32>], mut f: impl FnMut(&[f32])) -> (f64, f64) {
+    let mut lat: Vec<f64> = queries
+        .iter()
+        .map(|q| {
+            let t = Instant::now();
+            f(q);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    (pct(&lat, 0.5), pct(&lat, 0.99))
+}
+
+/// Builds the dense index of [`DENSE_PASSAGES`] and times searching it.
+fn dense_search(dims: usize) -> DenseCost {
+    let vectors = unit_vectors(DENSE_PASSAGES, dims, 7);
+    let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
+    let articles: Vec<ArticleVectors> = vectors
+        .chunks(PASSAGES_PER_ARTICLE)
+        .enumerate()
+        .map(|(i, v)| ArticleVectors {
+            article_id: format!("en/article-{i}"),
+            locale: "en".into(),
+            vectors: v.to_vec(),
+        })
+        .collect();
+    let count = articles.len();
+    let index = DenseIndex::new(dims);
+    index.apply(articles, &[]);
+    drop(vectors);
+    let queries = unit_vectors(DENSE_QUERIES, dims, 11);
+    // Once untimed, so the matrix is in cache as a running server's would be.
+    index.search(&queries[0], usize::MAX, |l| l == "en");
+    let search = timed(&queries, |q| {
+        std::hint::black_box(index.search(q, usize::MAX, |l| l == "en"));
+    });
+    let scan = timed(&queries, |q| {
+        let best = flat
+            .chunks_exact(dims)
+            .map(|v| embedding::dot(q, v))
+            .fold(f32::MIN, f32::max);
+        std::hint::black_box(best);
+    });
+    DenseCost {
+        search,
+        scan,
+        articles: count,
+    }
 }
 
 /// Questions per second with `callers` embedding one question after another.

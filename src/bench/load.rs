@@ -3,7 +3,7 @@
 
 use super::{BoxError, Figures, pct, scratch};
 use replygate::api::pb;
-use replygate::config::Config;
+use replygate::config::{Config, EmbeddingConfig, EmbeddingProvider};
 use replygate::testkit::Server;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -262,6 +262,84 @@ pub(super) async fn create_draft_load(
     )?;
     writeln!(md)?;
     md.push_str(&stage_times()?);
+    stop(server).await;
+    Ok(md)
+}
+
+/// The passages the dense index holds now (`replygate_dense_passages`,
+/// this process's registry): more than 0 once a server with an embedder
+/// has indexed its articles.
+pub(super) fn dense_passages() -> i64 {
+    prometheus::gather()
+        .iter()
+        .filter(|f| f.name() == "replygate_dense_passages")
+        .flat_map(|f| f.get_metric())
+        .map(|m| m.get_gauge().get_value() as i64)
+        .max()
+        .unwrap_or(0)
+}
+
+/// CreateDraft back to back at 1 and 16 clients with `[embedding] provider
+/// = "local"` on `model_dir`: every draft's question is embedded and
+/// searched densely beside BM25 (the help center's passages were embedded
+/// at start). Fails when the server came up lexical only.
+pub(super) async fn create_draft_embedded(
+    knowledge: &Path,
+    seconds: u64,
+    model_dir: &Path,
+    figures: &mut Figures,
+) -> Result<String, BoxError> {
+    let config = Config {
+        knowledge_dir: knowledge.to_path_buf(),
+        log_format: replygate::config::LogFormat::Text,
+        embedding: EmbeddingConfig {
+            provider: EmbeddingProvider::Local,
+            model_dir: model_dir.to_path_buf(),
+            ..EmbeddingConfig::default()
+        },
+        ..Config::default()
+    };
+    let started = Instant::now();
+    let server = start(config).await?;
+    let start_s = started.elapsed().as_secs_f64();
+    let passages = dense_passages();
+    if passages == 0 {
+        stop(server).await;
+        return Err(format!(
+            "{}: the server started without embeddings",
+            model_dir.display()
+        )
+        .into());
+    }
+    warm_up(server.grpc_addr).await?;
+    let model = super::scifact_hybrid::model_name(model_dir);
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## CreateDraft with the local embedder ({model})\n\nThe same server, load and questions as above, with `[embedding] provider = \"local\"`, `model_dir = \"{}\"`: each draft embeds its question on the server's blocking threads (the embedder takes one batch per core at once) and ranks by BM25 and cosine over the help center's {passages} passages, embedded at start ({start_s:.1} s from start to serving). Back to back, the median of {REPEATS} runs of {seconds} s a level, beside the extractive lexical figures of the section above.\n",
+        model_dir.display()
+    )?;
+    writeln!(
+        md,
+        "| concurrent clients | drafts/s | p50 | p99 |\n|---|---|---|---|"
+    )?;
+    for clients in [1usize, 16] {
+        eprintln!("  {clients} clients, embeddings on");
+        let tag = format!("embedded{clients}");
+        let run = drive_median(
+            &[server.grpc_addr],
+            clients,
+            seconds,
+            &tag,
+            Pace::BackToBack,
+        )
+        .await?;
+        writeln!(md, "| {clients} | {} |", run.cells())?;
+        if clients == 16 {
+            figures.drafts_embedded_16 = Some((model.clone(), run.rps, pct(&run.latencies, 0.5)));
+        }
+    }
+    writeln!(md)?;
     stop(server).await;
     Ok(md)
 }

@@ -1,9 +1,11 @@
-//! The knowledge base at many articles: import, search and upsert times.
+//! The knowledge base at many articles: import, search and upsert times;
+//! with a model, the start-up that embeds every passage, and hybrid search.
 
 use super::{BoxError, Figures, pct, scratch};
 use replygate::app::App;
-use replygate::config::Config;
+use replygate::config::{Config, EmbeddingConfig, EmbeddingProvider};
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Deterministic pseudo-words, so every run indexes the same text.
@@ -34,12 +36,8 @@ impl Words {
     }
 }
 
-pub(super) async fn knowledge_scale(
-    articles: usize,
-    figures: &mut Figures,
-) -> Result<String, BoxError> {
-    let folder = scratch("kb");
-    let mut words = Words(42);
+/// Writes `articles` generated articles (an intro and two sections) under `folder/en`.
+fn generate(folder: &Path, articles: usize, words: &mut Words) -> Result<(), BoxError> {
     std::fs::create_dir_all(folder.join("en"))?;
     for i in 0..articles {
         let text = format!(
@@ -53,6 +51,17 @@ pub(super) async fn knowledge_scale(
         );
         std::fs::write(folder.join("en").join(format!("article-{i}.md")), text)?;
     }
+    Ok(())
+}
+
+pub(super) async fn knowledge_scale(
+    articles: usize,
+    model_dir: Option<&Path>,
+    figures: &mut Figures,
+) -> Result<String, BoxError> {
+    let folder = scratch("kb");
+    let mut words = Words(42);
+    generate(&folder, articles, &mut words)?;
     let config = Config {
         knowledge_dir: folder.clone(),
         data_dir: scratch("kbdata"),
@@ -105,8 +114,13 @@ pub(super) async fn knowledge_scale(
     upsert.sort_by(f64::total_cmp);
     visible.sort_by(f64::total_cmp);
     drop(app);
-    let _ = std::fs::remove_dir_all(&folder);
     let _ = std::fs::remove_dir_all(&data);
+    let embedded = match model_dir {
+        Some(model) => Some(embedded_start(&folder, model, &mut words).await),
+        None => None,
+    };
+    let _ = std::fs::remove_dir_all(&folder);
+    let embedded = embedded.transpose()?;
     let mut md = String::new();
     writeln!(
         md,
@@ -136,5 +150,107 @@ pub(super) async fn knowledge_scale(
     )?;
     figures.upsert_visible_max = visible.last().copied();
     writeln!(md)?;
+    if let Some(e) = embedded {
+        md.push_str(&e.markdown(articles)?);
+        figures.index_embedded = Some((e.model.clone(), articles, e.start_s));
+    }
     Ok(md)
+}
+
+/// A start with embeddings on a fresh data dir.
+struct EmbeddedStart {
+    model: String,
+    /// Loading the model alone, measured apart.
+    load_s: f64,
+    /// `App::open`: store, model, `Knowledge::open` and the folder sync.
+    start_s: f64,
+    passages: i64,
+    /// Hybrid `search_in` times, sorted, ms.
+    search: Vec<f64>,
+}
+
+impl EmbeddedStart {
+    fn markdown(&self, articles: usize) -> Result<String, BoxError> {
+        let mut md = String::new();
+        let embed_s = (self.start_s - self.load_s).max(1e-9);
+        writeln!(
+            md,
+            "**With embeddings** ({}): the same {articles} articles, a fresh data dir, `[embedding] provider = \"local\"`. Start-up is `App::open`: the store, the model, `Knowledge::open` and the folder sync, which indexes every article and embeds each of its passages in batches of `[embedding] batch_size` (32), storing the vectors. The generated pseudo-words split into several word pieces each, so a passage here is more tokens than English text of the same length.\n",
+            self.model
+        )?;
+        writeln!(md, "| measure | value |\n|---|---|")?;
+        writeln!(
+            md,
+            "| start with embeddings (store + model + index + {} passages embedded) | {:.0} s ({:.1} min) |",
+            self.passages,
+            self.start_s,
+            self.start_s / 60.0
+        )?;
+        writeln!(
+            md,
+            "| of which loading the model (measured apart) | {:.1} s |",
+            self.load_s
+        )?;
+        writeln!(
+            md,
+            "| passages embedded per second (start-up less the model's load) | {:.1} |",
+            self.passages as f64 / embed_s
+        )?;
+        writeln!(
+            md,
+            "| hybrid search p50 / p99 (the question embedded, BM25, {} passages scanned) | {:.2} ms / {:.2} ms |\n",
+            self.passages,
+            pct(&self.search, 0.5),
+            pct(&self.search, 0.99)
+        )?;
+        Ok(md)
+    }
+}
+
+/// Opens the articles in `folder` with the local embedder on `model_dir`,
+/// then runs 200 hybrid searches of 3 random words.
+async fn embedded_start(
+    folder: &Path,
+    model_dir: &Path,
+    words: &mut Words,
+) -> Result<EmbeddedStart, BoxError> {
+    eprintln!("  start-up with embeddings from {}", model_dir.display());
+    let t = Instant::now();
+    drop(super::scifact_hybrid::open_local(model_dir).await?);
+    let load_s = t.elapsed().as_secs_f64();
+    let config = Config {
+        knowledge_dir: folder.to_path_buf(),
+        data_dir: scratch("kbdense"),
+        embedding: EmbeddingConfig {
+            provider: EmbeddingProvider::Local,
+            model_dir: model_dir.to_path_buf(),
+            ..EmbeddingConfig::default()
+        },
+        ..Config::default()
+    };
+    let data = config.data_dir.clone();
+    let started = Instant::now();
+    let app = App::open(config).await?;
+    let start_s = started.elapsed().as_secs_f64();
+    if app.knowledge.embedder().is_none() {
+        return Err(format!("{}: the app opened without embeddings", model_dir.display()).into());
+    }
+    let passages = super::load::dense_passages();
+    let mut search = Vec::new();
+    for _ in 0..200 {
+        let q = words.words(3);
+        let t = Instant::now();
+        app.knowledge.search_in(&q, "en", 5).await?;
+        search.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    search.sort_by(f64::total_cmp);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(EmbeddedStart {
+        model: super::scifact_hybrid::model_name(model_dir),
+        load_s,
+        start_s,
+        passages,
+        search,
+    })
 }

@@ -52,15 +52,18 @@ fn describe(s: &Bm25) -> String {
     )
 }
 
-struct Scifact {
-    index: SearchIndex,
+/// SciFact indexed, with its queries and judgments.
+pub(super) struct Scifact {
+    pub(super) index: SearchIndex,
     index_dir: std::path::PathBuf,
     index_seconds: f64,
+    /// The abstracts as indexed, one article each.
+    pub(super) articles: Vec<Article>,
     /// Test queries by sorted id: (text, relevance by document id).
-    queries: Vec<(String, HashMap<String, f64>)>,
+    pub(super) queries: Vec<(String, HashMap<String, f64>)>,
     /// The other queries (no judgments here): searched once, untimed, before
     /// the measured runs, as a running server would have been.
-    warm_up: Vec<String>,
+    pub(super) warm_up: Vec<String>,
 }
 
 impl Drop for Scifact {
@@ -118,36 +121,36 @@ fn load(dir: &Path) -> Result<Scifact, BoxError> {
         .collect();
     let index_dir = scratch("scifact");
     let index = SearchIndex::open(&index_dir)?;
-    let changes: Vec<Change> = docs
+    let articles: Vec<Article> = docs
         .iter()
-        .map(|d| {
-            Change::Put(Article {
-                id: text(d, "_id"),
-                locale: "en".into(),
-                title: text(d, "title"),
-                body: text(d, "text"),
-                tags: vec![],
-                url: String::new(),
-                version: 1,
-                content_hash: String::new(),
-                source: "bench".into(),
-                updated_at: 0,
-            })
+        .map(|d| Article {
+            id: text(d, "_id"),
+            locale: "en".into(),
+            title: text(d, "title"),
+            body: text(d, "text"),
+            tags: vec![],
+            url: String::new(),
+            version: 1,
+            content_hash: String::new(),
+            source: "bench".into(),
+            updated_at: 0,
         })
         .collect();
+    let changes: Vec<Change> = articles.iter().cloned().map(Change::Put).collect();
     let started = Instant::now();
     index.apply(&changes)?;
     Ok(Scifact {
         index,
         index_dir,
         index_seconds: started.elapsed().as_secs_f64(),
+        articles,
         queries,
         warm_up,
     })
 }
 
 /// nDCG@10 and recall@100 of one ranking.
-fn judge(ranked: &[&str], rels: &HashMap<String, f64>) -> (f64, f64) {
+pub(super) fn judge(ranked: &[&str], rels: &HashMap<String, f64>) -> (f64, f64) {
     let gain = |i: usize, r: f64| r / (i as f64 + 2.0).log2();
     let dcg: f64 = ranked
         .iter()
@@ -183,7 +186,7 @@ struct Run {
     p99: f64,
 }
 
-fn mean(xs: &[f64]) -> f64 {
+pub(super) fn mean(xs: &[f64]) -> f64 {
     xs.iter().sum::<f64>() / xs.len().max(1) as f64
 }
 
@@ -276,7 +279,8 @@ struct Measured {
     folds: Vec<Fold>,
 }
 
-fn measure(dir: &Path) -> Result<Measured, BoxError> {
+/// The lexical measurements; the index is handed back with the product's scoring.
+fn measure(dir: &Path) -> Result<(Measured, Scifact), BoxError> {
     let mut s = load(dir)?;
     for query in &s.warm_up {
         s.index.rank(query, "en", 100)?;
@@ -287,7 +291,8 @@ fn measure(dir: &Path) -> Result<Measured, BoxError> {
     s.index.set_scoring(SCIFACT_SCORING);
     let scifact = run(&s)?;
     let folds = cross_validate(&mut s)?;
-    Ok(Measured {
+    s.index.set_scoring(default_scoring());
+    let m = Measured {
         index_seconds: s.index_seconds,
         warm_up: s.warm_up.len(),
         passages: s.index.num_passages(),
@@ -295,7 +300,8 @@ fn measure(dir: &Path) -> Result<Measured, BoxError> {
         scifact,
         drafting,
         folds,
-    })
+    };
+    Ok((m, s))
 }
 
 /// The bm25s script's JSON line, or why it did not run.
@@ -317,7 +323,6 @@ async fn peer(dir: &Path) -> Result<serde_json::Value, String> {
     serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
-/// The section as Markdown.
 /// The headline figures of the section, for the report's targets.
 pub struct Headline {
     pub ndcg10: f64,
@@ -325,11 +330,14 @@ pub struct Headline {
     pub p99_ms: f64,
     /// bm25s's queries/s in the same run, when it ran.
     pub peer_qps: Option<f64>,
+    /// With a model: hybrid retrieval's figures.
+    pub hybrid: Option<super::scifact_hybrid::Headline>,
 }
 
-pub async fn section(dir: &Path) -> Result<(String, Headline), BoxError> {
+/// The section as Markdown; with `model_dir`, the hybrid rows too ([`super::scifact_hybrid`]).
+pub async fn section(dir: &Path, model_dir: Option<&Path>) -> Result<(String, Headline), BoxError> {
     let d = dir.to_path_buf();
-    let m = tokio::task::spawn_blocking(move || measure(&d)).await??;
+    let (m, s) = tokio::task::spawn_blocking(move || measure(&d)).await??;
     let peer = peer(dir).await;
     let mut md = String::new();
     writeln!(
@@ -424,11 +432,24 @@ pub async fn section(dir: &Path) -> Result<(String, Headline), BoxError> {
         md,
         "What bounds it: most of a search is scoring, three posting lists per query term (title, passage, whole article) with three term-dictionary lookups and block decoding, the whole article being indexed on every passage of it; bm25s scores one field from per-posting weights held in memory. In quality, BM25 parameters and field weights alone top out near 0.69–0.70 here (see docs/EVALUATION.md's tuning log); the setting tuned on SciFact is not the product's because it does worse on the support sets.\n"
     )?;
+    let hybrid = match model_dir {
+        Some(model) => {
+            eprintln!(
+                "retrieval: SciFact with embeddings from {}",
+                model.display()
+            );
+            let (section, headline) = super::scifact_hybrid::section(s, model).await?;
+            md.push_str(&section);
+            Some(headline)
+        }
+        None => None,
+    };
     let headline = Headline {
         ndcg10: mean(&m.product.ndcg10),
         qps: m.product.qps,
         p99_ms: m.product.p99,
         peer_qps: peer.as_ref().ok().and_then(|p| p["qps"].as_f64()),
+        hybrid,
     };
     Ok((md, headline))
 }
