@@ -82,6 +82,8 @@ pub fn read_questions(path: &Path) -> Result<Vec<Question>, Error> {
 pub struct Outcome {
     pub text: String,
     pub expected: String,
+    /// The language the question was answered in (detected).
+    pub locale: String,
     pub in_scope: bool,
     pub retrieved: Vec<String>,
     pub cited: Option<String>,
@@ -126,6 +128,7 @@ pub async fn run(
         out.push(Outcome {
             text: q.text.clone(),
             expected: q.expected.clone(),
+            locale: c.locale.clone(),
             in_scope: q.expected != OUT_OF_SCOPE,
             retrieved: c.retrieved,
             cited: c.citations.first().map(|c| c.article_id.clone()),
@@ -500,6 +503,7 @@ mod tests {
         Outcome {
             text: String::new(),
             expected: expected.into(),
+            locale: "en".into(),
             in_scope: expected != OUT_OF_SCOPE,
             retrieved: vec![cited.into(), "x".into()],
             cited: Some(cited.into()),

@@ -1663,7 +1663,10 @@ async fn the_folder_sync_adds_changes_and_removes_by_content_and_reports_bad_fil
             .await
             .unwrap(),
     );
-    let config = replygate::config::Config::default();
+    let config = replygate::config::Config {
+        embedding: replygate::config::EmbeddingConfig::none(),
+        ..Default::default()
+    };
     let k = Knowledge::open(store.clone(), &tmp.path().join("index"), &config, None)
         .await
         .unwrap();
@@ -1851,6 +1854,7 @@ async fn eval_on_a_fixture_help_center_gives_the_expected_counts() {
     let config = replygate::config::Config {
         knowledge_dir: kb,
         data_dir: tmp.path().join("data"),
+        embedding: replygate::config::EmbeddingConfig::none(),
         ..Default::default()
     };
     let app = replygate::app::App::open(config).await.unwrap();
@@ -1962,6 +1966,52 @@ async fn an_approved_reply_answers_a_paraphrase_but_not_an_unrelated_question() 
         )
         .await;
     assert_ne!(portuguese.generator, "memory");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn agents_who_each_wrote_their_own_reply_to_a_question_do_not_agree_so_it_is_not_sent() {
+    let s = server_with_a_review_channel().await;
+    let question = "What's the weather in Rome tomorrow?";
+    // Three customers ask before anyone answers; each agent writes their own reply.
+    let mut waiting = Vec::new();
+    for i in 0..3 {
+        waiting.push(s.ask_with(&format!("c{i}"), question, "", "review").await);
+    }
+    for (d, agent) in waiting.iter().zip(["ana", "bruno", "carla"]) {
+        s.approve(&d.id, agent, Some(&format!("Reply by {agent}")))
+            .await
+            .unwrap();
+    }
+    let again = s.ask("c9", question).await;
+    assert_eq!(state(&again), pb::DraftState::PendingReview);
+    assert_eq!(again.generator, "memory");
+    assert_eq!(reason(&again, "memory_approvals"), Some(1.0));
+    assert_eq!(reason(&again, "memory_disagreement"), Some(2.0));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_answer_not_resting_on_the_article_found_first_is_sent_alone_only_once_a_second_agent_approves_it()
+ {
+    let s = server_with_a_review_channel().await;
+    let question = "Do you have a phone number I can call?";
+    let reply = "We only offer support by chat; write to us here any time.";
+    let first = s.ask_with("c1", question, "", "review").await;
+    s.approve(&first.id, "ana", Some(reply)).await.unwrap();
+    let held = s.ask("c2", question).await;
+    assert_eq!(held.generator, "memory");
+    assert_eq!(state(&held), pb::DraftState::PendingReview);
+    assert_eq!(reason(&held, "memory_unconfirmed"), Some(1.0));
+    s.approve(&held.id, "bruno", None).await.unwrap();
+    let sent = s.ask("c3", question).await;
+    assert_eq!(
+        (sent.generator.as_str(), sent.body.as_str()),
+        ("memory", reply)
+    );
+    assert_eq!(reason(&sent, "memory_approvals"), Some(2.0));
+    assert_eq!(reason(&sent, "memory_unconfirmed"), None);
+    assert_eq!(state(&sent), pb::DraftState::AutoApproved);
     s.stop().await;
 }
 

@@ -46,9 +46,93 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// The semantic model's weights (v3), as `scripts/fit_confidence.py --semantic` printed them,
+/// fitted on multilingual-e5-small's signals over the sample's 440 tuning questions and the
+/// public CLINC (banking, credit cards) and BANKING77 sets (docs/EVALUATION.md).
+struct SemanticWeights {
+    retrieval_strength: f64,
+    line_f1: f64,
+    line_margin: f64,
+    log_terms: f64,
+    similarity_z: f64,
+    gap_z: f64,
+    hybrid_margin: f64,
+    lexical_agrees: f64,
+    dense_agrees: f64,
+    locale_fallback: f64,
+    lang_pt: f64,
+    lang_it: f64,
+    bias: f64,
+}
+
+const SEMANTIC_WEIGHTS: SemanticWeights = SemanticWeights {
+    retrieval_strength: 1.542,
+    line_f1: 1.586,
+    line_margin: 0.904,
+    log_terms: 1.757,
+    similarity_z: 0.783,
+    gap_z: 0.229,
+    hybrid_margin: 1.591,
+    lexical_agrees: 0.307,
+    dense_agrees: -0.261,
+    locale_fallback: -0.027,
+    lang_pt: 0.910,
+    lang_it: 0.813,
+    bias: -7.507,
+};
+
+/// What the semantic side says of the best article, model-independently:
+/// cosines read as standard deviations above the other articles'.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SemanticSignals {
+    /// The best article's cosine, in standard deviations above the mean of
+    /// all searched articles'.
+    pub similarity_z: f64,
+    /// How far it is ahead of the closest other article, in standard deviations.
+    pub gap_z: f64,
+    /// The hybrid score's lead over the second article (0..1).
+    pub hybrid_margin: f64,
+    /// Lexical search alone ranks it first too.
+    pub lexical_agrees: bool,
+    /// Semantic search alone ranks it first too.
+    pub dense_agrees: bool,
+}
+
+fn semantic_reasons(sem: &SemanticSignals, reasons: &mut Vec<Reason>) {
+    reasons.push(reason(
+        "semantic_similarity",
+        sem.similarity_z,
+        "how much closer in meaning the best article is than the typical one (standard deviations)",
+    ));
+    reasons.push(reason(
+        "semantic_margin",
+        sem.gap_z,
+        "how much closer in meaning it is than the next closest article (standard deviations)",
+    ));
+    reasons.push(reason(
+        "hybrid_margin",
+        sem.hybrid_margin,
+        "how far the best article leads the next one, words and meaning together",
+    ));
+    reasons.push(reason(
+        "lexical_agreement",
+        if sem.lexical_agrees { 1.0 } else { 0.0 },
+        "the question's words alone find the same article first",
+    ));
+    reasons.push(reason(
+        "semantic_agreement",
+        if sem.dense_agrees { 1.0 } else { 0.0 },
+        "the question's meaning alone finds the same article first",
+    ));
+}
+
 /// What the scorer looks at.
 #[derive(Debug, Clone, Default)]
 pub struct Signals<'a> {
+    /// The customer's language (the detected one).
+    pub language: String,
+    /// With embeddings: the semantic side's evidence for the best article.
+    pub semantic: Option<SemanticSignals>,
     pub hits: &'a [ArticleHit],
     pub query_terms: usize,
     pub flags: Flags,
@@ -206,17 +290,42 @@ pub fn assess(s: &Signals, thresholds: Thresholds) -> Confidence {
                 s.query_terms as f64,
                 "distinct meaningful terms in the question",
             ));
-            let w = &WEIGHTS;
             let log_terms = (s.query_terms.min(MAX_COUNTED_TERMS) as f64).ln_1p();
-            sigmoid(
-                w.bias
-                    + w.retrieval_strength * coverage
-                    + w.margin * margin
-                    + w.line_f1 * s.line.f1()
-                    + w.line_margin * line_margin
-                    + w.coverage_margin * coverage_margin
-                    + w.log_terms * log_terms,
-            )
+            match &s.semantic {
+                None => {
+                    let w = &WEIGHTS;
+                    sigmoid(
+                        w.bias
+                            + w.retrieval_strength * coverage
+                            + w.margin * margin
+                            + w.line_f1 * s.line.f1()
+                            + w.line_margin * line_margin
+                            + w.coverage_margin * coverage_margin
+                            + w.log_terms * log_terms,
+                    )
+                }
+                Some(sem) => {
+                    semantic_reasons(sem, &mut reasons);
+                    let w = &SEMANTIC_WEIGHTS;
+                    let agree = |b: bool| if b { 1.0 } else { 0.0 };
+                    let language = |code: &str| agree(s.language == code);
+                    sigmoid(
+                        w.bias
+                            + w.retrieval_strength * coverage
+                            + w.line_f1 * s.line.f1()
+                            + w.line_margin * line_margin
+                            + w.log_terms * log_terms
+                            + w.similarity_z * sem.similarity_z
+                            + w.gap_z * sem.gap_z
+                            + w.hybrid_margin * sem.hybrid_margin
+                            + w.lexical_agrees * agree(sem.lexical_agrees)
+                            + w.dense_agrees * agree(sem.dense_agrees)
+                            + w.locale_fallback * agree(s.locale_fallback)
+                            + w.lang_pt * language("pt")
+                            + w.lang_it * language("it"),
+                    )
+                }
+            }
         }
     };
     if s.query_terms < MIN_TERMS {
@@ -227,7 +336,10 @@ pub fn assess(s: &Signals, thresholds: Thresholds) -> Confidence {
         ));
     }
     if s.locale_fallback {
-        score *= LOCALE_FALLBACK_FACTOR;
+        // The semantic model has its own weight for it.
+        if s.semantic.is_none() {
+            score *= LOCALE_FALLBACK_FACTOR;
+        }
         reasons.push(reason(
             "locale_fallback",
             1.0,
@@ -359,9 +471,30 @@ pub fn assess_memory(m: &MemorySignals, flags: &Flags, thresholds: Thresholds) -
             + w.retrieval_agrees * agrees
             - w.disagreeing * m.disagreeing as f64,
     );
+    // An answer one agent approved is sent alone only when it rests on the
+    // article retrieval finds first for this question: one in the agent's
+    // own words may have been meant for that one customer ("I refunded your
+    // order"), one on another article may answer another question. Else a
+    // second agent must have approved it.
+    let unconfirmed =
+        m.retrieval_agrees != Some(true) && m.agreeing_agents < MIN_AGENTS_UNCONFIRMED;
+    let score = if unconfirmed {
+        reasons.push(reason(
+            "memory_unconfirmed",
+            m.agreeing_agents as f64,
+            "one agent approved this answer and it does not rest on the article found first for the question: a second agent must approve it before it is sent alone",
+        ));
+        score.min((thresholds.high - 0.01).max(0.0))
+    } else {
+        score
+    };
     flag_reasons(flags, &mut reasons);
     finish(score, reasons, thresholds)
 }
+
+/// Distinct agents who must have approved an answer that does not rest on
+/// the article found first before a draft from it may be sent alone.
+const MIN_AGENTS_UNCONFIRMED: usize = 2;
 
 /// What the model's answer says about itself.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -35,6 +35,18 @@ pub struct Written<'r> {
     pub model: Option<ModelSignals>,
     /// Why the extractive drafter wrote it although a model is configured.
     pub fallback: Option<LlmError>,
+    /// The customer asked how to do something and the reply lacks the
+    /// article's steps (the extractive drafter's judgement; never auto-sent).
+    pub missing_steps: bool,
+}
+
+/// What the writer is told about the question besides its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Brief {
+    /// The customer asks how to do something.
+    pub wants_steps: bool,
+    /// Retrieval found something that may answer.
+    pub answerable: bool,
 }
 
 impl Written<'_> {
@@ -56,6 +68,7 @@ pub async fn write<'r>(
     retrieved: &'r Retrieved,
     masked: &MaskedRequest,
     locale: &str,
+    brief: Brief,
     config: &Config,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> Written<'r> {
@@ -82,6 +95,7 @@ pub async fn write<'r>(
                     own_words: d.reply_masked,
                     model: Some(d.signals),
                     fallback: None,
+                    missing_steps: false,
                 };
             }
             Err(e) => {
@@ -95,18 +109,25 @@ pub async fn write<'r>(
         }
     }
     let phrases = phrases::for_locale(locale);
+    let ask = extractive::Ask {
+        phrases,
+        wants_steps: brief.wants_steps,
+        answerable: brief.answerable,
+        max_passages: config.retrieval.max_passages,
+        max_chars: config.retrieval.max_reply_chars,
+    };
     let g = metrics::stage("extractive", || {
-        extractive::compose(
-            &retrieved.articles,
-            phrases,
-            config.retrieval.max_passages,
-            config.retrieval.max_reply_chars,
-        )
+        extractive::compose(&retrieved.articles, &ask)
     });
     if let Some(tx) = deltas {
         let _ = tx.send(g.body.clone()).await;
     }
-    let given = retrieved.best_article();
+    // What it quotes is what it was written from.
+    let given: Vec<Given> = retrieved
+        .best_article()
+        .into_iter()
+        .filter(|p| g.quoted.contains(&p.passage.ordinal))
+        .collect();
     Written {
         cited: (0..given.len()).collect(),
         own_words: phrases.without_fixed_lines(&g.body),
@@ -116,6 +137,7 @@ pub async fn write<'r>(
         given,
         model: None,
         fallback,
+        missing_steps: g.missing_steps,
     }
 }
 
@@ -163,6 +185,7 @@ pub async fn from_memory<'r>(
         own_words: String::new(),
         model: None,
         fallback: None,
+        missing_steps: false,
     }
 }
 

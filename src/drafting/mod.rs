@@ -23,6 +23,7 @@ pub mod checks;
 pub mod confidence;
 pub mod extractive;
 pub mod generate;
+pub mod intent;
 pub mod llm;
 pub mod mask;
 pub mod memory;
@@ -70,6 +71,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// hold an async worker for milliseconds. Below it, reading takes tens of
 /// microseconds (`replygate bench`, "Drafting stages"), less than the hop.
 const READ_INLINE_BYTES: usize = 4 * 1024;
+
+/// A retrieval confidence below this says nothing retrieved answers the
+/// question: the extractive draft is then the holding reply, not a quote of
+/// an unrelated article (measured on the labeled questions, docs/EVALUATION.md).
+const NOTHING_ANSWERS_BELOW: f64 = 0.1;
 
 /// The request as the later stages read it.
 struct Read {
@@ -274,11 +280,19 @@ impl Drafter {
                 nearest_memory,
             });
         }
+        // Whether anything retrieved may answer, by the retrieval signals
+        // alone: below this, the extractive drafter writes the holding reply.
+        let before_writing = route::score(&retrieved, &flags, &locale, None, thresholds);
+        let brief = generate::Brief {
+            wants_steps: intent::asks_for_steps(&masked.message),
+            answerable: before_writing.score >= NOTHING_ANSWERS_BELOW,
+        };
         let written = generate::write(
             self.llm.as_deref(),
             &retrieved,
             &masked,
             &locale,
+            brief,
             &self.config,
             deltas,
         )
@@ -290,7 +304,8 @@ impl Drafter {
         }
         let findings = metrics::stage("check", || check_written(&written, &masked, &retrieved));
         let (confidence, state) = metrics::stage("score_route", || {
-            let mut confidence = route::score(&retrieved, &flags, &locale, &written, thresholds);
+            let mut confidence =
+                route::score(&retrieved, &flags, &locale, Some(&written), thresholds);
             let state = route::route(&mut confidence, &flags, &findings, thresholds);
             (confidence, state)
         });
@@ -384,6 +399,14 @@ fn check_written(
             .any(|line| line.binary_search_by(|x| x.as_str().cmp(t)).is_ok())
     };
     let cited_terms = terms(written.cited.iter().filter_map(|i| given.get(*i)));
+    let mut findings = Vec::new();
+    if written.missing_steps {
+        findings.push(checks::Finding {
+            signal: "incomplete_steps",
+            detail: "the customer asks how to do something and the reply lacks the article's steps"
+                .into(),
+        });
+    }
     let evidence = checks::Evidence {
         given: given
             .iter()
@@ -396,5 +419,6 @@ fn check_written(
         urls: retrieved.articles.iter().map(|h| h.url.as_str()).collect(),
         analyzer_key: retrieved.analyzer_key(),
     };
-    checks::check(&written.own_words, &evidence)
+    findings.extend(checks::check(&written.own_words, &evidence));
+    findings
 }

@@ -55,10 +55,17 @@ pub struct ArticleFacts {
 }
 
 impl ArticleFacts {
-    /// The article's line closest to `query_terms` (see [`LineMatch`]).
-    pub fn closest_line(&self, query_terms: &[String]) -> LineMatch {
+    /// The article's line closest to `query_terms` (see [`LineMatch`]),
+    /// among its title and the passages `found` keeps (by position).
+    pub fn closest_line(&self, query_terms: &[String], found: impl Fn(usize) -> bool) -> LineMatch {
+        let passages = self
+            .passages
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| found(*i))
+            .map(|(_, f)| f);
         let lines = std::iter::once(&self.title)
-            .chain(&self.passages)
+            .chain(passages)
             .flat_map(|f| f.lines.iter().map(Vec::as_slice));
         confidence::closest_line(query_terms, lines)
     }
@@ -169,6 +176,7 @@ mod tests {
                 text: text.into(),
                 ordinal: 0,
                 score: 1.0,
+                cosine: None,
             }],
             coverage: 1.0,
             cosine: None,
@@ -185,11 +193,11 @@ mod tests {
         );
         let mut a = lang::analyzer("en");
         let q = lang::terms(&mut a, "where is my new card");
-        let m = cache.article(&h, "en", &policy).closest_line(&q);
+        let m = cache.article(&h, "en", &policy).closest_line(&q, |_| true);
         assert_eq!(m.recall, 1.0, "{m:?}");
         assert_eq!(m.precision, 1.0, "the list item's first sentence: {m:?}");
         assert_eq!(
-            cache.article(&h, "en", &policy).closest_line(&[]),
+            cache.article(&h, "en", &policy).closest_line(&[], |_| true),
             LineMatch::default()
         );
     }

@@ -76,14 +76,15 @@ const ALWAYS_REVIEW: usize = 0;
 const HUMAN_REQUEST: usize = 1;
 const INJECTION: usize = 2;
 
-fn normalizer() -> TextAnalyzer {
+/// Words as phrases are matched: lowercased, accents folded.
+pub(super) fn normalizer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .build()
 }
 
-fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+pub(super) fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     crate::knowledge::lang::terms(analyzer, text)
 }
 

@@ -22,6 +22,8 @@ pub struct Retrieved {
     pub query_terms: Vec<String>,
     /// What drafting knows of each article, in the order of `articles`.
     pub facts: Vec<ArticleFacts>,
+    /// With embeddings: what the semantic side says of the question.
+    pub semantic: Option<crate::knowledge::hybrid::Evidence>,
 }
 
 /// A retrieved passage handed to a writer, with its article and what
@@ -44,7 +46,11 @@ pub async fn retrieve(
     locale: &str,
     top_articles: usize,
 ) -> Result<Retrieved, knowledge::Error> {
-    let SearchResults { locale, hits } = knowledge
+    let SearchResults {
+        locale,
+        hits,
+        semantic,
+    } = knowledge
         .search_with(query, vector, locale, top_articles)
         .await?;
     let facts = super::metrics::stage("facts", || {
@@ -58,6 +64,7 @@ pub async fn retrieve(
         articles: hits.articles,
         query_terms: hits.query_terms,
         facts,
+        semantic,
     })
 }
 
@@ -67,11 +74,15 @@ impl Retrieved {
         lang::analyzer_key(&self.locale)
     }
 
-    /// The closest line (see [`LineMatch`]) of the article at `rank` (0: the best).
+    /// The closest line (see [`LineMatch`]) of the article at `rank` (0:
+    /// the best), among the passages the question's words found.
     pub fn closest_line(&self, rank: usize) -> LineMatch {
-        self.facts
-            .get(rank)
-            .map_or_else(Default::default, |f| f.closest_line(&self.query_terms))
+        let (Some(facts), Some(hit)) = (self.facts.get(rank), self.articles.get(rank)) else {
+            return LineMatch::default();
+        };
+        facts.closest_line(&self.query_terms, |i| {
+            hit.passages.get(i).is_some_and(|p| p.score > 0.0)
+        })
     }
 
     /// The ids of the retrieved articles, best first.
@@ -126,6 +137,7 @@ mod tests {
             heading: String::new(),
             text: text.into(),
             score,
+            cosine: None,
         }
     }
 
@@ -155,6 +167,7 @@ mod tests {
             query_terms: vec!["backup".into(), "restor".into()],
             articles,
             facts,
+            semantic: None,
         }
     }
 

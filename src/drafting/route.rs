@@ -12,14 +12,17 @@ use crate::config::Thresholds;
 use crate::model::{Confidence, DraftState, Reason};
 
 /// The draft's confidence, with every signal that counted as a reason.
+/// `written` None: before anything is written, by retrieval alone.
 pub fn score(
     retrieved: &Retrieved,
     flags: &Flags,
     detected_locale: &str,
-    written: &Written<'_>,
+    written: Option<&Written<'_>>,
     thresholds: Thresholds,
 ) -> Confidence {
     let signals = Signals {
+        language: detected_locale.to_string(),
+        semantic: semantic_signals(retrieved),
         hits: &retrieved.articles,
         query_terms: retrieved.query_terms.len(),
         flags: flags.clone(),
@@ -27,11 +30,11 @@ pub fn score(
         line: retrieved.closest_line(0),
         runner_up_line: retrieved.closest_line(1),
     };
-    let mut confidence = match &written.model {
+    let mut confidence = match written.and_then(|w| w.model.as_ref()) {
         Some(model) => confidence::assess_with_model(&signals, model, thresholds),
         None => confidence::assess(&signals, thresholds),
     };
-    if let Some(e) = &written.fallback {
+    if let Some(e) = written.and_then(|w| w.fallback.as_ref()) {
         let signal = match e {
             LlmError::Unparseable(_) => "llm_unparseable",
             LlmError::Timeout
@@ -48,6 +51,25 @@ pub fn score(
         });
     }
     confidence
+}
+
+/// Largest |z| the semantic signals take: beyond the fitting data's range.
+const MAX_Z: f64 = 6.0;
+
+/// The semantic evidence for the best retrieved article, when there is an embedder.
+fn semantic_signals(retrieved: &Retrieved) -> Option<confidence::SemanticSignals> {
+    let evidence = retrieved.semantic.as_ref()?;
+    let best = retrieved.articles.first()?;
+    let std = f64::from(evidence.cosine_std).max(1e-3);
+    let cosine = f64::from(best.cosine.unwrap_or(evidence.cosine_mean));
+    let z = |x: f64| (x / std).clamp(-MAX_Z, MAX_Z);
+    Some(confidence::SemanticSignals {
+        similarity_z: z(cosine - f64::from(evidence.cosine_mean)),
+        gap_z: z(cosine - f64::from(evidence.runner_up_cosine)),
+        hybrid_margin: f64::from(evidence.fused_first - evidence.fused_second).clamp(0.0, 1.0),
+        lexical_agrees: evidence.lexical_top.as_deref() == Some(best.article_id.as_str()),
+        dense_agrees: evidence.dense_top.as_deref() == Some(best.article_id.as_str()),
+    })
 }
 
 /// The confidence of a draft made from a curated answer: recall's signals,
@@ -134,6 +156,7 @@ mod tests {
             articles: vec![],
             query_terms: vec![],
             facts: vec![],
+            semantic: None,
         }
     }
 
@@ -147,6 +170,7 @@ mod tests {
             own_words: String::new(),
             model: None,
             fallback,
+            missing_steps: false,
         }
     }
 
@@ -207,7 +231,7 @@ mod tests {
             &nothing_retrieved(),
             &Flags::default(),
             "en",
-            &extractive(Some(LlmError::Timeout)),
+            Some(&extractive(Some(LlmError::Timeout))),
             T,
         );
         let reason = c.reasons.iter().find(|r| r.signal == "llm_unavailable");
@@ -216,7 +240,7 @@ mod tests {
             &nothing_retrieved(),
             &Flags::default(),
             "en",
-            &extractive(Some(LlmError::Unparseable("not json".into()))),
+            Some(&extractive(Some(LlmError::Unparseable("not json".into())))),
             T,
         );
         assert!(c.reasons.iter().any(|r| r.signal == "llm_unparseable"));
@@ -224,7 +248,7 @@ mod tests {
             &nothing_retrieved(),
             &Flags::default(),
             "en",
-            &extractive(None),
+            Some(&extractive(None)),
             T,
         );
         assert!(!c.reasons.iter().any(|r| r.signal.starts_with("llm_")));

@@ -62,7 +62,8 @@ pub trait Embedder: Send + Sync {
 }
 
 /// The configured embedder, or `None` for provider "none". For "local":
-/// `model_dir` when set; else the hub model `model`, from
+/// `model_dir` when set; else the hub model `model` (empty: the default,
+/// [`crate::config::DEFAULT_EMBEDDING_MODEL`]), from
 /// `<data_dir>/models/<owner>--<name>` when it was fetched before, else
 /// fetched there now (from `hub_endpoint`).
 pub async fn open(config: &EmbeddingConfig, data_dir: &Path) -> Result<Option<Arc<dyn Embedder>>> {
@@ -97,18 +98,16 @@ async fn local_model_dir(
         };
         return Ok((config.model_dir.clone(), name));
     }
-    if config.model.is_empty() {
-        return Err(Error::Unavailable(
-            "provider \"local\" needs [embedding] model_dir (a folder) or model (a Hugging Face id)"
-                .into(),
-        ));
-    }
-    let dir = fetch::model_dir(data_dir, &config.model)?;
+    let model = match config.model.as_str() {
+        "" => crate::config::DEFAULT_EMBEDDING_MODEL,
+        m => m,
+    };
+    let dir = fetch::model_dir(data_dir, model)?;
     if !fetch::is_complete(&dir) {
-        tracing::info!(model = %config.model, dir = %dir.display(), "fetching the embedding model");
-        fetch::fetch(&config.model, data_dir, &config.hub_endpoint).await?;
+        tracing::info!(model, dir = %dir.display(), "fetching the embedding model (once; `replygate model fetch` does it ahead of time)");
+        fetch::fetch(model, data_dir, &config.hub_endpoint).await?;
     }
-    Ok((dir, config.model.clone()))
+    Ok((dir, model.to_string()))
 }
 
 /// Scales `v` to unit length (a zero vector stays zero).
@@ -119,9 +118,28 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
-/// The dot product: the cosine similarity of two unit vectors.
+/// The dot product: the cosine similarity of two unit vectors (over the
+/// shorter one's length). Eight independent sums, so that the compiler
+/// vectorizes the loop (a single running sum is a dependency chain it may
+/// not reorder).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    const LANES: usize = 8;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (xs, ys) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    let mut sums = [0.0f32; LANES];
+    for (x, y) in xs.zip(ys) {
+        for k in 0..LANES {
+            sums[k] += x[k] * y[k];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
@@ -137,5 +155,16 @@ mod tests {
         let mut zero = vec![0.0; 3];
         normalize(&mut zero);
         assert_eq!(zero, [0.0; 3]);
+    }
+
+    #[test]
+    fn the_dot_product_counts_every_element_whatever_the_length() {
+        for n in [0, 1, 7, 8, 9, 384, 385] {
+            let a: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i % 3) as f32 * 0.5).collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-3, "length {n}");
+        }
+        assert_eq!(dot(&[1.0, 2.0, 3.0], &[1.0]), 1.0);
     }
 }

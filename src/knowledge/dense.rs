@@ -10,7 +10,6 @@
 //! per model); this matrix is a cache of them for the indexed versions.
 
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 /// The text a passage is embedded as: its article's title, its heading, its text.
@@ -126,6 +125,20 @@ impl DenseIndex {
         self.len() == 0
     }
 
+    /// The cosine of `query` with each passage of one article, by ordinal.
+    pub fn passage_cosines(&self, article_id: &str, query: &[f32]) -> Vec<(u64, f32)> {
+        let m = self.matrix.read().expect("dense index poisoned");
+        if query.len() != m.dims {
+            return Vec::new();
+        }
+        m.rows
+            .iter()
+            .zip(m.values.chunks_exact(m.dims))
+            .filter(|(row, _)| &*row.article_id == article_id)
+            .map(|(row, v)| (row.ordinal, crate::embedding::dot(query, v)))
+            .collect()
+    }
+
     /// The `limit` articles whose best passage is closest to `query` (a unit
     /// vector), best first, among the locales `keep` accepts.
     pub fn search(
@@ -138,20 +151,32 @@ impl DenseIndex {
         if query.len() != m.dims || limit == 0 {
             return Vec::new();
         }
-        let mut best: HashMap<&str, (usize, f32)> = HashMap::new();
+        // An article's passages are consecutive rows (`apply` keeps them so):
+        // its best passage is found in one pass, with no map.
+        let mut best: Vec<(usize, f32)> = Vec::new();
+        let mut run: Option<(usize, usize, f32)> = None; // (first row, best row, cosine)
         for (i, v) in m.values.chunks_exact(m.dims).enumerate() {
             let row = &m.rows[i];
+            let same = run.is_some_and(|(first, _, _)| m.rows[first].article_id == row.article_id);
+            if !same && let Some((_, j, cosine)) = run.take() {
+                best.push((j, cosine));
+            }
             if !keep(&row.locale) {
                 continue;
             }
             let cosine = crate::embedding::dot(query, v);
-            let e = best.entry(&*row.article_id).or_insert((i, f32::MIN));
-            if cosine > e.1 {
-                *e = (i, cosine);
+            match &mut run {
+                Some((_, j, c)) if same => {
+                    if cosine > *c {
+                        (*j, *c) = (i, cosine);
+                    }
+                }
+                _ => run = Some((i, i, cosine)),
             }
         }
+        best.extend(run.map(|(_, j, cosine)| (j, cosine)));
         let mut hits: Vec<DenseHit> = best
-            .into_values()
+            .into_iter()
             .map(|(i, cosine)| {
                 let row = &m.rows[i];
                 DenseHit {

@@ -45,6 +45,51 @@ pub struct Fused {
     pub score: f32,
 }
 
+/// What the semantic side says of a question as a whole, for confidence:
+/// how the articles' cosines spread, which article each side ranks first,
+/// and how far the hybrid ranking's first is ahead of its second.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Evidence {
+    /// Mean and standard deviation of every searched article's best cosine.
+    pub cosine_mean: f32,
+    pub cosine_std: f32,
+    /// The highest cosine of an article other than the hybrid ranking's first.
+    pub runner_up_cosine: f32,
+    /// The article each side ranks first.
+    pub dense_top: Option<String>,
+    pub lexical_top: Option<String>,
+    /// Hybrid scores of the first two articles (0 when there is no second).
+    pub fused_first: f32,
+    pub fused_second: f32,
+}
+
+impl Evidence {
+    /// The evidence for a hybrid ranking `fused` made from `lexical` and `dense`.
+    pub fn of(lexical: &[Lexical], dense: &[DenseHit], fused: &[Fused]) -> Evidence {
+        let n = dense.len().max(1) as f32;
+        let mean = dense.iter().map(|h| h.cosine).sum::<f32>() / n;
+        let var = dense.iter().map(|h| (h.cosine - mean).powi(2)).sum::<f32>() / n;
+        let first = fused.first().map(|f| f.article_id.as_str());
+        Evidence {
+            cosine_mean: mean,
+            cosine_std: var.sqrt(),
+            runner_up_cosine: dense
+                .iter()
+                .filter(|h| Some(&*h.article_id) != first)
+                .map(|h| h.cosine)
+                .fold(f32::MIN, f32::max)
+                .max(-1.0),
+            dense_top: dense.first().map(|h| h.article_id.to_string()),
+            lexical_top: lexical
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(id, _, _)| id.clone()),
+            fused_first: fused.first().map_or(0.0, |f| f.score),
+            fused_second: fused.get(1).map_or(0.0, |f| f.score),
+        }
+    }
+}
+
 /// Articles of one language needed to tell its typical cosine.
 const MIN_FOR_TYPICAL: usize = 5;
 

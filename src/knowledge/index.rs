@@ -129,7 +129,12 @@ pub struct PassageHit {
     pub heading: String,
     pub text: String,
     pub ordinal: u64,
+    /// Its BM25 score; 0 for a passage the question's words did not find
+    /// (the best article carries all its passages).
     pub score: f32,
+    /// With embeddings, for the best article's passages: its cosine
+    /// similarity with the question.
+    pub cosine: Option<f32>,
 }
 
 /// An article found by a search, with its best passages (best first).

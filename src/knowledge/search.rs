@@ -26,6 +26,8 @@ const LEXICAL_CANDIDATES: usize = 10;
 pub struct SearchResults {
     pub locale: String,
     pub hits: Hits,
+    /// With embeddings: what the semantic side says of the question.
+    pub semantic: Option<hybrid::Evidence>,
 }
 
 impl Knowledge {
@@ -73,7 +75,11 @@ impl Knowledge {
     ) -> Result<SearchResults> {
         let started = Instant::now();
         let index = self.index.clone();
-        let dense = self.semantic.as_ref().map(|s| s.dense.clone());
+        let dense = self
+            .semantic
+            .as_ref()
+            .filter(|s| s.is_ready())
+            .map(|s| s.dense.clone());
         let query = query.to_string();
         let locale = locale.to_string();
         let default = self.default_locale.clone();
@@ -85,8 +91,15 @@ impl Knowledge {
                 locale
             };
             let (Some(dense), Some(vector)) = (dense, vector) else {
-                let hits = index.search(&query, &locale, limit)?;
-                return Ok::<_, index::IndexError>(SearchResults { locale, hits });
+                let mut hits = index.search(&query, &locale, limit)?;
+                if let Some(best) = hits.articles.first_mut() {
+                    complete_best(&index, best)?;
+                }
+                return Ok::<_, index::IndexError>(SearchResults {
+                    locale,
+                    hits,
+                    semantic: None,
+                });
             };
             let lexical = index.search(&query, &locale, limit.max(LEXICAL_CANDIDATES))?;
             let near = dense.search(&vector, usize::MAX, |l| l == locale || l == default);
@@ -100,8 +113,10 @@ impl Knowledge {
                 .into_iter()
                 .map(|h| (h.article_id.clone(), h))
                 .collect();
-            let mut articles = Vec::with_capacity(limit);
-            for f in hybrid::fuse(&ranked, &near, &locale, fusion) {
+            let mut articles: Vec<index::ArticleHit> = Vec::with_capacity(limit);
+            let fused = hybrid::fuse(&ranked, &near, &locale, fusion);
+            let semantic = hybrid::Evidence::of(&ranked, &near, &fused);
+            for f in fused {
                 if articles.len() == limit {
                     break;
                 }
@@ -117,16 +132,52 @@ impl Knowledge {
                     articles.push(hit);
                 }
             }
+            if let Some(best) = articles.first_mut() {
+                complete_best(&index, best)?;
+                let cosines = dense.passage_cosines(&best.article_id, &vector);
+                for p in &mut best.passages {
+                    p.cosine = cosines
+                        .iter()
+                        .find(|(o, _)| *o == p.ordinal)
+                        .map(|(_, c)| *c);
+                }
+            }
             Ok(SearchResults {
                 locale,
                 hits: Hits {
                     articles,
                     query_terms: lexical.query_terms,
                 },
+                semantic: Some(semantic),
             })
         })
         .await?;
         SEARCH_SECONDS.observe(started.elapsed().as_secs_f64());
         Ok(results)
     }
+}
+
+/// Gives the best article all its passages: those the question's words
+/// found first, as ranked, then the others in the article's order (score 0),
+/// so that a drafter can quote the section that answers even when it
+/// shares no word with the question (the steps under "Steps to change your
+/// number" for "how do I switch to my new SIM?").
+fn complete_best(
+    index: &super::index::SearchIndex,
+    best: &mut super::index::ArticleHit,
+) -> std::result::Result<(), index::IndexError> {
+    let Some(first) = best.passages.first().map(|p| p.ordinal) else {
+        return Ok(());
+    };
+    let Some(all) = index.article_hit(&best.article_id, first)? else {
+        return Ok(());
+    };
+    let mut rest: Vec<index::PassageHit> = all
+        .passages
+        .into_iter()
+        .filter(|p| !best.passages.iter().any(|b| b.ordinal == p.ordinal))
+        .collect();
+    rest.sort_by_key(|p| p.ordinal);
+    best.passages.extend(rest);
+    Ok(())
 }

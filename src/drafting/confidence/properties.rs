@@ -26,6 +26,7 @@ fn hit() -> impl Strategy<Value = ArticleHit> {
                 text: "text".into(),
                 ordinal: i as u64,
                 score,
+                cosine: None,
             })
             .collect(),
         coverage,

@@ -19,6 +19,7 @@ fn hit(title: &str, score: f32, coverage: f64) -> ArticleHit {
             text: "x".into(),
             ordinal: 0,
             score,
+            cosine: None,
         }],
         coverage,
         cosine: None,

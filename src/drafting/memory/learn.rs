@@ -29,6 +29,10 @@ const NOT_A_QUESTION_TO_REUSE: &[&str] = &["policy_human_requested", "policy_inj
 
 /// Share of a reply's terms an article must have for the reply to rest on it.
 const GROUNDED: f64 = 0.6;
+/// And how many of them at least: a short reply in an agent's own words
+/// ("Reply by Ana", "We only help by chat") shares a word or three with
+/// most articles without resting on any.
+const MIN_GROUNDED_TERMS: usize = 4;
 
 impl Memory {
     /// The lessons of a decision: `before` is the draft as the agent saw it,
@@ -189,7 +193,11 @@ async fn grounding(knowledge: &Knowledge, text: &str, id: &str) -> Option<(f64, 
         lang::analyze(key, &format!("{}\n{}", article.title, article.body))
             .into_iter()
             .collect();
-    let share = text_terms.intersection(&article_terms).count() as f64 / text_terms.len() as f64;
+    let shared = text_terms.intersection(&article_terms).count();
+    if shared < MIN_GROUNDED_TERMS {
+        return None;
+    }
+    let share = shared as f64 / text_terms.len() as f64;
     let source = SourceVersion {
         article_id: article.id,
         version: article.version,

@@ -397,11 +397,18 @@ impl Memory {
                 .then_with(|| b.answer.updated_at.cmp(&a.answer.updated_at))
         });
         let &(best, similarity) = close.first()?;
+        // Two answers agree when they are the same reply, or rest on the same
+        // article; replies in the agents' own words (resting on no article)
+        // agree only with themselves.
         let rests_on = |a: &CuratedAnswer| a.sources.first().map(|s| s.article_id.clone());
+        let agree = |e: &Entry| {
+            e.reply_key == best.reply_key
+                || rests_on(&best.answer).is_some_and(|a| rests_on(&e.answer) == Some(a))
+        };
         let mut agents: BTreeSet<&str> = BTreeSet::new();
         let mut disagreeing = 0;
         for (e, _) in &close {
-            if rests_on(&e.answer) == rests_on(&best.answer) {
+            if agree(e) {
                 agents.extend(e.answer.approved_by.iter().map(String::as_str));
             } else {
                 disagreeing += 1;

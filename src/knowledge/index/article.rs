@@ -63,6 +63,7 @@ impl SearchIndex {
                     text: text(d, f.text),
                     ordinal: ordinal(d),
                     score: 0.0,
+                    cosine: None,
                 })
                 .collect(),
             coverage: 0.0,

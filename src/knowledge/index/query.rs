@@ -197,6 +197,7 @@ impl SearchIndex {
                     .and_then(|v| v.as_u64())
                     .unwrap_or_default(),
                 score,
+                cosine: None,
             };
             let tags = lang::analyze(key, &text_of(&doc, self.fields.tags));
             let mut covered = 0.0;
