@@ -28,6 +28,7 @@ pub async fn evaluate(
     config.data_dir = scratch.clone();
     let result = async {
         let app = replygate::app::App::open(config).await?;
+        app.knowledge.index_passages().await?;
         let mut out = std::io::stdout().lock();
         match &run.replay {
             None => {

@@ -90,6 +90,15 @@ pub async fn run(
     let sweeper = tokio::spawn(app.review.clone().run_sweeper(stop_rx.clone()));
     let follower = tokio::spawn(app.knowledge.clone().follow(stop_rx.clone()));
     let memory = tokio::spawn(app.memory.clone().follow(stop_rx.clone()));
+    // Served lexically at once; hybrid once the help center is embedded.
+    let passages = tokio::spawn({
+        let knowledge = app.knowledge.clone();
+        async move {
+            knowledge
+                .index_passages_retrying(std::time::Duration::from_secs(30))
+                .await
+        }
+    });
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stopped| *stopped).await;
     };
@@ -110,8 +119,9 @@ pub async fn run(
     sweeper.abort();
     follower.abort();
     memory.abort();
+    passages.abort();
     // Wait for them to be gone: they hold the store (and SQLite's file lock).
-    let _ = tokio::join!(sweeper, follower, memory);
+    let _ = tokio::join!(sweeper, follower, memory, passages);
     grpc?;
     http?;
     Ok(())

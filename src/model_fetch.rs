@@ -9,11 +9,10 @@ pub async fn run(mut config: Config, model: Option<String>) -> ExitCode {
     if let Some(m) = model {
         config.embedding.model = m;
     }
-    let id = config.embedding.model.clone();
-    if id.is_empty() {
-        eprintln!("error: no model: pass --model (a Hugging Face id) or set [embedding] model");
-        return ExitCode::from(2);
-    }
+    let id = match config.embedding.model.as_str() {
+        "" => replygate::config::DEFAULT_EMBEDDING_MODEL.to_string(),
+        m => m.to_string(),
+    };
     let fetched = fetch::fetch(&id, &config.data_dir, &config.embedding.hub_endpoint).await;
     let dir = match fetched {
         Ok(dir) => dir,

@@ -96,6 +96,10 @@ fn tls_config(c: &crate::config::TlsConfig) -> Result<tonic::transport::ServerTl
 
 /// Serves gRPC on `listener` until `shutdown` completes; open streams end when
 /// `stop` turns true.
+/// The health-check service name that reports SERVING once every passage
+/// is embedded and retrieval is hybrid (only with an embedder).
+pub const SEMANTIC_HEALTH: &str = "replygate.semantic";
+
 pub async fn serve(
     app: Arc<App>,
     door: Door,
@@ -146,6 +150,29 @@ pub async fn serve(
     health
         .set_serving::<pb::insights_server::InsightsServer<insights::InsightsApi>>()
         .await;
+
+    // With an embedder, "replygate.semantic" says whether retrieval is hybrid
+    // yet (NOT_SERVING while the help center is being embedded).
+    if app.knowledge.embedder().is_some() {
+        let knowledge = app.knowledge.clone();
+        let health = health.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            use tonic_health::ServingStatus;
+            health
+                .set_service_status(SEMANTIC_HEALTH, ServingStatus::NotServing)
+                .await;
+            while !knowledge.semantic_ready() {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+            health
+                .set_service_status(SEMANTIC_HEALTH, ServingStatus::Serving)
+                .await;
+        });
+    }
 
     tracing::info!(
         addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),

@@ -3,7 +3,7 @@
 
 use super::load::{Pace, drive, start, stop, ticket, warm_up};
 use super::{BoxError, Figures, pct};
-use replygate::config::Config;
+use replygate::config::{Config, EmbeddingConfig};
 use replygate::testkit::{FakeLlm, FakeResponse};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -60,6 +60,7 @@ pub(super) async fn llm_overhead(
     let llm = fake_llm(Duration::from_millis(500));
     let mut config = Config {
         knowledge_dir: knowledge.to_path_buf(),
+        embedding: EmbeddingConfig::none(),
         ..Config::default()
     };
     config.llm.base_url = llm.base_url();

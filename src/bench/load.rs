@@ -210,6 +210,7 @@ pub(super) async fn create_draft_load(
     let config = Config {
         knowledge_dir: knowledge.to_path_buf(),
         log_format: replygate::config::LogFormat::Text,
+        embedding: EmbeddingConfig::none(),
         ..Config::default()
     };
     let server = start(config).await?;
@@ -301,6 +302,9 @@ pub(super) async fn create_draft_embedded(
     };
     let started = Instant::now();
     let server = start(config).await?;
+    server
+        .wait_until_semantic(std::time::Duration::from_secs(3600))
+        .await?;
     let start_s = started.elapsed().as_secs_f64();
     let passages = dense_passages();
     if passages == 0 {
@@ -316,7 +320,7 @@ pub(super) async fn create_draft_embedded(
     let mut md = String::new();
     writeln!(
         md,
-        "## CreateDraft with the local embedder ({model})\n\nThe same server, load and questions as above, with `[embedding] provider = \"local\"`, `model_dir = \"{}\"`: each draft embeds its question on the server's blocking threads (the embedder takes one batch per core at once) and ranks by BM25 and cosine over the help center's {passages} passages, embedded at start ({start_s:.1} s from start to serving). Back to back, the median of {REPEATS} runs of {seconds} s a level, beside the extractive lexical figures of the section above.\n",
+        "## CreateDraft with the local embedder ({model})\n\nThe same server, load and questions as above, with `[embedding] provider = \"local\"`, `model_dir = \"{}\"`: each draft embeds its question on the server's blocking threads (the embedder takes one batch per core at once) and ranks by BM25 and cosine over the help center's {passages} passages, embedded at start ({start_s:.1} s from start to hybrid retrieval). Back to back, the median of {REPEATS} runs of {seconds} s a level, beside the extractive lexical figures of the section above.\n",
         model_dir.display()
     )?;
     writeln!(
@@ -421,6 +425,7 @@ pub(super) async fn create_draft_postgres(
                 knowledge_dir: knowledge.to_path_buf(),
                 log_format: replygate::config::LogFormat::Text,
                 database_url: scoped.clone(),
+                embedding: EmbeddingConfig::none(),
                 ..Config::default()
             };
             let server = start(config).await?;

@@ -65,6 +65,7 @@ pub(super) async fn knowledge_scale(
     let config = Config {
         knowledge_dir: folder.clone(),
         data_dir: scratch("kbdata"),
+        embedding: EmbeddingConfig::none(),
         ..Config::default()
     };
     let data = config.data_dir.clone();
@@ -231,6 +232,7 @@ async fn embedded_start(
     let data = config.data_dir.clone();
     let started = Instant::now();
     let app = App::open(config).await?;
+    app.knowledge.index_passages().await?;
     let start_s = started.elapsed().as_secs_f64();
     if app.knowledge.embedder().is_none() {
         return Err(format!("{}: the app opened without embeddings", model_dir.display()).into());

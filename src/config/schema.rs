@@ -465,13 +465,20 @@ impl Default for MemoryConfig {
 #[serde(rename_all = "snake_case")]
 pub enum EmbeddingProvider {
     /// No embeddings: lexical retrieval only.
-    #[default]
     None,
     /// A sentence model run in-process (`model_dir`, or `model` fetched from the hub).
+    #[default]
     Local,
     /// An OpenAI-compatible `/v1/embeddings` endpoint at `base_url`.
     Openai,
 }
+
+/// The default sentence model: multilingual (about 100 languages, en, pt,
+/// it, es, fr and de among them), 384 dimensions, 118M parameters (470 MB),
+/// and the best of the models measured on the sample's labeled questions
+/// (docs/EVALUATION.md). Fetched once into the data dir; when it cannot be
+/// had, retrieval is lexical and the log says so once.
+pub const DEFAULT_EMBEDDING_MODEL: &str = "intfloat/multilingual-e5-small";
 
 /// Sentence embeddings for semantic retrieval and the answer memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -479,7 +486,8 @@ pub enum EmbeddingProvider {
 pub struct EmbeddingConfig {
     pub provider: EmbeddingProvider,
     /// local: a Hugging Face hub id, fetched once into `<data_dir>/models`
-    /// when `model_dir` is empty; openai: the model name sent to the server.
+    /// when `model_dir` is empty (both empty: [`DEFAULT_EMBEDDING_MODEL`]);
+    /// openai: the model name sent to the server.
     pub model: String,
     /// local: a folder in Hugging Face layout (`config.json`, `tokenizer.json`,
     /// `model.safetensors`, sentence-transformers' `1_Pooling/config.json`).
@@ -510,10 +518,20 @@ pub struct EmbeddingConfig {
     pub hub_endpoint: String,
 }
 
+impl EmbeddingConfig {
+    /// No embedder: lexical retrieval only (tests, lexical benchmarks).
+    pub fn none() -> EmbeddingConfig {
+        EmbeddingConfig {
+            provider: EmbeddingProvider::None,
+            ..EmbeddingConfig::default()
+        }
+    }
+}
+
 impl Default for EmbeddingConfig {
     fn default() -> Self {
         EmbeddingConfig {
-            provider: EmbeddingProvider::None,
+            provider: EmbeddingProvider::Local,
             model: String::new(),
             model_dir: PathBuf::new(),
             base_url: String::new(),

@@ -56,7 +56,10 @@ impl Knowledge {
         }
         let n = changes.len();
         self.apply_to_index(changes).await?;
-        if let Err(e) = self.catch_up_dense().await {
+        // Before the first full embedding, `index_passages` owns the dense index.
+        if self.semantic_ready()
+            && let Err(e) = self.catch_up_dense().await
+        {
             tracing::warn!(error = %e, "dense index not caught up; retried at the next catch-up");
         }
         if n > 0 {
@@ -159,11 +162,11 @@ impl Knowledge {
         Ok(())
     }
 
-    /// Embeds the indexed articles whose vectors the dense index lacks (all
-    /// of them at start-up: vectors already stored are read, not recomputed).
-    async fn catch_up_dense(&self) -> Result<()> {
+    /// Embeds the indexed articles whose vectors the dense index lacks and
+    /// drops those no longer indexed; whether there were any.
+    pub(super) async fn catch_up_dense(&self) -> Result<bool> {
         let Some(s) = &self.semantic else {
-            return Ok(());
+            return Ok(false);
         };
         let held = s.versions();
         let indexed = self.indexed_versions();
@@ -178,19 +181,21 @@ impl Knowledge {
             .cloned()
             .collect();
         if stale.is_empty() && removed.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let mut after = String::new();
         loop {
             let page = self.store.list_articles(None, &after, 500).await?;
             let Some(last) = page.last() else { break };
             after = last.id.clone();
-            let put: Vec<&crate::model::Article> =
-                page.iter().filter(|a| stale.contains(&a.id)).collect();
-            self.apply_to_dense(&put, &[]).await?;
+            let put: Vec<&crate::model::Article> = page
+                .iter()
+                .filter(|a| stale.contains(&a.id) && indexed.get(&a.id) == Some(&a.version))
+                .collect();
+            self.write_dense(s, &put, &[]).await?;
         }
-        self.apply_to_dense(&[], &removed).await?;
+        self.write_dense(s, &[], &removed).await?;
         tracing::info!(articles = stale.len(), "dense index caught up");
-        Ok(())
+        Ok(true)
     }
 }

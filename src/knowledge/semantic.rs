@@ -9,12 +9,21 @@ use super::{Knowledge, Result, parse};
 use crate::embedding::{Embedder, Side};
 use crate::model::{Article, now_ms};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 static EMBEDDED: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
     prometheus::register_int_counter!(
         "replygate_passages_embedded_total",
         "Passages embedded (vectors not found in the store)"
+    )
+    .unwrap()
+});
+
+static SEMANTIC_READY: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!(
+        "replygate_semantic_ready",
+        "1 once every article's passages are embedded and retrieval is hybrid"
     )
     .unwrap()
 });
@@ -34,6 +43,10 @@ pub(super) struct Semantic {
     /// article id -> version whose vectors the dense index holds.
     versions: Mutex<HashMap<String, u64>>,
     batch: usize,
+    /// Every indexed article has had its passages embedded once: search is
+    /// hybrid from then on (lexical before, so that a help center being
+    /// embedded at start-up is never ranked half semantically).
+    ready: AtomicBool,
 }
 
 impl Semantic {
@@ -43,7 +56,12 @@ impl Semantic {
             embedder,
             versions: Mutex::new(HashMap::new()),
             batch: batch.max(1),
+            ready: AtomicBool::new(false),
         }
+    }
+
+    pub(super) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 
     pub(super) fn versions(&self) -> HashMap<String, u64> {
@@ -68,13 +86,63 @@ impl Knowledge {
         self.semantic.as_ref().map(|s| s.embedder.clone())
     }
 
-    /// Brings the dense index in line with `put` and `removed` (the changes
-    /// just applied to the search index). A failure leaves those articles'
-    /// old vectors, or none, and is retried by the next catch-up.
-    pub(super) async fn apply_to_dense(&self, put: &[&Article], removed: &[String]) -> Result<()> {
+    /// Whether retrieval is hybrid yet (false without an embedder).
+    pub fn semantic_ready(&self) -> bool {
+        self.semantic.as_ref().is_some_and(Semantic::is_ready)
+    }
+
+    /// Embeds every indexed article's passages that lack vectors (all of
+    /// them at the first start; stored vectors are read, not recomputed),
+    /// until none is left; retrieval is hybrid from then on. The server runs
+    /// this in the background so that it serves (lexically) at once; eval
+    /// and bench await it. Without an embedder it returns at once.
+    pub async fn index_passages(&self) -> Result<()> {
         let Some(s) = &self.semantic else {
             return Ok(());
         };
+        let started = std::time::Instant::now();
+        self.catch_up_dense().await?;
+        s.ready.store(true, Ordering::Release);
+        SEMANTIC_READY.set(1);
+        tracing::info!(
+            passages = s.dense.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            model = s.embedder.id(),
+            "every passage embedded: retrieval is hybrid"
+        );
+        // Articles changed while that ran were indexed lexically only: now.
+        self.catch_up_dense().await?;
+        Ok(())
+    }
+
+    /// [`Knowledge::index_passages`] until it succeeds, retrying a failing
+    /// embedder every `retry`; for the server's background task.
+    pub async fn index_passages_retrying(&self, retry: std::time::Duration) {
+        while let Err(e) = self.index_passages().await {
+            tracing::warn!(error = %e, "passages not embedded; retrieval stays lexical, retrying in {retry:?}");
+            tokio::time::sleep(retry).await;
+        }
+    }
+
+    /// Brings the dense index in line with `put` and `removed` (the changes
+    /// just applied to the search index), once the first full embedding is
+    /// done ([`Knowledge::index_passages`] covers what comes before). A
+    /// failure leaves those articles' old vectors, or none, and is retried
+    /// by the next catch-up.
+    pub(super) async fn apply_to_dense(&self, put: &[&Article], removed: &[String]) -> Result<()> {
+        match &self.semantic {
+            Some(s) if s.is_ready() => self.write_dense(s, put, removed).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Embeds `put`'s passages into the dense index and drops `removed`'s.
+    pub(super) async fn write_dense(
+        &self,
+        s: &Semantic,
+        put: &[&Article],
+        removed: &[String],
+    ) -> Result<()> {
         let mut vectors = Vec::with_capacity(put.len());
         // One article's passages are small; many articles are embedded in
         // batches across articles.

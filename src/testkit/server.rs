@@ -124,6 +124,27 @@ impl Server {
         }
     }
 
+    /// Waits until health service [`crate::api::SEMANTIC_HEALTH`] reports
+    /// serving: every passage embedded, retrieval hybrid (only with an embedder).
+    pub async fn wait_until_semantic(&self, within: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + within;
+        let mut health = HealthClient::new(self.channel.clone());
+        loop {
+            let req = HealthCheckRequest {
+                service: crate::api::SEMANTIC_HEALTH.into(),
+            };
+            if let Ok(resp) = health.check(req).await
+                && resp.into_inner().status == ServingStatus::Serving as i32
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::NotReady(within));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn drafts(&self) -> DraftsClient<Channel> {
         DraftsClient::new(self.channel.clone())
     }

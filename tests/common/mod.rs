@@ -35,6 +35,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     let mut config = Config {
         knowledge_dir: sample_knowledge(),
         data_dir,
+        embedding: replygate::config::EmbeddingConfig::none(),
         ..Config::default()
     };
     config.review.sweep_interval_ms = 100;

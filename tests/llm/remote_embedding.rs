@@ -339,3 +339,31 @@ async fn a_real_server_gives_unit_vectors_in_input_order() {
         );
     }
 }
+
+#[tokio::test]
+#[ignore = "needs REPLYGATE_TEST_EMBEDDINGS_URL (.ci/run sets it)"]
+async fn with_a_real_server_a_portuguese_question_finds_the_english_article_only_when_no_portuguese_one_covers_it()
+ {
+    let s = crate::common::TestServer::start_with(|c| c.embedding = real_server()).await;
+    s.wait_until_semantic(std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+    // No Portuguese article explains the ticks: the English one answers.
+    let ticks = s
+        .ask(
+            "c1",
+            "o que quer dizer quando a mensagem fica so com um tiquinho cinza?",
+        )
+        .await;
+    assert_eq!(ticks.citations[0].article_id, "en/message-delivery-ticks");
+    assert!(
+        crate::common::reason(&ticks, "semantic_similarity").is_some(),
+        "{:?}",
+        ticks.confidence
+    );
+    // A Portuguese article covers backups: it answers, in Portuguese.
+    let backup = s.ask("c2", "como faço backup das minhas conversas?").await;
+    assert_eq!(backup.citations[0].article_id, "pt/chat-backup");
+    assert_eq!(backup.locale, "pt");
+    s.stop().await;
+}
