@@ -2,6 +2,7 @@
 
 mod bench;
 mod evaluate;
+mod memory_cli;
 mod model_fetch;
 
 use clap::{Parser, Subcommand};
@@ -128,6 +129,16 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// The answer memory on a running server: list, show, disable, enable, delete curated answers (an editor's token in REPLYGATE_TOKEN).
+    Memory {
+        #[command(subcommand)]
+        action: memory_cli::Action,
+        #[command(flatten)]
+        server: memory_cli::Server,
+        /// TOML config file, for its grpc_addr; REPLYGATE_* variables apply too.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
     /// Sentence-embedding models for `[embedding] provider = "local"`.
     Model {
         #[command(subcommand)]
@@ -139,7 +150,7 @@ enum Command {
 enum ModelAction {
     /// Download a Hugging Face model into <data_dir>/models ahead of time (for hosts without internet at run time) and check that it loads; HF_ENDPOINT names a mirror.
     Fetch {
-        /// Hugging Face model id, e.g. sentence-transformers/all-MiniLM-L6-v2 [default: the config's embedding.model]
+        /// Hugging Face model id, e.g. sentence-transformers/all-MiniLM-L6-v2 [default: the config's embedding.model, else intfloat/multilingual-e5-small]
         #[arg(long)]
         model: Option<String>,
         /// Where models/ lives [default: the config's data_dir, ./data]
@@ -304,6 +315,17 @@ async fn main() -> ExitCode {
         Command::Token {
             action: TokenAction::Create { subject, roles },
         } => create_token(&subject, &roles),
+        Command::Memory {
+            action,
+            server,
+            config,
+        } => {
+            let config = match load_config(config.as_deref(), &Overrides::default()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            memory_cli::run(action, server, &config.grpc_addr).await
+        }
         Command::Model {
             action:
                 ModelAction::Fetch {

@@ -36,6 +36,7 @@ async fn start(data_dir: &Path) -> Process {
 async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Process {
     let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
     let mut child = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .args([
             "serve",
             "--grpc-addr",
@@ -336,6 +337,7 @@ async fn a_python_grpcio_client_runs_the_whole_flow() {
 fn eval_reports_routing_quality_on_the_sample_questions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .args([
             "eval",
             "--json",
@@ -391,6 +393,7 @@ fn eval_names_the_bad_line_of_a_question_file() {
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .args(["eval", "--questions"])
         .arg(&file)
         .output()
@@ -401,6 +404,102 @@ fn eval_names_the_bad_line_of_a_question_file() {
 }
 
 /// Metrics are process-wide, so a fresh process gives exact values.
+/// `replygate memory ...` against the server at `addr`; stdout, or the stderr of a failure.
+fn memory_cli(addr: &str, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
+        .env_remove("REPLYGATE_TOKEN")
+        .arg("memory")
+        .args(args)
+        .args(["--addr", addr])
+        .output()
+        .unwrap();
+    match output.status.success() {
+        true => Ok(String::from_utf8(output.stdout).unwrap()),
+        false => Err(String::from_utf8(output.stderr).unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn editors_list_disable_enable_and_delete_curated_answers_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = start(&tmp.path().join("data")).await;
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    let asked = drafts
+        .create_draft(needs_review("taught"))
+        .await
+        .unwrap()
+        .into_inner();
+    ReviewClient::new(p.channel.clone())
+        .approve(as_agent(
+            pb::ApproveRequest {
+                draft_id: asked.id.clone(),
+                edited_body: Some("We cannot tell the weather, sorry: ask me about Lumo.".into()),
+            },
+            "ana",
+        ))
+        .await
+        .unwrap();
+
+    let listed = memory_cli(&p.addr, &["list", "--json"]).unwrap();
+    let answers: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 1, "{listed}");
+    let id = answers[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(answers[0]["state"], "active");
+    assert_eq!(answers[0]["approved_by"], serde_json::json!(["ana"]));
+
+    assert!(
+        memory_cli(&p.addr, &["disable", &id])
+            .unwrap()
+            .contains("disabled")
+    );
+    let table = memory_cli(&p.addr, &["list", "--state", "disabled"]).unwrap();
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("{id}\tdisabled\ten\t1\tno")),
+        "{table}"
+    );
+    assert!(
+        memory_cli(&p.addr, &["list", "--state", "active"])
+            .unwrap()
+            .lines()
+            .count()
+            == 1
+    );
+    assert!(
+        memory_cli(&p.addr, &["enable", &id])
+            .unwrap()
+            .contains("enabled")
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&memory_cli(&p.addr, &["show", &id]).unwrap()).unwrap();
+    assert_eq!(
+        (shown["state"].as_str(), shown["in_use"].as_bool()),
+        (Some("active"), Some(true))
+    );
+    assert!(
+        memory_cli(&p.addr, &["delete", &id])
+            .unwrap()
+            .contains("deleted")
+    );
+    let missing = memory_cli(&p.addr, &["show", &id]).unwrap_err();
+    assert!(
+        missing.contains("NotFound") || missing.contains("not found"),
+        "{missing}"
+    );
+    let unreachable = memory_cli("127.0.0.1:1", &["list"]).unwrap_err();
+    assert!(
+        unreachable.contains("cannot reach http://127.0.0.1:1"),
+        "{unreachable}"
+    );
+}
+
 #[tokio::test]
 async fn metrics_show_the_values_of_a_scripted_flow() {
     let tmp = tempfile::tempdir().unwrap();
@@ -933,6 +1032,7 @@ async fn audit_verify_passes_an_untouched_trail_and_names_the_first_tampered_eve
     p.child.wait().unwrap();
     let verify = || {
         Command::new(env!("CARGO_BIN_EXE_replygate"))
+            .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
             .args(["audit", "verify", "--data-dir"])
             .arg(&data_dir)
             .output()
@@ -995,6 +1095,7 @@ async fn audit_verify_passes_an_untouched_trail_and_names_the_first_tampered_eve
     );
 
     let missing = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .args(["audit", "verify", "--data-dir"])
         .arg(tmp.path().join("nowhere"))
         .output()
@@ -1009,6 +1110,7 @@ async fn a_second_server_on_the_same_sqlite_file_is_refused_naming_it() {
     let data_dir = tmp.path().join("data");
     let mut first = start(&data_dir).await;
     let second = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .args([
             "serve",
             "--grpc-addr",
@@ -1031,6 +1133,7 @@ async fn a_second_server_on_the_same_sqlite_file_is_refused_naming_it() {
     );
     // Verifying the audit trail beside the running server still works.
     let verify = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .args(["audit", "verify", "--data-dir"])
         .arg(&data_dir)
         .output()
@@ -1304,6 +1407,7 @@ async fn sigkill_cycles(env: &[(&str, &str)]) {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
     let verify = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .args(["audit", "verify", "--data-dir"])
         .arg(&data_dir)
         .envs(env.iter().copied())
