@@ -21,7 +21,6 @@ pub fn score(
     thresholds: Thresholds,
 ) -> Confidence {
     let signals = Signals {
-        language: detected_locale.to_string(),
         semantic: semantic_signals(retrieved),
         hits: &retrieved.articles,
         query_terms: retrieved.query_terms.len(),
