@@ -1835,29 +1835,7 @@ async fn stats_count_a_scripted_desk_over_a_window() {
 async fn eval_on_a_fixture_help_center_gives_the_expected_counts() {
     use replygate::eval::{Question, report, run};
     let tmp = tempfile::tempdir().unwrap();
-    let kb = tmp.path().join("kb");
-    write(
-        &kb,
-        "en/stickers.md",
-        "---\ntitle: Animated stickers\n---\nCreate animated stickers from your photos.\n\n## Create a sticker\nOpen the sticker panel and tap Create to animate a photo.",
-    );
-    write(
-        &kb,
-        "en/themes.md",
-        "---\ntitle: Dark theme\n---\nSwitch the app to a dark theme.\n\n## Turn on the dark theme\nOpen Settings, tap Display and choose the dark theme.",
-    );
-    write(
-        &kb,
-        "en/wallpaper.md",
-        "---\ntitle: Chat wallpaper\n---\nChange the wallpaper behind your chats.\n\n## Pick a wallpaper\nOpen Settings, tap Chats, then Wallpaper, and pick an image.",
-    );
-    let config = replygate::config::Config {
-        knowledge_dir: kb,
-        data_dir: tmp.path().join("data"),
-        embedding: replygate::config::EmbeddingConfig::none(),
-        ..Default::default()
-    };
-    let app = replygate::app::App::open(config).await.unwrap();
+    let app = fixture_app(tmp.path()).await;
     let q = |text: &str, expected: &str| Question {
         text: text.into(),
         expected: expected.into(),
@@ -1894,6 +1872,126 @@ async fn eval_on_a_fixture_help_center_gives_the_expected_counts() {
         "all three in-scope answers cite the expected article"
     );
     assert_eq!(r.configured.precision.unwrap_or(1.0), 1.0);
+}
+
+/// The three-article help center of the eval fixture, served lexically,
+/// with a "review" channel that never auto-sends.
+async fn fixture_app(tmp: &std::path::Path) -> replygate::app::App {
+    let kb = tmp.join("kb");
+    write(
+        &kb,
+        "en/stickers.md",
+        "---\ntitle: Animated stickers\n---\nCreate animated stickers from your photos.\n\n## Create a sticker\nOpen the sticker panel and tap Create to animate a photo.",
+    );
+    write(
+        &kb,
+        "en/themes.md",
+        "---\ntitle: Dark theme\n---\nSwitch the app to a dark theme.\n\n## Turn on the dark theme\nOpen Settings, tap Display and choose the dark theme.",
+    );
+    write(
+        &kb,
+        "en/wallpaper.md",
+        "---\ntitle: Chat wallpaper\n---\nChange the wallpaper behind your chats.\n\n## Pick a wallpaper\nOpen Settings, tap Chats, then Wallpaper, and pick an image.",
+    );
+    let mut config = replygate::config::Config {
+        knowledge_dir: kb,
+        data_dir: tmp.join("data"),
+        embedding: replygate::config::EmbeddingConfig::none(),
+        ..Default::default()
+    };
+    config.routing.channels.insert(
+        "review".into(),
+        replygate::config::Thresholds {
+            high: 1.0,
+            medium: 0.5,
+        },
+    );
+    replygate::app::App::open(config).await.unwrap()
+}
+
+#[tokio::test]
+async fn replay_reviews_as_an_agent_would_and_the_desk_answers_repeats_from_memory() {
+    use replygate::eval::{Question, replay};
+    let tmp = tempfile::tempdir().unwrap();
+    let app = fixture_app(tmp.path()).await;
+    let q = |text: &str, expected: &str, channel: Option<&str>| Question {
+        text: text.into(),
+        expected: expected.into(),
+        locale: Some("en".into()),
+        channel: channel.map(String::from),
+    };
+    // Reviewed on a channel that never auto-sends, so each one meets an agent:
+    // a right draft (approved), an out-of-scope question (rejected), and a
+    // question labeled with another article than the one it finds (edited).
+    let wallpaper = "How can I change the chat wallpaper?";
+    let peru = "What is the capital of Peru?";
+    let labeled_stickers = "How do I pick a wallpaper image for my chats?";
+    let stream = vec![
+        q(wallpaper, "en/wallpaper", Some("review")),
+        q(peru, "out_of_scope", Some("review")),
+        q(labeled_stickers, "en/stickers", Some("review")),
+    ];
+    // Then the same questions arrive on the default channel.
+    let measured = vec![
+        q(wallpaper, "en/wallpaper", None),
+        q(peru, "out_of_scope", None),
+        q(labeled_stickers, "en/stickers", None),
+    ];
+    let mut steps = 0;
+    let curve = replay(&app, &stream, &measured, &[3, 0], 0.95, |_, _, _| {
+        steps += 1
+    })
+    .await
+    .unwrap();
+    assert_eq!(steps, 3 + 3 + 3, "three reviewed, measured twice");
+    let reviewed: Vec<usize> = curve.iter().map(|c| c.reviewed).collect();
+    assert_eq!(reviewed, [0, 3]);
+    let before = &curve[0];
+    assert_eq!(before.desk, replygate::eval::Reviewed::default());
+    let generators = |c: &replygate::eval::Checkpoint| -> Vec<String> {
+        c.report
+            .outcomes
+            .iter()
+            .map(|o| o.generator.clone())
+            .collect()
+    };
+    // Before any review: the wallpaper question and the mislabeled one are
+    // both sent from the wallpaper article, one of them wrong by its label.
+    assert_eq!(generators(before), ["extractive"; 3]);
+    assert_eq!(before.report.configured.auto_sent, 2);
+    assert_eq!(before.report.configured.precision, Some(0.5));
+    assert_eq!(before.report.configured.coverage, 1.0);
+    assert_eq!(before.report.configured.leakage, 0.0);
+
+    let after = &curve[1];
+    assert_eq!(
+        after.desk,
+        replygate::eval::Reviewed {
+            questions: 3,
+            auto_sent: 0,
+            approved: 1,
+            edited: 1,
+            rejected: 1,
+        }
+    );
+    // After: both in-scope questions are answered from the memory; the
+    // approved reply is sent, the edited one (resting on the stickers article,
+    // which retrieval does not find first) waits for a second agent; the
+    // rejected question was never filed.
+    assert_eq!(generators(after), ["memory", "extractive", "memory"]);
+    let cited: Vec<Option<&str>> = after
+        .report
+        .outcomes
+        .iter()
+        .map(|o| o.cited.as_deref())
+        .collect();
+    assert_eq!(cited, [Some("en/wallpaper"), None, Some("en/stickers")]);
+    let sent: Vec<bool> = after.report.outcomes.iter().map(|o| o.auto_sent).collect();
+    assert_eq!(sent, [true, false, false]);
+    assert_eq!(after.report.configured.auto_sent, 1);
+    assert_eq!(after.report.configured.precision, Some(1.0));
+    assert_eq!(after.report.configured.coverage, 0.5);
+    assert_eq!(after.report.configured.leakage, 0.0);
 }
 
 // --- the answer memory ---

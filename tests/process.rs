@@ -27,6 +27,14 @@ struct Process {
     http_addr: String,
 }
 
+/// A server left running by a test that failed (or forgot) is killed with it.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `replygate serve` on ports chosen by the OS and waits until it serves.
 async fn start(data_dir: &Path) -> Process {
     start_with(data_dir, &[]).await
