@@ -86,11 +86,17 @@ pub async fn run(
 ) -> Result<(), Error> {
     let door = api::Door::from_config(&config)?;
     let app = Arc::new(app::App::open(config).await?);
+    if app.config.embedding.index_before_serving
+        && let Err(e) = app.knowledge.index_passages().await
+    {
+        tracing::warn!(error = %e, "passages not embedded; serving with lexical retrieval, retrying in the background");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let sweeper = tokio::spawn(app.review.clone().run_sweeper(stop_rx.clone()));
     let follower = tokio::spawn(app.knowledge.clone().follow(stop_rx.clone()));
     let memory = tokio::spawn(app.memory.clone().follow(stop_rx.clone()));
-    // Served lexically at once; hybrid once the help center is embedded.
+    // What is not embedded yet (all of it, without index_before_serving) is
+    // embedded here; retrieval is hybrid once it is.
     let passages = tokio::spawn({
         let knowledge = app.knowledge.clone();
         async move {

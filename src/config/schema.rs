@@ -510,6 +510,11 @@ pub struct EmbeddingConfig {
     pub passage_model: String,
     /// Texts per call when indexing.
     pub batch_size: usize,
+    /// Embed the help center before opening the ports (true), so that the
+    /// first answer is already hybrid; or serve at once, lexically until
+    /// every passage has its vector (false). Either way an embedder that
+    /// fails leaves the server serving lexically, retrying in the background.
+    pub index_before_serving: bool,
     /// openai: time limit of one call.
     pub timeout_ms: u64,
     /// local: where hub models are fetched from; the `HF_ENDPOINT`
@@ -542,6 +547,7 @@ impl Default for EmbeddingConfig {
             query_model: String::new(),
             passage_model: String::new(),
             batch_size: 32,
+            index_before_serving: true,
             timeout_ms: 30_000,
             hub_endpoint: "https://huggingface.co".into(),
         }

@@ -93,13 +93,18 @@ impl Knowledge {
 
     /// Embeds every indexed article's passages that lack vectors (all of
     /// them at the first start; stored vectors are read, not recomputed),
-    /// until none is left; retrieval is hybrid from then on. The server runs
-    /// this in the background so that it serves (lexically) at once; eval
-    /// and bench await it. Without an embedder it returns at once.
+    /// until none is left; retrieval is hybrid from then on. The server
+    /// awaits it before serving (`[embedding] index_before_serving`) or runs
+    /// it in the background, serving lexically meanwhile; eval and bench
+    /// await it. Without an embedder it returns at once.
     pub async fn index_passages(&self) -> Result<()> {
         let Some(s) = &self.semantic else {
             return Ok(());
         };
+        if s.is_ready() {
+            self.catch_up_dense().await?;
+            return Ok(());
+        }
         let started = std::time::Instant::now();
         self.catch_up_dense().await?;
         s.ready.store(true, Ordering::Release);
