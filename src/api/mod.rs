@@ -94,12 +94,12 @@ fn tls_config(c: &crate::config::TlsConfig) -> Result<tonic::transport::ServerTl
     Ok(tls)
 }
 
-/// Serves gRPC on `listener` until `shutdown` completes; open streams end when
-/// `stop` turns true.
 /// The health-check service name that reports SERVING once every passage
 /// is embedded and retrieval is hybrid (only with an embedder).
 pub const SEMANTIC_HEALTH: &str = "replygate.semantic";
 
+/// Serves gRPC on `listener` until `shutdown` completes; open streams end when
+/// `stop` turns true.
 pub async fn serve(
     app: Arc<App>,
     door: Door,
@@ -162,11 +162,9 @@ pub async fn serve(
             health
                 .set_service_status(SEMANTIC_HEALTH, ServingStatus::NotServing)
                 .await;
-            while !knowledge.semantic_ready() {
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-                    _ = stop.changed() => return,
-                }
+            tokio::select! {
+                _ = knowledge.semantic_ready_wait() => {}
+                _ = stop.changed() => return,
             }
             health
                 .set_service_status(SEMANTIC_HEALTH, ServingStatus::Serving)

@@ -163,10 +163,10 @@ impl Knowledge {
     }
 
     /// Embeds the indexed articles whose vectors the dense index lacks and
-    /// drops those no longer indexed; whether there were any.
-    pub(super) async fn catch_up_dense(&self) -> Result<bool> {
+    /// drops those no longer indexed.
+    pub(super) async fn catch_up_dense(&self) -> Result<()> {
         let Some(s) = &self.semantic else {
-            return Ok(false);
+            return Ok(());
         };
         let held = s.versions();
         let indexed = self.indexed_versions();
@@ -181,7 +181,7 @@ impl Knowledge {
             .cloned()
             .collect();
         if stale.is_empty() && removed.is_empty() {
-            return Ok(false);
+            return Ok(());
         }
         let mut after = String::new();
         loop {
@@ -196,6 +196,6 @@ impl Knowledge {
         }
         self.write_dense(s, &[], &removed).await?;
         tracing::info!(articles = stale.len(), "dense index caught up");
-        Ok(true)
+        Ok(())
     }
 }

@@ -9,7 +9,6 @@ use super::{Knowledge, Result, parse};
 use crate::embedding::{Embedder, Side};
 use crate::model::{Article, now_ms};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 static EMBEDDED: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
@@ -46,7 +45,7 @@ pub(super) struct Semantic {
     /// Every indexed article has had its passages embedded once: search is
     /// hybrid from then on (lexical before, so that a help center being
     /// embedded at start-up is never ranked half semantically).
-    ready: AtomicBool,
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl Semantic {
@@ -56,12 +55,12 @@ impl Semantic {
             embedder,
             versions: Mutex::new(HashMap::new()),
             batch: batch.max(1),
-            ready: AtomicBool::new(false),
+            ready: tokio::sync::watch::Sender::new(false),
         }
     }
 
     pub(super) fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        *self.ready.borrow()
     }
 
     pub(super) fn versions(&self) -> HashMap<String, u64> {
@@ -91,6 +90,16 @@ impl Knowledge {
         self.semantic.as_ref().is_some_and(Semantic::is_ready)
     }
 
+    /// Returns once retrieval is hybrid (never without an embedder).
+    pub async fn semantic_ready_wait(&self) {
+        match &self.semantic {
+            Some(s) => {
+                let _ = s.ready.subscribe().wait_for(|ready| *ready).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
     /// Embeds every indexed article's passages that lack vectors (all of
     /// them at the first start; stored vectors are read, not recomputed),
     /// until none is left; retrieval is hybrid from then on. The server
@@ -101,20 +110,18 @@ impl Knowledge {
         let Some(s) = &self.semantic else {
             return Ok(());
         };
-        if s.is_ready() {
+        if !s.is_ready() {
+            let started = std::time::Instant::now();
             self.catch_up_dense().await?;
-            return Ok(());
+            s.ready.send_replace(true);
+            SEMANTIC_READY.set(1);
+            tracing::info!(
+                passages = s.dense.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                model = s.embedder.id(),
+                "every passage embedded: retrieval is hybrid"
+            );
         }
-        let started = std::time::Instant::now();
-        self.catch_up_dense().await?;
-        s.ready.store(true, Ordering::Release);
-        SEMANTIC_READY.set(1);
-        tracing::info!(
-            passages = s.dense.len(),
-            seconds = started.elapsed().as_secs_f64(),
-            model = s.embedder.id(),
-            "every passage embedded: retrieval is hybrid"
-        );
         // Articles changed while that ran were indexed lexically only: now.
         self.catch_up_dense().await?;
         Ok(())
