@@ -95,6 +95,8 @@ pub struct Outcome {
     pub generator: String,
     /// How close the answer memory came (however far).
     pub nearest_memory: Option<crate::drafting::NearestMemory>,
+    /// The score by retrieval alone, before writing (None: from the memory).
+    pub retrieval_score: Option<f64>,
     /// Every confidence signal and its value, as the draft's reasons list them.
     pub signals: std::collections::BTreeMap<String, f64>,
 }
@@ -138,6 +140,7 @@ pub async fn run(
             forced_review: c.forced_review,
             generator: c.generator,
             nearest_memory: c.nearest_memory,
+            retrieval_score: c.retrieval_score,
             signals: c
                 .confidence
                 .reasons
@@ -519,6 +522,7 @@ mod tests {
             forced_review: false,
             generator: "extractive".into(),
             nearest_memory: None,
+            retrieval_score: None,
             signals: Default::default(),
         }
     }

@@ -41,6 +41,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod conversation;
 pub mod delivery;
 pub mod drafting;
 pub mod embedding;

@@ -280,6 +280,31 @@ impl AuditEvent {
         }
     }
 
+    /// The event that records a conversation's change of state (its
+    /// history is read back from them, [`history`]).
+    pub fn state_changed(
+        conversation_id: &str,
+        change: &crate::conversation::Change,
+        owner: &str,
+        at: Millis,
+    ) -> Self {
+        AuditEvent {
+            seq: 0,
+            at,
+            kind: STATE_CHANGED.into(),
+            actor: change.actor.clone(),
+            conversation_id: conversation_id.to_string(),
+            draft_id: String::new(),
+            detail: serde_json::json!({
+                "from": change.from.as_str(),
+                "to": change.to.as_str(),
+                "cause": change.cause,
+                "owner": owner,
+            }),
+            chain: ChainLink::default(),
+        }
+    }
+
     /// An event about an article (no conversation or draft).
     pub fn about_article(kind: &str, actor: &str, detail: serde_json::Value, at: Millis) -> Self {
         AuditEvent {
@@ -301,10 +326,35 @@ pub struct Transcript {
     pub conversation_id: String,
     /// The platform that opened the conversation (empty: opened without a token).
     pub platform: String,
+    /// Who answers it now.
+    pub ownership: crate::conversation::Ownership,
     pub messages: Vec<CustomerMessage>,
     pub drafts: Vec<Draft>,
     pub events: Vec<AuditEvent>,
     pub deliveries: Vec<Delivery>,
+}
+
+/// The audit kind of a conversation's change of state.
+pub const STATE_CHANGED: &str = "conversation_state_changed";
+
+/// A conversation's changes of state among its audit events, in order.
+pub fn history(events: &[AuditEvent]) -> Vec<crate::conversation::HistoryEntry> {
+    use crate::conversation::{HistoryEntry, State};
+    events
+        .iter()
+        .filter(|e| e.kind == STATE_CHANGED)
+        .filter_map(|e| {
+            let text = |k: &str| e.detail.get(k).and_then(|v| v.as_str());
+            Some(HistoryEntry {
+                from: State::parse(text("from")?)?,
+                to: State::parse(text("to")?)?,
+                actor: e.actor.clone(),
+                cause: text("cause")?.to_string(),
+                owner: text("owner").unwrap_or_default().to_string(),
+                at: e.at,
+            })
+        })
+        .collect()
 }
 
 /// Whose customers' data a caller may read.

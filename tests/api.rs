@@ -312,13 +312,26 @@ async fn a_draft_a_policy_sends_to_a_person_stays_queued_and_nothing_in_its_conv
             "still in the queue: {flagged_text}"
         );
     }
+    // What went out: one handoff notice per conversation, and nothing the AI wrote.
     let mut stream = open_stream(&s, 0).await;
+    for i in 0..4 {
+        let notice = stream.next().await.unwrap().unwrap();
+        assert_eq!(notice.conversation_id, format!("c{i}"));
+        assert_eq!(
+            (notice.author.as_str(), notice.ai_generated),
+            ("system", false)
+        );
+    }
     assert_no_delivery(&mut stream).await;
-    // An agent answers the flagged message; then the conversation auto-sends again.
+    // An agent answers the flagged message: the conversation is hers until
+    // she hands it back; then it auto-sends again.
     let flagged = s.ask("c9", "I want to talk to a human").await;
     s.approve(&flagged.id, "ana", Some("Hi, this is Ana. How can I help?"))
         .await
         .unwrap();
+    let while_hers = s.ask("c9", "How do I block a contact on Lumo?").await;
+    assert_eq!(state(&while_hers), pb::DraftState::PendingReview);
+    s.hand_back("c9", "ana").await.unwrap();
     let answered = s.ask("c9", "How do I block a contact on Lumo?").await;
     assert_eq!(state(&answered), pb::DraftState::AutoApproved);
 }
@@ -378,8 +391,13 @@ async fn two_agents_racing_for_one_claim_exactly_one_wins() {
         match t.await.unwrap() {
             Ok(d) => winners.push(d.claimed_by),
             Err(status) => {
+                // The draft is claimed, or its conversation already the winner's.
                 assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-                assert!(status.message().contains("claimed by"), "{status:?}");
+                assert!(
+                    status.message().contains("claimed by")
+                        || status.message().contains("owned by"),
+                    "{status:?}"
+                );
             }
         }
     }
@@ -665,7 +683,9 @@ async fn next_event(watch: &mut tonic::Streaming<pb::QueueEvent>) -> pb::QueueEv
 
 #[tokio::test]
 async fn a_new_customer_message_supersedes_the_pending_and_claimed_drafts() {
-    let s = TestServer::start().await;
+    // About superseding only: two LOW drafts in a row would also send the
+    // conversation to a person (tested in conversation_state below).
+    let s = TestServer::start_with(|c| c.handoff.escalate_after_low = 0).await;
     let first = s.ask("c1", OUT_OF_SCOPE).await;
     let second = s.ask("c1", "And what about Milan on Sunday?").await;
     s.claim(&second.id, "ana").await.unwrap();
@@ -679,6 +699,9 @@ async fn a_new_customer_message_supersedes_the_pending_and_claimed_drafts() {
         Code::FailedPrecondition,
         "SUPERSEDED",
     );
+    // Her claim made the conversation hers: the new draft waits for her.
+    assert_eq!(state(&third), pb::DraftState::PendingReview);
+    s.approve(&third.id, "ana", None).await.unwrap();
     let mut stream = open_stream(&s, 0).await;
     let only = next_delivery(&mut stream).await;
     assert_eq!(
@@ -939,6 +962,7 @@ async fn the_transcript_tells_the_whole_story_in_order() {
     s.approve(&first.id, "ana", Some("Sorry, no forecasts here."))
         .await
         .unwrap();
+    s.hand_back("c1", "ana").await.unwrap();
     let second = s.ask("c1", "How do I block a contact on Lumo?").await;
     let d = next_delivery(&mut open_stream(&s, 0).await).await;
     s.drafts()
@@ -967,14 +991,20 @@ async fn the_transcript_tells_the_whole_story_in_order() {
     let expected = [
         ("message_received", "platform"),
         ("draft_created", "ai"),
+        // Deciding the draft made the conversation hers...
+        ("conversation_state_changed", "ana"),
         ("draft_approved", "ana"),
         ("draft_edited", "ana"),
         ("delivery_created", "ana"),
         ("memory_learned", "ana"),
+        // ...until she handed it back.
+        ("conversation_state_changed", "ana"),
         ("message_received", "platform"),
         ("draft_created", "ai"),
         ("draft_auto_approved", "ai"),
         ("delivery_created", "ai"),
+        // The AI's again.
+        ("conversation_state_changed", "customer"),
     ];
     assert_eq!(&kinds[..expected.len()], &expected);
     assert!(kinds.contains(&("delivery_acked", "platform")));
@@ -2372,4 +2402,505 @@ async fn editors_disable_enable_and_delete_curated_answers() {
         .collect();
     assert!(kinds.contains(&"memory_learned".to_string()), "{kinds:?}");
     s.stop().await;
+}
+
+// ---------- conversation state: handoff to a person ----------
+
+/// The conversation-state scenarios, each on SQLite and on PostgreSQL (the
+/// latter ignored unless asked for, like tests/store.rs).
+mod conversation_state {
+    use super::*;
+    use replygate::config::Config;
+
+    async fn server(store: Store, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        match store {
+            Store::Sqlite => TestServer::start_with(adjust).await,
+            Store::Postgres => {
+                let url = postgres_schema_url().await;
+                TestServer::start_with(|c| {
+                    c.database_url = url;
+                    adjust(c);
+                })
+                .await
+            }
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    pub enum Store {
+        Sqlite,
+        Postgres,
+    }
+
+    macro_rules! on_both_stores {
+        ($($name:ident),* $(,)?) => {
+            mod sqlite {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        super::$name(super::Store::Sqlite).await;
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test]
+                    #[ignore = "needs PostgreSQL: set REPLYGATE_TEST_DATABASE_URL (.ci/run does)"]
+                    async fn $name() {
+                        super::$name(super::Store::Postgres).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    on_both_stores!(
+        asking_for_a_person_sends_one_notice_and_nothing_is_auto_sent_until_an_agent_hands_it_back,
+        two_agents_cannot_own_one_conversation,
+        the_notice_is_in_the_customer_s_language_and_a_channel_may_word_it,
+        repeated_low_drafts_and_frustration_send_the_conversation_to_a_person,
+        a_taken_over_account_needs_a_person_in_every_supported_language,
+    );
+
+    fn conversation_state(c: &pb::Conversation) -> pb::ConversationState {
+        pb::ConversationState::try_from(c.state).unwrap()
+    }
+
+    /// Every delivery on the stream now (waits a moment for stragglers).
+    async fn deliveries(s: &TestServer) -> Vec<pb::Delivery> {
+        let mut stream = open_stream(s, 0).await;
+        let mut out = Vec::new();
+        while let Ok(Some(d)) =
+            tokio::time::timeout(Duration::from_millis(400), stream.next()).await
+        {
+            out.push(d.unwrap());
+        }
+        out
+    }
+
+    const CONFIDENT: &str = "How do I block a contact on Lumo?";
+
+    async fn asking_for_a_person_sends_one_notice_and_nothing_is_auto_sent_until_an_agent_hands_it_back(
+        store: Store,
+    ) {
+        let s = server(store, |_| {}).await;
+        // The AI answers at first.
+        let answered = s.ask("wa-1", CONFIDENT).await;
+        assert_eq!(state(&answered), pb::DraftState::AutoApproved);
+        let asked = s.ask("wa-1", "I want to talk to a person").await;
+        assert_eq!(state(&asked), pb::DraftState::PendingReview);
+        assert!(asked.needs_person);
+        let conv = s.conversation("wa-1").await;
+        assert_eq!(conversation_state(&conv), pb::ConversationState::Escalated);
+        // Every later message waits for a person, however confident; the
+        // word the AI label gives does not send a second notice.
+        let follow_up = s.ask("wa-1", CONFIDENT).await;
+        assert_eq!(state(&follow_up), pb::DraftState::PendingReview);
+        assert_eq!(
+            reason(&follow_up, "conversation_waits_for_person"),
+            Some(1.0)
+        );
+        let again = s.ask("wa-1", "agent").await;
+        assert!(reason(&again, "policy_human_requested").is_some());
+        let sent = deliveries(&s).await;
+        let notices: Vec<&pb::Delivery> = sent.iter().filter(|d| d.author == "system").collect();
+        assert_eq!(notices.len(), 1, "{sent:?}");
+        assert_eq!(
+            notices[0].text,
+            "Thanks for your patience. A person from our team will answer you here."
+        );
+        assert!(!notices[0].ai_generated);
+        assert_eq!(
+            sent.iter().filter(|d| d.author == "ai").count(),
+            1,
+            "only the answer before the handoff"
+        );
+        // An agent claims one of its drafts: the conversation is hers.
+        s.claim(&again.id, "ana").await.unwrap();
+        let conv = s.conversation("wa-1").await;
+        assert_eq!(conversation_state(&conv), pb::ConversationState::HumanOwned);
+        assert_eq!(conv.owner, "ana");
+        let while_hers = s.ask("wa-1", CONFIDENT).await;
+        assert_eq!(state(&while_hers), pb::DraftState::PendingReview);
+        // She hands it back: its open drafts close, the AI answers again.
+        let back = s.hand_back("wa-1", "ana").await.unwrap();
+        assert_eq!(
+            pb::ConversationState::try_from(back.state).unwrap(),
+            pb::ConversationState::Resolved
+        );
+        assert!(back.closed_draft_ids.contains(&asked.id));
+        assert!(back.closed_draft_ids.contains(&while_hers.id));
+        assert!(
+            s.pending()
+                .await
+                .iter()
+                .all(|d| d.conversation_id != "wa-1")
+        );
+        let after = s.ask("wa-1", CONFIDENT).await;
+        assert_eq!(state(&after), pb::DraftState::AutoApproved);
+        let conv = s.conversation("wa-1").await;
+        assert_eq!(conversation_state(&conv), pb::ConversationState::AiActive);
+        let path: Vec<(i32, &str, &str)> = conv
+            .history
+            .iter()
+            .map(|h| (h.to, h.cause.as_str(), h.actor.as_str()))
+            .collect();
+        use pb::ConversationState::*;
+        assert_eq!(
+            path,
+            [
+                (Escalated as i32, "human_requested", "customer"),
+                (HumanOwned as i32, "claimed", "ana"),
+                (Resolved as i32, "handed_back", "ana"),
+                (AiActive as i32, "reopened", "customer"),
+            ]
+        );
+        let metrics = http_get(s.http_addr, "/metrics").await;
+        assert!(
+            metrics.contains("replygate_ai_auto_sent_in_person_owned_conversations_total 0"),
+            "{metrics}"
+        );
+        s.stop().await;
+    }
+
+    async fn two_agents_cannot_own_one_conversation(store: Store) {
+        let s = server(store, |_| {}).await;
+        let first = s.ask("c1", "I want to talk to a human").await;
+        let second = s.ask("c1", OUT_OF_SCOPE).await;
+        s.take_over("c1", "ana").await.unwrap();
+        assert_status(
+            s.take_over("c1", "bob").await,
+            Code::FailedPrecondition,
+            "owned by ana",
+        );
+        assert_status(
+            s.claim(&second.id, "bob").await,
+            Code::FailedPrecondition,
+            "owned by ana",
+        );
+        assert_status(
+            s.approve(&first.id, "bob", None).await,
+            Code::FailedPrecondition,
+            "owned by ana",
+        );
+        assert_status(
+            s.hand_back("c1", "bob").await,
+            Code::FailedPrecondition,
+            "owned by ana",
+        );
+        assert_status(
+            s.resolve("c1", "bob").await,
+            Code::FailedPrecondition,
+            "owned by ana",
+        );
+        // Taking over again is harmless; the owner decides.
+        s.take_over("c1", "ana").await.unwrap();
+        s.approve(&first.id, "ana", Some("Hi, this is Ana."))
+            .await
+            .unwrap();
+        // Racing agents on a fresh escalated conversation: exactly one owns it.
+        s.ask("c2", "I want to talk to a human").await;
+        let mut tasks = Vec::new();
+        for agent in ["cai", "dee", "eli", "fay"] {
+            let mut review = s.review();
+            tasks.push(tokio::spawn(async move {
+                review
+                    .take_over(as_agent(
+                        pb::ConversationActionRequest {
+                            conversation_id: "c2".into(),
+                            ..Default::default()
+                        },
+                        agent,
+                    ))
+                    .await
+                    .map(|r| r.into_inner().owner)
+            }));
+        }
+        let mut owners = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(owner) => owners.push(owner),
+                Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+            }
+        }
+        assert_eq!(owners.len(), 1, "{owners:?}");
+        assert_eq!(s.conversation("c2").await.owner, owners[0]);
+        // A conversation that does not exist, or an empty id, is named.
+        assert_status(
+            s.take_over("nope", "ana").await,
+            Code::NotFound,
+            "conversation \"nope\"",
+        );
+        assert_status(
+            s.take_over("", "ana").await,
+            Code::InvalidArgument,
+            "conversation_id",
+        );
+        // The AI never hands back what it answers.
+        s.ask("c3", CONFIDENT).await;
+        assert_status(
+            s.hand_back("c3", "ana").await,
+            Code::FailedPrecondition,
+            "AI_ACTIVE",
+        );
+        s.stop().await;
+    }
+
+    async fn the_notice_is_in_the_customer_s_language_and_a_channel_may_word_it(store: Store) {
+        let s = server(store, |c| {
+            c.channels.insert(
+                "whatsapp".into(),
+                replygate::config::ChannelConfig {
+                    handoff_notice: [(
+                        "pt".to_string(),
+                        "Já chamamos uma pessoa da equipe.".to_string(),
+                    )]
+                    .into(),
+                },
+            );
+        })
+        .await;
+        s.ask_with("w1", "quero falar com um atendente humano", "", "whatsapp")
+            .await;
+        s.ask_with("e1", "quero falar com um atendente humano", "", "email")
+            .await;
+        s.ask_with("e2", "vorrei parlare con un operatore", "", "email")
+            .await;
+        let sent = deliveries(&s).await;
+        let text_of = |c: &str| {
+            sent.iter()
+                .find(|d| d.conversation_id == c)
+                .map(|d| (d.locale.clone(), d.text.clone()))
+                .unwrap()
+        };
+        assert_eq!(
+            text_of("w1"),
+            ("pt".into(), "Já chamamos uma pessoa da equipe.".into())
+        );
+        assert_eq!(
+            text_of("e1"),
+            (
+                "pt".into(),
+                "Obrigado pela paciência. Uma pessoa da nossa equipe vai responder você por aqui."
+                    .into()
+            )
+        );
+        assert_eq!(
+            text_of("e2"),
+            (
+                "it".into(),
+                "Grazie per la pazienza. Una persona del nostro team ti risponderà qui.".into()
+            )
+        );
+        s.stop().await;
+    }
+
+    async fn repeated_low_drafts_and_frustration_send_the_conversation_to_a_person(store: Store) {
+        let s = server(store, |_| {}).await;
+        // Two LOW drafts in a row.
+        let one = s.ask("c1", OUT_OF_SCOPE).await;
+        assert_eq!(level(&one), pb::ConfidenceLevel::Low);
+        assert_eq!(
+            conversation_state(&s.conversation("c1").await),
+            pb::ConversationState::AiActive
+        );
+        s.ask("c1", "And what about Milan on Sunday?").await;
+        let conv = s.conversation("c1").await;
+        assert_eq!(conversation_state(&conv), pb::ConversationState::Escalated);
+        assert_eq!(conv.history[0].cause, "repeated_low_confidence");
+        // Frustration, in Portuguese.
+        let fed_up = s
+            .ask("c2", "já perguntei isso três vezes, ninguém responde")
+            .await;
+        assert!(
+            reason(&fed_up, "policy_frustration").is_some(),
+            "{:?}",
+            fed_up.confidence
+        );
+        let conv = s.conversation("c2").await;
+        assert_eq!(conversation_state(&conv), pb::ConversationState::Escalated);
+        assert_eq!(conv.history[0].cause, "frustration");
+        let notices = deliveries(&s)
+            .await
+            .into_iter()
+            .filter(|d| d.author == "system")
+            .count();
+        assert_eq!(notices, 2);
+        s.stop().await;
+    }
+
+    async fn a_taken_over_account_needs_a_person_in_every_supported_language(store: Store) {
+        let s = server(store, |_| {}).await;
+        for (i, text) in [
+            "my account was hacked",
+            "alguém invadiu minha conta",
+            "mi hanno rubato l'account",
+            "me robaron la cuenta de Lumo",
+            "mon compte Lumo a été piraté",
+            "mein Lumo Konto wurde gehackt",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let d = s.ask(&format!("c{i}"), text).await;
+            assert_eq!(state(&d), pb::DraftState::PendingReview, "{text}");
+            assert!(d.needs_person, "{text}");
+            assert!(reason(&d, "policy_always_review").is_some(), "{text}");
+        }
+        s.stop().await;
+    }
+}
+
+/// Random sequences of customer messages and agents' acts on one
+/// conversation, through the real server: the invariants hold after every step.
+mod conversation_properties {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Ask(&'static str),
+        Claim(&'static str),
+        Approve(&'static str),
+        Release(&'static str),
+        TakeOver(&'static str),
+        HandBack(&'static str),
+        Resolve(&'static str),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let agent = prop::sample::select(vec!["ana", "bob", "cai"]);
+        let message = prop::sample::select(vec![
+            "How do I block a contact on Lumo?",
+            "How do I delete my Lumo account?",
+            OUT_OF_SCOPE,
+            "I want to talk to a person",
+            "agent",
+            "this is the third time I ask",
+        ]);
+        prop_oneof![
+            4 => message.prop_map(Op::Ask),
+            2 => agent.clone().prop_map(Op::Claim),
+            2 => agent.clone().prop_map(Op::Approve),
+            1 => agent.clone().prop_map(Op::Release),
+            1 => agent.clone().prop_map(Op::TakeOver),
+            1 => agent.clone().prop_map(Op::HandBack),
+            1 => agent.prop_map(Op::Resolve),
+        ]
+    }
+
+    fn state_of(c: &pb::Conversation) -> pb::ConversationState {
+        pb::ConversationState::try_from(c.state).unwrap()
+    }
+
+    /// The conversation's newest undecided draft, if any.
+    fn newest_open(c: &pb::Conversation) -> Option<pb::Draft> {
+        c.drafts
+            .iter()
+            .rev()
+            .find(|d| {
+                matches!(
+                    state(d),
+                    pb::DraftState::PendingReview | pb::DraftState::Claimed
+                )
+            })
+            .cloned()
+    }
+
+    async fn check(s: &TestServer, conversation: &str, ops: &[Op]) -> Result<(), TestCaseError> {
+        use pb::ConversationState::*;
+        // The conversation exists from its first message on.
+        s.ask(conversation, "How do I block a contact on Lumo?")
+            .await;
+        for op in ops {
+            let before = s.conversation(conversation).await;
+            let owner = (state_of(&before) == HumanOwned).then(|| before.owner.clone());
+            let refused_for = |agent: &str| owner.as_deref().is_some_and(|o| o != agent);
+            match op {
+                Op::Ask(text) => {
+                    let d = s.ask(conversation, text).await;
+                    if matches!(state_of(&before), Escalated | HumanOwned) {
+                        prop_assert_ne!(
+                            state(&d),
+                            pb::DraftState::AutoApproved,
+                            "sent while a person answers"
+                        );
+                    }
+                }
+                Op::Claim(agent) | Op::Approve(agent) | Op::Release(agent) => {
+                    let Some(d) = newest_open(&before) else {
+                        continue;
+                    };
+                    let result = if let Op::Claim(_) = op {
+                        s.claim(&d.id, agent).await
+                    } else if let Op::Approve(_) = op {
+                        s.approve(&d.id, agent, None).await
+                    } else {
+                        s.release(&d.id, agent).await
+                    };
+                    if refused_for(agent) && !matches!(op, Op::Release(_)) {
+                        prop_assert!(result.is_err(), "{op:?} by a non-owner went through");
+                    }
+                    if let Err(status) = result {
+                        prop_assert_eq!(status.code(), Code::FailedPrecondition, "{:?}", status);
+                    }
+                }
+                Op::TakeOver(agent) | Op::HandBack(agent) | Op::Resolve(agent) => {
+                    let result = if let Op::TakeOver(_) = op {
+                        s.take_over(conversation, agent).await
+                    } else if let Op::HandBack(_) = op {
+                        s.hand_back(conversation, agent).await
+                    } else {
+                        s.resolve(conversation, agent).await
+                    };
+                    if refused_for(agent) {
+                        prop_assert!(result.is_err(), "{op:?} by a non-owner went through");
+                    }
+                    if let Err(status) = result {
+                        prop_assert_eq!(status.code(), Code::FailedPrecondition, "{:?}", status);
+                    }
+                }
+            }
+            let after = s.conversation(conversation).await;
+            // An owner exactly when human-owned.
+            prop_assert_eq!(state_of(&after) == HumanOwned, !after.owner.is_empty());
+            // The history chains, and ends where the conversation is.
+            for w in after.history.windows(2) {
+                prop_assert_eq!(w[0].to, w[1].from);
+            }
+            prop_assert_eq!(
+                after.history.last().map_or(AiActive as i32, |h| h.to),
+                after.state
+            );
+        }
+        // One handoff notice per escalation by the customer.
+        let c = s.conversation(conversation).await;
+        let escalations = c
+            .history
+            .iter()
+            .filter(|h| h.to == Escalated as i32 && h.actor == "customer")
+            .count();
+        let notices = c.deliveries.iter().filter(|d| d.author == "system").count();
+        prop_assert_eq!(notices, escalations);
+        Ok(())
+    }
+
+    #[test]
+    fn the_invariants_hold_for_random_sequences_of_messages_and_acts() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let s = rt.block_on(TestServer::start());
+        let mut runner = TestRunner::new(RunnerConfig {
+            cases: 24,
+            failure_persistence: None,
+            ..RunnerConfig::default()
+        });
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        let result = runner.run(&prop::collection::vec(op(), 1..20), |ops| {
+            let conversation = format!("p{}", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            rt.block_on(check(&s, &conversation, &ops))
+        });
+        rt.block_on(s.stop());
+        result.unwrap();
+    }
 }

@@ -7,14 +7,16 @@
 mod common;
 
 use replygate::config::DatabaseConfig;
+use replygate::conversation::{Act, Cause, Refusal, Rules, State};
 use replygate::drafting::record;
 use replygate::model::{
     Article, AuditEvent, Confidence, CuratedAnswer, CuratedQuestion, CuratedState, CustomerMessage,
     Delivery, Draft, DraftState, Level, SourceVersion, new_id, now_ms,
 };
 use replygate::storage::{
-    ArticleWrite, CuratedChange, DeliveryLease, DraftChange, DynStore, Error, MemoryWrite,
-    NewDraft, PendingFilter, PgStore, RequestKey, SqliteStore, StoreEvent,
+    ArticleWrite, ConversationChange, CuratedChange, DeliveryLease, DraftChange, DynStore, Error,
+    MemoryWrite, MessageInConversation, NewDraft, PendingFilter, PgStore, RequestKey, SqliteStore,
+    StoreEvent,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -155,6 +157,9 @@ on_every_store!(
     vectors_are_kept_by_model_and_content_hash_and_the_first_one_stays,
     a_decision_files_its_lesson_in_the_answer_memory_in_its_own_transaction,
     an_editor_s_change_of_a_curated_answer_is_guarded_by_its_revision,
+    an_escalating_message_sends_one_notice_and_holds_its_conversation_until_handed_back,
+    of_agents_claiming_drafts_of_one_conversation_at_once_exactly_one_owns_it,
+    only_the_owner_hands_a_conversation_back_and_every_change_is_in_its_history,
 );
 
 // --- builders ---
@@ -256,6 +261,14 @@ fn new_draft_in(
         delivery,
         if_held: None,
         earlier: record::earlier(superseded),
+        conversation: MessageInConversation {
+            act: Act::Message {
+                cause: None,
+                low: false,
+            },
+            rules: Rules::default(),
+            notice: None,
+        },
     }
 }
 
@@ -288,6 +301,9 @@ fn claim(draft: &Draft, agent: &str, lease_ms: i64) -> DraftChange {
         expected_revision: draft.revision,
         delivery: None,
         memory: vec![],
+        conversation: Some(Act::Review {
+            agent: agent.into(),
+        }),
     }
 }
 
@@ -312,6 +328,29 @@ fn approve(draft: &Draft, agent: &str) -> DraftChange {
         draft: next,
         expected_revision: draft.revision,
         memory: vec![],
+        conversation: Some(Act::Review {
+            agent: agent.into(),
+        }),
+    }
+}
+
+/// An agent's act on a whole conversation, closing its undecided drafts as the domain does.
+fn on_conversation(conversation: &str, act: Act) -> ConversationChange {
+    let now = now_ms();
+    ConversationChange {
+        conversation_id: conversation.into(),
+        act,
+        now,
+        close: record::closing(AuditEvent {
+            seq: 0,
+            at: now,
+            kind: "draft_superseded".into(),
+            actor: "ana".into(),
+            conversation_id: conversation.into(),
+            draft_id: String::new(),
+            detail: serde_json::json!({ "by": "hand_back" }),
+            chain: Default::default(),
+        }),
     }
 }
 
@@ -631,11 +670,34 @@ async fn a_draft_that_needs_a_person_stays_open_and_holds_its_conversation(f: Fi
         f.store.get_draft(&claimed.id).await.unwrap().unwrap().state,
         DraftState::Claimed
     );
-    // Once an agent decided it, the conversation is free again.
+    // Decided, the conversation is still the agent's: the next message waits for her.
     f.store
         .apply_draft_change(approve(&claimed, "ana"))
         .await
         .unwrap();
+    let fifth = f
+        .store
+        .create_draft(holdable(new_draft("c1", None, true)))
+        .await
+        .unwrap();
+    assert_eq!(fifth.draft.state, DraftState::PendingReview);
+    assert_eq!(
+        fifth.conversation.map(|o| (o.state, o.owner)),
+        Some((State::HumanOwned, "ana".to_string()))
+    );
+    // Once she hands it back, the AI answers again.
+    let back = f
+        .store
+        .change_conversation(on_conversation(
+            "c1",
+            Act::HandBack {
+                agent: "ana".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(back.ownership.state, State::Resolved);
+    assert_eq!(back.closed, vec![fifth.draft.id.clone()]);
     let later = f
         .store
         .create_draft(holdable(new_draft("c1", None, true)))
@@ -957,10 +1019,27 @@ async fn a_change_at_a_stale_revision_is_a_conflict_and_changes_nothing(f: Fixtu
     assert_eq!(claimed.claimed_by, "ana");
     assert_eq!(claimed.revision, d.revision + 1);
 
-    // Bruno read the draft before Ana's claim.
+    // Bruno read the draft before Ana's claim. Her claim made the
+    // conversation hers, which refuses him first; the revision alone (a
+    // change that does not touch the conversation) is a conflict.
     let late = f.store.apply_draft_change(claim(&d, "bruno", 60_000)).await;
+    assert!(
+        matches!(&late, Err(Error::Refused(Refusal::OwnedByOther(o))) if o == "ana"),
+        "{late:?}"
+    );
+    let stale = |change: DraftChange| DraftChange {
+        conversation: None,
+        ..change
+    };
+    let late = f
+        .store
+        .apply_draft_change(stale(claim(&d, "bruno", 60_000)))
+        .await;
     assert!(matches!(late, Err(Error::Conflict)), "{late:?}");
-    let late = f.store.apply_draft_change(approve(&d, "bruno")).await;
+    let late = f
+        .store
+        .apply_draft_change(stale(approve(&d, "bruno")))
+        .await;
     assert!(matches!(late, Err(Error::Conflict)), "{late:?}");
     assert_eq!(f.store.get_draft(&d.id).await.unwrap().unwrap(), claimed);
     assert!(
@@ -971,10 +1050,15 @@ async fn a_change_at_a_stale_revision_is_a_conflict_and_changes_nothing(f: Fixtu
             .is_empty()
     );
     let t = f.store.transcript("c1").await.unwrap().unwrap();
+    let kinds: Vec<&str> = t.events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
-        t.events.len(),
-        2,
-        "created + Ana's claim, nothing of Bruno's"
+        kinds,
+        [
+            "draft_created",
+            "conversation_state_changed",
+            "draft_claimed"
+        ],
+        "created + Ana's claim (and ownership), nothing of Bruno's"
     );
 }
 
@@ -997,7 +1081,8 @@ async fn of_many_concurrent_claims_exactly_one_wins(f: Fixture) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(draft) => winners.push(draft.claimed_by),
-            Err(Error::Conflict) => {}
+            // Lost the draft, or found its conversation owned by the winner.
+            Err(Error::Conflict | Error::Refused(Refusal::OwnedByOther(_))) => {}
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -1441,10 +1526,12 @@ async fn changes_reach_another_store_on_the_same_database(f: Fixture) {
         .apply_draft_change(claim(&d, "ana", 60_000))
         .await
         .unwrap();
-    assert!(matches!(
-        other.apply_draft_change(claim(&d, "bruno", 60_000)).await,
-        Err(Error::Conflict)
-    ));
+    // Ana's claim made the conversation hers, for every store.
+    let late = other.apply_draft_change(claim(&d, "bruno", 60_000)).await;
+    assert!(
+        matches!(&late, Err(Error::Refused(Refusal::OwnedByOther(o))) if o == "ana"),
+        "{late:?}"
+    );
     let id = d.id.clone();
     assert!(
         recv_within(&mut rx, |e| *e
@@ -1510,7 +1597,7 @@ async fn the_audit_chain_links_every_write_and_names_the_first_tampered_event(f:
     let claimed = s
         .apply_draft_change(claim(&pending, "ana", 60_000))
         .await
-        .unwrap(); // 1
+        .unwrap(); // 2: the claim, and the conversation now hers
     s.apply_draft_change(approve(&claimed, "ana"))
         .await
         .unwrap(); // 2
@@ -1543,7 +1630,7 @@ async fn the_audit_chain_links_every_write_and_names_the_first_tampered_event(f:
     for w in writers {
         w.await.unwrap();
     }
-    let expected = 9 + 6 * 8 + 6 * 4; // each auto-approved draft adds its delivery event
+    let expected = 10 + 6 * 8 + 6 * 4; // each auto-approved draft adds its delivery event
     let Verdict::Intact { events, head } = verify(s).await.unwrap() else {
         panic!("an untouched chain verifies")
     };
@@ -1672,7 +1759,8 @@ async fn writes_that_fail_amid_concurrent_ones_leave_the_others_committed(f: Fix
     for i in 0..60 {
         let store = f.store.clone();
         if i % 3 == 0 {
-            let change = claim(&d, &format!("late-{i}"), 60_000);
+            // Ana's own stale claim: refused by the revision, not by ownership.
+            let change = claim(&d, "ana", 60_000);
             doomed.push(tokio::spawn(async move {
                 store.apply_draft_change(change).await
             }));
@@ -1863,7 +1951,14 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             .unwrap();
     assert_eq!(
         applied,
-        vec![(1, true), (2, true), (3, true), (4, true), (5, true)]
+        vec![
+            (1, true),
+            (2, true),
+            (3, true),
+            (4, true),
+            (5, true),
+            (6, true)
+        ]
     );
     conn.close().await.unwrap();
 }
@@ -2133,4 +2228,260 @@ async fn an_editor_s_change_of_a_curated_answer_is_guarded_by_its_revision(f: Fi
         .await,
         Err(Error::NotFound(_))
     ));
+}
+
+// --- conversation state ---
+
+/// A new message that asks for a person, with the handoff notice the domain would send.
+fn asking_for_a_person(mut new: NewDraft) -> NewDraft {
+    new.draft.needs_person = true;
+    new.draft.state = DraftState::PendingReview;
+    new.delivery = None;
+    new.events.retain(|e| e.kind != "delivery_created");
+    let mut notice = new.draft.clone();
+    notice.id = new_id();
+    notice.generator = "handoff_notice".into();
+    notice.body = "A person from our team will answer you here.".into();
+    notice.final_body = notice.body.clone();
+    notice.disclosure = String::new();
+    notice.ai_generated = false;
+    notice.needs_person = false;
+    notice.state = DraftState::AutoApproved;
+    let delivery = Delivery::for_draft(&notice, "system", notice.created_at);
+    let events = vec![delivery.created_event(&notice)];
+    new.conversation = MessageInConversation {
+        act: Act::Message {
+            cause: Some(Cause::HumanRequested),
+            low: false,
+        },
+        rules: Rules::default(),
+        notice: Some(replygate::storage::Notice {
+            draft: notice,
+            delivery,
+            events,
+        }),
+    };
+    new
+}
+
+async fn an_escalating_message_sends_one_notice_and_holds_its_conversation_until_handed_back(
+    f: Fixture,
+) {
+    let asked = f
+        .store
+        .create_draft(asking_for_a_person(new_draft("c1", None, false)))
+        .await
+        .unwrap();
+    assert_eq!(asked.conversation.as_ref().unwrap().state, State::Escalated);
+    let notice = asked.notice.expect("the handoff notice");
+    let sent = f.store.deliveries_after(0, None, 10).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].draft_id, notice.id);
+    assert_eq!(sent[0].text, "A person from our team will answer you here.");
+    assert!(!sent[0].ai_generated);
+    assert_eq!(sent[0].author, "system");
+    // Asking again sends no second notice; a confident follow-up waits too.
+    let again = f
+        .store
+        .create_draft(asking_for_a_person(new_draft("c1", None, false)))
+        .await
+        .unwrap();
+    assert!(again.notice.is_none());
+    let follow_up = f
+        .store
+        .create_draft(holdable(new_draft("c1", None, true)))
+        .await
+        .unwrap();
+    assert_eq!(follow_up.draft.state, DraftState::PendingReview);
+    assert_eq!(
+        f.store.deliveries_after(0, None, 10).await.unwrap().len(),
+        1
+    );
+    // Waiting for a person, any agent may hand it back; its open drafts close.
+    let back = f
+        .store
+        .change_conversation(on_conversation("c1", Act::HandBack { agent: "bo".into() }))
+        .await
+        .unwrap();
+    assert_eq!(back.ownership.state, State::Resolved);
+    let mut closed = back.closed.clone();
+    closed.sort();
+    let mut open = vec![
+        asked.draft.id.clone(),
+        again.draft.id.clone(),
+        follow_up.draft.id.clone(),
+    ];
+    open.sort();
+    assert_eq!(closed, open);
+    assert!(
+        f.store
+            .list_open_drafts(
+                &PendingFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+                now_ms()
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The AI answers the next message; asking for a person again escalates again, with a notice.
+    let after = f
+        .store
+        .create_draft(holdable(new_draft("c1", None, true)))
+        .await
+        .unwrap();
+    assert_eq!(after.draft.state, DraftState::AutoApproved);
+    assert_eq!(after.conversation.unwrap().state, State::AiActive);
+    let second = f
+        .store
+        .create_draft(asking_for_a_person(new_draft("c1", None, false)))
+        .await
+        .unwrap();
+    assert!(second.notice.is_some());
+    assert_eq!(
+        f.store.deliveries_after(0, None, 10).await.unwrap().len(),
+        3
+    );
+}
+
+async fn of_agents_claiming_drafts_of_one_conversation_at_once_exactly_one_owns_it(f: Fixture) {
+    let mut drafts = Vec::new();
+    // Several open drafts in one conversation (each needs a person, so none supersedes another).
+    for _ in 0..6 {
+        drafts.push(
+            f.store
+                .create_draft(needing_a_person(new_draft("c1", None, false)))
+                .await
+                .unwrap()
+                .draft,
+        );
+    }
+    let mut tasks = Vec::new();
+    for (i, d) in drafts.iter().enumerate() {
+        let store = f.store.clone();
+        let change = claim(d, &format!("agent-{i}"), 60_000);
+        tasks.push(tokio::spawn(async move {
+            store.apply_draft_change(change).await
+        }));
+    }
+    let mut owners = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(d) => owners.push(d.claimed_by),
+            Err(Error::Refused(Refusal::OwnedByOther(_))) => refused += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(owners.len(), 1, "{owners:?}");
+    assert_eq!(refused, 5);
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    assert_eq!(t.ownership.state, State::HumanOwned);
+    assert_eq!(t.ownership.owner, owners[0]);
+    // The owner may claim the others.
+    let winner: usize = owners[0].trim_start_matches("agent-").parse().unwrap();
+    let other = &drafts[(winner + 1) % drafts.len()];
+    let claimed = f
+        .store
+        .apply_draft_change(claim(other, &owners[0], 60_000))
+        .await
+        .unwrap();
+    assert_eq!(claimed.claimed_by, owners[0]);
+}
+
+async fn only_the_owner_hands_a_conversation_back_and_every_change_is_in_its_history(f: Fixture) {
+    let d = f
+        .store
+        .create_draft(new_draft("c1", None, false))
+        .await
+        .unwrap()
+        .draft;
+    let unknown = f
+        .store
+        .change_conversation(on_conversation(
+            "nobody",
+            Act::TakeOver {
+                agent: "ana".into(),
+            },
+        ))
+        .await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+    let taken = f
+        .store
+        .change_conversation(on_conversation(
+            "c1",
+            Act::TakeOver {
+                agent: "ana".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (taken.ownership.state, taken.changed),
+        (State::HumanOwned, true)
+    );
+    assert!(
+        taken.closed.is_empty(),
+        "taking over keeps the open draft for the owner"
+    );
+    let again = f
+        .store
+        .change_conversation(on_conversation(
+            "c1",
+            Act::TakeOver {
+                agent: "ana".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    for act in [
+        Act::TakeOver { agent: "bo".into() },
+        Act::HandBack { agent: "bo".into() },
+        Act::Resolve { agent: "bo".into() },
+    ] {
+        let refused = f
+            .store
+            .change_conversation(on_conversation("c1", act))
+            .await;
+        assert!(
+            matches!(&refused, Err(Error::Refused(Refusal::OwnedByOther(o))) if o == "ana"),
+            "{refused:?}"
+        );
+    }
+    let refused = f.store.apply_draft_change(claim(&d, "bo", 60_000)).await;
+    assert!(matches!(refused, Err(Error::Refused(_))), "{refused:?}");
+    let resolved = f
+        .store
+        .change_conversation(on_conversation(
+            "c1",
+            Act::Resolve {
+                agent: "ana".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resolved.ownership.state, State::Resolved);
+    assert_eq!(resolved.closed, vec![d.id.clone()]);
+    let t = f.store.transcript("c1").await.unwrap().unwrap();
+    let history = replygate::model::history(&t.events);
+    let path: Vec<(State, &str, &str)> = history
+        .iter()
+        .map(|h| (h.to, h.cause.as_str(), h.actor.as_str()))
+        .collect();
+    assert_eq!(
+        path,
+        [
+            (State::HumanOwned, "taken_over", "ana"),
+            (State::Resolved, "resolved", "ana"),
+        ]
+    );
+    // The history is in the audit chain.
+    let verdict = replygate::audit::verify(&f.store).await.unwrap();
+    assert!(
+        matches!(verdict, replygate::audit::Verdict::Intact { .. }),
+        "{verdict:?}"
+    );
 }

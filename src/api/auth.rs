@@ -24,7 +24,10 @@ pub fn roles_for(path: &str) -> Option<&'static [Role]> {
         }
         ("Drafts", "GetDraft" | "GetConversation") => &[Platform, Agent, Viewer],
         ("Review", "ListPending" | "WatchQueue") => &[Agent, Viewer],
-        ("Review", "Claim" | "Approve" | "Reject" | "Release") => &[Agent],
+        (
+            "Review",
+            "Claim" | "Approve" | "Reject" | "Release" | "TakeOver" | "HandBack" | "Resolve",
+        ) => &[Agent],
         ("Knowledge", "UpsertArticle" | "DeleteArticle") => &[Editor],
         ("Knowledge", "GetArticle" | "ListArticles" | "Search") => &[Editor, Agent, Viewer],
         ("Knowledge", "DisableCuratedAnswer" | "EnableCuratedAnswer" | "DeleteCuratedAnswer") => {
@@ -276,7 +279,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, 23);
+        assert_eq!(seen, 26);
     }
 
     #[test]

@@ -130,13 +130,48 @@ fn message(m: CustomerMessage) -> pb::CustomerMessage {
     }
 }
 
+pub fn conversation_state(s: crate::conversation::State) -> pb::ConversationState {
+    use crate::conversation::State;
+    match s {
+        State::AiActive => pb::ConversationState::AiActive,
+        State::Escalated => pb::ConversationState::Escalated,
+        State::HumanOwned => pb::ConversationState::HumanOwned,
+        State::Resolved => pb::ConversationState::Resolved,
+    }
+}
+
 pub fn conversation(t: Transcript) -> pb::Conversation {
+    let history = crate::model::history(&t.events)
+        .into_iter()
+        .map(|h| pb::StateChange {
+            from: conversation_state(h.from) as i32,
+            to: conversation_state(h.to) as i32,
+            actor: h.actor,
+            cause: h.cause,
+            owner: h.owner,
+            at: timestamp(h.at),
+        })
+        .collect();
     pb::Conversation {
         id: t.conversation_id,
         messages: t.messages.into_iter().map(message).collect(),
         drafts: t.drafts.into_iter().map(draft).collect(),
         events: t.events.into_iter().map(event).collect(),
         deliveries: t.deliveries.into_iter().map(delivery).collect(),
+        state: conversation_state(t.ownership.state) as i32,
+        owner: t.ownership.owner,
+        state_since: timestamp(t.ownership.since),
+        history,
+    }
+}
+
+pub fn ownership(conversation_id: &str, c: crate::review::Changed) -> pb::ConversationOwnership {
+    pb::ConversationOwnership {
+        conversation_id: conversation_id.to_string(),
+        state: conversation_state(c.ownership.state) as i32,
+        owner: c.ownership.owner,
+        state_since: timestamp(c.ownership.since),
+        closed_draft_ids: c.closed,
     }
 }
 

@@ -65,6 +65,12 @@ pub fn scope<T>(request: &Request<T>) -> Scope {
     }
 }
 
+/// Whether the caller may act as a supervisor (reassign a conversation):
+/// an admin token, or anyone when no tokens are checked.
+pub fn supervises<T>(request: &Request<T>) -> bool {
+    principal(request).is_none_or(|p| p.roles.contains(&Role::Admin))
+}
+
 /// Who changed knowledge, for the audit trail.
 pub fn editor<T>(request: &Request<T>) -> String {
     principal(request)

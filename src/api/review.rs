@@ -1,6 +1,6 @@
 //! `replygate.v1.Review`: agents.
 
-use super::identity::agent_id;
+use super::identity::{agent_id, supervises};
 use super::{convert, pb};
 use crate::app::App;
 use crate::review::QueueFilter;
@@ -106,6 +106,54 @@ impl pb::review_server::Review for ReviewApi {
             .release(&request.into_inner().draft_id, &agent)
             .await?;
         Ok(Response::new(convert::draft(draft)))
+    }
+
+    async fn take_over(
+        &self,
+        request: Request<pb::ConversationActionRequest>,
+    ) -> Result<Response<pb::ConversationOwnership>, Status> {
+        let agent = agent_id(&request)?;
+        let supervisor = supervises(&request);
+        let r = request.into_inner();
+        let changed = if r.reassign_to.is_empty() {
+            self.app
+                .review
+                .take_over(&r.conversation_id, &agent)
+                .await?
+        } else if supervisor {
+            self.app
+                .review
+                .reassign(&r.conversation_id, &r.reassign_to, &agent)
+                .await?
+        } else {
+            return Err(Status::permission_denied(
+                "reassign_to: only an admin may give a conversation to another agent",
+            ));
+        };
+        Ok(Response::new(convert::ownership(
+            &r.conversation_id,
+            changed,
+        )))
+    }
+
+    async fn hand_back(
+        &self,
+        request: Request<pb::ConversationActionRequest>,
+    ) -> Result<Response<pb::ConversationOwnership>, Status> {
+        let agent = agent_id(&request)?;
+        let id = request.into_inner().conversation_id;
+        let changed = self.app.review.hand_back(&id, &agent).await?;
+        Ok(Response::new(convert::ownership(&id, changed)))
+    }
+
+    async fn resolve(
+        &self,
+        request: Request<pb::ConversationActionRequest>,
+    ) -> Result<Response<pb::ConversationOwnership>, Status> {
+        let agent = agent_id(&request)?;
+        let id = request.into_inner().conversation_id;
+        let changed = self.app.review.resolve(&id, &agent).await?;
+        Ok(Response::new(convert::ownership(&id, changed)))
     }
 
     type WatchQueueStream = QueueStream;

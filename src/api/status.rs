@@ -26,9 +26,26 @@ impl From<storage::Error> for Status {
             storage::Error::OtherPlatform(_) => Status::permission_denied(
                 "conversation_id: this conversation was opened by another platform; each platform uses its own conversation ids",
             ),
+            storage::Error::Refused(refusal) => refusal.into(),
             storage::Error::Internal(_) | storage::Error::Corrupt(_) => {
                 tracing::error!(error = %e, "store failed");
                 Status::internal("internal storage error")
+            }
+        }
+    }
+}
+
+impl From<crate::conversation::Refusal> for Status {
+    fn from(e: crate::conversation::Refusal) -> Status {
+        match e {
+            crate::conversation::Refusal::OwnedByOther(owner) => Status::failed_precondition(
+                format!("conversation is owned by {owner}; they hand it back or resolve it first"),
+            ),
+            crate::conversation::Refusal::IllegalState { action, state } => {
+                Status::failed_precondition(format!(
+                    "cannot {action} a conversation in state {}",
+                    state.as_str()
+                ))
             }
         }
     }
@@ -80,6 +97,9 @@ impl From<review::Error> for Status {
                 state.as_str()
             )),
             review::Error::Contended => Status::aborted("the draft kept changing; retry"),
+            review::Error::ConversationNotFound(id) => {
+                Status::not_found(format!("conversation {id:?} not found"))
+            }
             review::Error::Store(e) => e.into(),
         }
     }

@@ -48,6 +48,32 @@ fn thresholds(section: &str, t: &Thresholds) -> Result<(), Error> {
     Ok(())
 }
 
+/// Longest handoff notice, in characters (one short message).
+const MAX_NOTICE_CHARS: usize = 1000;
+
+/// Texts by language: each key a primary language tag, each text short and not blank.
+fn notices(section: &str, texts: &std::collections::BTreeMap<String, String>) -> Result<(), Error> {
+    for (locale, text) in texts {
+        let key = format!("{section}.{locale}");
+        if crate::languages::primary_tag(locale).as_deref() != Some(locale.as_str()) {
+            return Err(invalid(
+                key,
+                format!(
+                    "must be keyed by a lowercase primary language tag such as \"en\" (got {locale:?})"
+                ),
+            ));
+        }
+        let chars = text.chars().count();
+        if text.trim().is_empty() || chars > MAX_NOTICE_CHARS {
+            return Err(invalid(
+                key,
+                format!("must be 1 to {MAX_NOTICE_CHARS} characters of text (got {chars})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `1 <= value <= max`, where max is the value of `max_key`.
 fn lease(key: &str, value: u32, max_key: &str, max: u32) -> Result<(), Error> {
     if (1..=max).contains(&value) {
@@ -65,6 +91,13 @@ impl Config {
         thresholds("routing.default", &self.routing.default)?;
         for (channel, t) in &self.routing.channels {
             thresholds(&format!("routing.channels.{channel}"), t)?;
+        }
+        notices("handoff.notice", &self.handoff.notice)?;
+        for (channel, c) in &self.channels {
+            notices(
+                &format!("channels.{channel}.handoff_notice"),
+                &c.handoff_notice,
+            )?;
         }
         if crate::languages::primary_tag(&self.default_locale).as_deref()
             != Some(self.default_locale.as_str())

@@ -35,6 +35,9 @@ pub struct Config {
     pub llm: LlmConfig,
     pub embedding: EmbeddingConfig,
     pub memory: MemoryConfig,
+    pub handoff: HandoffConfig,
+    /// Rules of each channel (`[channels.whatsapp]`), by the channel's name.
+    pub channels: BTreeMap<String, ChannelConfig>,
     /// "tokens": every call (but health and reflection) needs a bearer token
     /// listed in `tokens`; "none": nobody is checked, for local use only.
     pub auth: AuthMode,
@@ -117,6 +120,8 @@ impl Default for Config {
             llm: LlmConfig::default(),
             embedding: EmbeddingConfig::default(),
             memory: MemoryConfig::default(),
+            handoff: HandoffConfig::default(),
+            channels: BTreeMap::new(),
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
             tls: TlsConfig::default(),
@@ -297,6 +302,11 @@ pub struct PolicyConfig {
     pub always_review: Vec<String>,
     /// The customer asks for a person.
     pub human_request: Vec<String>,
+    /// Messages that by themselves ask for a person ("agent", the word the
+    /// AI disclosure gives): matched against the whole message.
+    pub handoff_words: Vec<String>,
+    /// Signs of frustration ("third time I ask"): the conversation goes to a person.
+    pub frustration: Vec<String>,
     /// Text that tries to steer the assistant.
     pub injection_markers: Vec<String>,
 }
@@ -311,6 +321,8 @@ impl Default for PolicyConfig {
         struct Lists {
             always_review: Vec<String>,
             human_request: Vec<String>,
+            handoff_words: Vec<String>,
+            frustration: Vec<String>,
             injection_markers: Vec<String>,
         }
         static DEFAULT: LazyLock<Lists> = LazyLock::new(|| {
@@ -319,6 +331,8 @@ impl Default for PolicyConfig {
         PolicyConfig {
             always_review: DEFAULT.always_review.clone(),
             human_request: DEFAULT.human_request.clone(),
+            handoff_words: DEFAULT.handoff_words.clone(),
+            frustration: DEFAULT.frustration.clone(),
             injection_markers: DEFAULT.injection_markers.clone(),
         }
     }
@@ -457,6 +471,46 @@ impl Default for MemoryConfig {
             min_similarity: 0.75,
             min_term_overlap: 0.8,
         }
+    }
+}
+
+/// When a conversation goes to a person (src/conversation.rs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoffConfig {
+    /// LOW drafts in a row that send a conversation to a person (0: never).
+    pub escalate_after_low: u32,
+    /// The handoff notice by language (`en = "..."`) on channels that set
+    /// none of their own; other languages get the built-in wording.
+    pub notice: BTreeMap<String, String>,
+}
+
+impl Default for HandoffConfig {
+    fn default() -> Self {
+        HandoffConfig {
+            escalate_after_low: 2,
+            notice: BTreeMap::new(),
+        }
+    }
+}
+
+/// The rules of one channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelConfig {
+    /// The handoff notice by language on this channel.
+    pub handoff_notice: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The configured handoff notice for a customer of `channel` writing in
+    /// `locale`: the channel's own, else the desk's (None: the built-in wording).
+    pub fn handoff_notice(&self, channel: &str, locale: &str) -> Option<&str> {
+        self.channels
+            .get(channel)
+            .and_then(|c| c.handoff_notice.get(locale))
+            .or_else(|| self.handoff.notice.get(locale))
+            .map(String::as_str)
     }
 }
 

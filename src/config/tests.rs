@@ -403,10 +403,14 @@ fn the_policy_phrase_lists_parse_from_their_data_file() {
         (
             p.always_review.len(),
             p.human_request.len(),
+            p.handoff_words.len(),
+            p.frustration.len(),
             p.injection_markers.len()
         ),
-        (50, 31, 13)
+        (90, 42, 23, 49, 13)
     );
+    assert!(p.handoff_words.iter().any(|x| x == "atendente"));
+    assert!(p.frustration.iter().any(|x| x == "third time i ask"));
     assert!(p.always_review.iter().any(|x| x == "legal action"));
     assert!(p.human_request.iter().any(|x| x == "não quero robô"));
     assert!(

@@ -362,6 +362,13 @@ fn flag_reasons(flags: &Flags, reasons: &mut Vec<Reason>) {
             format!("the customer asks for a person: \"{p}\""),
         ));
     }
+    if let Some(p) = &flags.frustration {
+        reasons.push(reason(
+            "policy_frustration",
+            1.0,
+            format!("the customer seems frustrated with the answers so far: \"{p}\""),
+        ));
+    }
     if let Some(p) = &flags.injection {
         reasons.push(reason(
             "policy_injection",

@@ -81,3 +81,40 @@ pub fn created(d: &Draft) {
 pub fn llm_fell_back(kind: &'static str) {
     FALLBACKS.with_label_values(&[kind]).inc();
 }
+
+static ESCALATIONS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+    prometheus::register_int_counter_vec!(
+        "replygate_conversations_escalated_total",
+        "Conversations sent to a person by a customer message, by cause (each sent one handoff notice)",
+        &["cause"]
+    )
+    .unwrap()
+});
+static AUTO_SENT_WITH_A_PERSON: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    prometheus::register_int_counter!(
+        "replygate_ai_auto_sent_in_person_owned_conversations_total",
+        "AI replies sent without review in a conversation that was escalated or owned by an agent: must stay 0"
+    )
+    .unwrap()
+});
+
+/// What a new message did to its conversation: an escalation (with the
+/// notice it sent), and the tripwire for an AI reply sent while a person
+/// answers the conversation.
+pub fn conversation(
+    draft: &Draft,
+    after: &crate::conversation::Ownership,
+    notice: Option<&Draft>,
+    cause: Option<crate::conversation::Cause>,
+) {
+    if notice.is_some() {
+        let cause = cause.map_or("repeated_low_confidence", |c| c.as_str());
+        ESCALATIONS.with_label_values(&[cause]).inc();
+    }
+    // Touched so the series exists (at 0) from the first draft on.
+    let tripwire = &*AUTO_SENT_WITH_A_PERSON;
+    if draft.state == DraftState::AutoApproved && after.state.with_a_person() {
+        tripwire.inc();
+        tracing::error!(draft_id = %draft.id, state = after.state.as_str(), "an AI reply was sent without review in a conversation a person answers");
+    }
+}

@@ -17,6 +17,8 @@ pub struct Phrases {
     pub disclosure_ai: String,
     /// The label on a reply the AI wrote and an agent reviewed or edited.
     pub disclosure_reviewed: String,
+    /// Sent once when the conversation goes to a person.
+    pub handoff_notice: String,
 }
 
 /// The language whose wording stands in for languages without their own.

@@ -21,12 +21,27 @@ use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAn
 pub struct Flags {
     pub always_review: Option<String>,
     pub human_requested: Option<String>,
+    pub frustration: Option<String>,
     pub injection: Option<String>,
 }
 
 impl Flags {
     pub fn forces_review(&self) -> bool {
-        self.always_review.is_some() || self.human_requested.is_some() || self.injection.is_some()
+        self.escalation().is_some()
+    }
+
+    /// Why the message sends its conversation to a person, if it does.
+    pub fn escalation(&self) -> Option<crate::conversation::Cause> {
+        use crate::conversation::Cause;
+        if self.human_requested.is_some() {
+            Some(Cause::HumanRequested)
+        } else if self.always_review.is_some() || self.injection.is_some() {
+            Some(Cause::Policy)
+        } else if self.frustration.is_some() {
+            Some(Cause::Frustration)
+        } else {
+            None
+        }
     }
 }
 
@@ -43,6 +58,8 @@ struct Phrase {
 /// is one pass over its words, whatever the number of phrases.
 pub struct Policy {
     by_first_word: HashMap<String, Vec<Phrase>>,
+    /// Whole messages that ask for a person, as words.
+    handoff_words: HashMap<Vec<String>, String>,
     /// Verbs of setting aside ("ignore", "esqueça"), normalized.
     verbs: HashSet<String>,
     /// What they set aside ("instructions", "linee guida"), as words.
@@ -75,6 +92,7 @@ static ROLE_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 const ALWAYS_REVIEW: usize = 0;
 const HUMAN_REQUEST: usize = 1;
 const INJECTION: usize = 2;
+const FRUSTRATION: usize = 3;
 
 /// Words as phrases are matched: lowercased, accents folded.
 pub(super) fn normalizer() -> TextAnalyzer {
@@ -102,9 +120,14 @@ impl Policy {
             .cloned()
             .chain(built_in)
             .collect();
-        for (kind, phrases) in [&config.always_review, &config.human_request, &injection]
-            .into_iter()
-            .enumerate()
+        for (kind, phrases) in [
+            &config.always_review,
+            &config.human_request,
+            &injection,
+            &config.frustration,
+        ]
+        .into_iter()
+        .enumerate()
         {
             for (rank, text) in phrases.iter().enumerate() {
                 let words = words(&mut a, text);
@@ -132,8 +155,15 @@ impl Policy {
             .map(|o| words(&mut a, o))
             .filter(|w| !w.is_empty())
             .collect();
+        let handoff_words = config
+            .handoff_words
+            .iter()
+            .map(|w| (words(&mut a, w), w.clone()))
+            .filter(|(w, _)| !w.is_empty())
+            .collect();
         Policy {
             by_first_word,
+            handoff_words,
             verbs,
             objects,
         }
@@ -157,7 +187,7 @@ impl Policy {
 
     pub fn check(&self, text: &str) -> Flags {
         let words = words(&mut normalizer(), text);
-        let mut found: [Option<&Phrase>; 3] = [None, None, None];
+        let mut found: [Option<&Phrase>; 4] = [None; 4];
         for (i, word) in words.iter().enumerate() {
             let Some(candidates) = self.by_first_word.get(word) else {
                 continue;
@@ -180,7 +210,9 @@ impl Policy {
             });
         Flags {
             always_review: text_of(ALWAYS_REVIEW),
-            human_requested: text_of(HUMAN_REQUEST),
+            human_requested: text_of(HUMAN_REQUEST)
+                .or_else(|| self.handoff_words.get(&words).cloned()),
+            frustration: text_of(FRUSTRATION),
             injection,
         }
     }
@@ -280,6 +312,75 @@ mod tests {
     }
 
     #[test]
+    fn the_word_each_disclosure_gives_asks_for_a_person_when_it_is_the_whole_message() {
+        let p = policy();
+        for reply in [
+            "agent",
+            "\"Agent\"",
+            "AGENT!!",
+            "atendente",
+            "Operatore.",
+            "agente",
+        ] {
+            assert!(p.check(reply).human_requested.is_some(), "{reply}");
+        }
+        // The help center's own phrases, in each language.
+        for phrase in [
+            "human agent",
+            "I'd like a human agent please",
+            "atendente humano",
+            "Falar com uma pessoa",
+            "operatore umano",
+            "Parla con una persona",
+        ] {
+            assert!(p.check(phrase).human_requested.is_some(), "{phrase}");
+        }
+        // Inside a question the word is just a word.
+        for question in [
+            "my travel agent sent me a link",
+            "what does the agent badge mean",
+        ] {
+            assert_eq!(p.check(question).human_requested, None, "{question}");
+        }
+    }
+
+    #[test]
+    fn a_taken_over_account_is_always_reviewed_in_every_language() {
+        let p = policy();
+        for message in [
+            "my account was hacked",
+            "someone took over my account last night",
+            "alguém invadiu minha conta",
+            "clonaram meu whatsapp",
+            "mi hanno rubato l'account",
+            "il mio account è stato hackerato",
+            "me robaron la cuenta",
+            "mon compte a été piraté",
+            "mein Konto wurde gehackt",
+        ] {
+            assert!(p.check(message).always_review.is_some(), "{message}");
+        }
+    }
+
+    #[test]
+    fn frustration_is_flagged_and_sends_the_conversation_to_a_person() {
+        let p = policy();
+        for message in [
+            "this is the third time I ask!!",
+            "já perguntei isso ontem",
+            "è la terza volta che chiedo",
+        ] {
+            let flags = p.check(message);
+            assert!(flags.frustration.is_some(), "{message}");
+            assert_eq!(
+                flags.escalation(),
+                Some(crate::conversation::Cause::Frustration)
+            );
+        }
+        assert_eq!(p.check("how do I back up my chats?").escalation(), None);
+    }
+
+    #[test]
     fn accents_and_punctuation_do_not_hide_a_topic() {
         assert!(
             policy()
@@ -313,6 +414,8 @@ mod tests {
             always_review: vec!["legal action".into(), "legal".into()],
             human_request: vec!["a human".into()],
             injection_markers: vec!["human".into()],
+            handoff_words: vec![],
+            frustration: vec![],
         });
         let f = p.check("I will take legal action unless a human answers");
         assert_eq!(f.always_review.as_deref(), Some("legal action"));

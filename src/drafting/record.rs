@@ -6,13 +6,21 @@
 
 use super::Composed;
 use super::request::DraftRequest;
+use crate::conversation::Act;
 use crate::model::{
     AI_ACTOR, AuditEvent, CustomerMessage, Delivery, Draft, DraftState, Millis, Reason, new_id,
 };
-use crate::storage::{EarlierDrafts, HeldDraft, NewDraft};
+use crate::model::{Confidence, Level};
+use crate::storage::{EarlierDrafts, HeldDraft, MessageInConversation, NewDraft, Notice};
+
+/// The generator of the handoff notice (a fixed text, not the AI's).
+pub const HANDOFF_NOTICE: &str = "handoff_notice";
+/// Who sends the handoff notice.
+pub const SYSTEM_ACTOR: &str = "system";
 
 /// The records for `composed`, the reply to `r`, at `now`.
 pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
+    let handoff = composed.handoff.clone();
     let message = CustomerMessage {
         id: new_id(),
         conversation_id: r.conversation_id.clone(),
@@ -95,6 +103,14 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
         events.push(delivery.created_event(&draft));
         delivery
     });
+    let conversation = MessageInConversation {
+        act: Act::Message {
+            cause: handoff.cause,
+            low: draft.confidence.level == Level::Low,
+        },
+        rules: handoff.rules,
+        notice: Some(notice(&draft, &handoff.notice, handoff.cause, now)),
+    };
     NewDraft {
         message,
         draft,
@@ -102,6 +118,65 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
         delivery,
         if_held: Some(if_held),
         earlier: earlier(superseded_event),
+        conversation,
+    }
+}
+
+/// The handoff notice for the conversation of `draft` (sent only if its
+/// message escalates the conversation): a draft of its own, ready to send,
+/// written by nobody's AI and labeled as what it is.
+fn notice(
+    draft: &Draft,
+    text: &str,
+    cause: Option<crate::conversation::Cause>,
+    now: Millis,
+) -> Notice {
+    let cause = cause.map_or("repeated_low_confidence", |c| c.as_str());
+    let notice = Draft {
+        id: new_id(),
+        request_id: None,
+        body: text.to_string(),
+        final_body: text.to_string(),
+        disclosure: String::new(),
+        ai_generated: false,
+        human_reviewed: false,
+        generator: HANDOFF_NOTICE.into(),
+        confidence: Confidence {
+            score: 1.0,
+            level: Level::High,
+            reasons: vec![Reason {
+                signal: HANDOFF_NOTICE.into(),
+                value: 1.0,
+                detail: format!(
+                    "the conversation went to a person ({cause}); the customer is told once"
+                ),
+            }],
+        },
+        citations: vec![],
+        state: DraftState::AutoApproved,
+        needs_person: false,
+        reviewed_by: String::new(),
+        claimed_by: String::new(),
+        claim_expires_at: None,
+        reject_reason: String::new(),
+        curated_answer_id: String::new(),
+        ..draft.clone()
+    };
+    let delivery = Delivery::for_draft(&notice, SYSTEM_ACTOR, now);
+    let events = vec![
+        AuditEvent::new(
+            "handoff_notice_created",
+            SYSTEM_ACTOR,
+            &notice,
+            serde_json::json!({ "cause": cause, "for_draft": draft.id }),
+            now,
+        ),
+        delivery.created_event(&notice),
+    ];
+    Notice {
+        draft: notice,
+        delivery,
+        events,
     }
 }
 
@@ -113,6 +188,27 @@ pub fn earlier(superseded_event: AuditEvent) -> EarlierDrafts {
         superseded_event,
         holds: waits_for_person,
     }
+}
+
+/// The rules for closing a conversation's undecided drafts when an agent
+/// hands it back or resolves it: every one of them, those a policy sent to a
+/// person included (the person answered); `closed_event` is what each gets.
+pub fn closing(closed_event: AuditEvent) -> EarlierDrafts {
+    EarlierDrafts {
+        supersede: close,
+        superseded_event: closed_event,
+        holds: |_| false,
+    }
+}
+
+fn close(d: &Draft, now: Millis) -> Option<Draft> {
+    undecided(d).then(|| Draft {
+        state: DraftState::Superseded,
+        claimed_by: String::new(),
+        claim_expires_at: None,
+        updated_at: now,
+        ..d.clone()
+    })
 }
 
 /// Whether a draft is still undecided: nobody approved, rejected or replaced it yet.
@@ -185,6 +281,12 @@ mod tests {
             retrieved: vec![],
             curated_answer_id: String::new(),
             nearest_memory: None,
+            retrieval_score: None,
+            handoff: crate::drafting::Handoff {
+                cause: None,
+                rules: Default::default(),
+                notice: "A person will answer you here.".into(),
+            },
         }
     }
 

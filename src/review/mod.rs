@@ -8,9 +8,10 @@ mod agent_label;
 pub mod transitions;
 
 use crate::config::Config;
+use crate::conversation::{Act, Ownership};
 use crate::drafting::memory::{Decision, Memory};
-use crate::model::{Draft, DraftState, Millis, now_ms};
-use crate::storage::{self, DraftChange, DynStore, PendingFilter, StoreEvent};
+use crate::model::{AuditEvent, Draft, DraftState, Millis, now_ms};
+use crate::storage::{self, ConversationChange, DraftChange, DynStore, PendingFilter, StoreEvent};
 use crate::validate;
 use agent_label::{AgentLabels, MAX_AGENT_LABELS};
 use std::sync::{Arc, LazyLock};
@@ -33,11 +34,21 @@ pub enum Error {
     },
     #[error("the draft kept changing; try again")]
     Contended,
+    #[error("conversation {0} not found")]
+    ConversationNotFound(String),
     #[error(transparent)]
     Store(#[from] storage::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What an agent's act on a conversation left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub ownership: Ownership,
+    /// Undecided drafts it closed.
+    pub closed: Vec<String>,
+}
 
 static DECISIONS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     prometheus::register_int_counter_vec!(
@@ -170,6 +181,18 @@ impl Review {
         decision: Option<Decision>,
         f: impl Fn(&Draft, Millis) -> Result<Transition>,
     ) -> Result<Draft> {
+        // Claiming or deciding a draft makes the agent the conversation's
+        // owner (refused when another agent owns it); releasing it leaves
+        // the conversation waiting for a person again.
+        let conversation = Some(if action == "release" {
+            Act::Release {
+                agent: agent.to_string(),
+            }
+        } else {
+            Act::Review {
+                agent: agent.to_string(),
+            }
+        });
         self.check_draft_id(id)?;
         for _ in 0..MAX_ATTEMPTS {
             let current = self
@@ -194,6 +217,7 @@ impl Review {
                 events: t.events,
                 delivery: t.delivery,
                 memory,
+                conversation: conversation.clone(),
             };
             match self.store.apply_draft_change(change).await {
                 Ok(draft) => {
@@ -320,6 +344,137 @@ impl Review {
         Ok(())
     }
 
+    /// An agent takes the conversation over: they own it (its new
+    /// messages become drafts for them) until they hand it back or resolve it.
+    pub async fn take_over(&self, conversation_id: &str, agent: &str) -> Result<Changed> {
+        self.act_on_conversation(
+            conversation_id,
+            "take_over",
+            Act::TakeOver {
+                agent: agent.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// A supervisor gives the conversation to `agent`, whoever owns it (an
+    /// owner who left, a conversation stuck with them); the caller checks
+    /// the supervisor's right to.
+    pub async fn reassign(
+        &self,
+        conversation_id: &str,
+        agent: &str,
+        supervisor: &str,
+    ) -> Result<Changed> {
+        validate::id("reassign_to", agent, self.config.limits.max_id_chars, true)?;
+        self.act_on_conversation(
+            conversation_id,
+            "reassign",
+            Act::Reassign {
+                agent: agent.to_string(),
+                by: supervisor.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// The owner (or, while it waits for a person, any agent) gives the
+    /// conversation back to the AI: RESOLVED, its undecided drafts closed,
+    /// and the next customer message answered by the AI again.
+    pub async fn hand_back(&self, conversation_id: &str, agent: &str) -> Result<Changed> {
+        self.act_on_conversation(
+            conversation_id,
+            "hand_back",
+            Act::HandBack {
+                agent: agent.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Like [`Review::hand_back`], recorded as resolved (the customer's
+    /// matter is settled).
+    pub async fn resolve(&self, conversation_id: &str, agent: &str) -> Result<Changed> {
+        self.act_on_conversation(
+            conversation_id,
+            "resolve",
+            Act::Resolve {
+                agent: agent.to_string(),
+            },
+        )
+        .await
+    }
+
+    async fn act_on_conversation(
+        &self,
+        conversation_id: &str,
+        action: &'static str,
+        act: Act,
+    ) -> Result<Changed> {
+        validate::id(
+            "conversation_id",
+            conversation_id,
+            self.config.limits.max_id_chars,
+            true,
+        )?;
+        let agent = match &act {
+            Act::Reassign { by, .. } => by.clone(),
+            Act::TakeOver { agent } | Act::HandBack { agent } | Act::Resolve { agent } => {
+                agent.clone()
+            }
+            Act::Review { agent } | Act::Release { agent } => agent.clone(),
+            Act::Message { .. } => String::new(),
+        };
+        let now = now_ms();
+        let closed_event = AuditEvent {
+            seq: 0,
+            at: now,
+            kind: "draft_superseded".into(),
+            actor: agent.clone(),
+            conversation_id: conversation_id.to_string(),
+            draft_id: String::new(),
+            detail: serde_json::json!({ "by": action }),
+            chain: Default::default(),
+        };
+        let changed = self
+            .store
+            .change_conversation(ConversationChange {
+                conversation_id: conversation_id.to_string(),
+                act,
+                now,
+                close: crate::drafting::record::closing(closed_event),
+            })
+            .await
+            .map_err(|e| match e {
+                storage::Error::NotFound(_) => {
+                    Error::ConversationNotFound(conversation_id.to_string())
+                }
+                e @ (storage::Error::Conflict
+                | storage::Error::Duplicate(_)
+                | storage::Error::Unavailable(_)
+                | storage::Error::Internal(_)
+                | storage::Error::Corrupt(_)
+                | storage::Error::OtherPlatform(_)
+                | storage::Error::Refused(_)) => e.into(),
+            })?;
+        if changed.changed {
+            DECISIONS
+                .with_label_values(&[action, AGENT_LABELS.label(&agent)])
+                .inc();
+            tracing::info!(
+                agent,
+                action,
+                state = changed.ownership.state.as_str(),
+                closed = changed.closed.len(),
+                "conversation action"
+            );
+        }
+        Ok(Changed {
+            ownership: changed.ownership,
+            closed: changed.closed,
+        })
+    }
+
     /// Returns expired claims to the queue; returns how many.
     pub async fn sweep_expired_claims(&self) -> Result<usize> {
         let expired = self.store.list_expired_claims(now_ms(), 100).await?;
@@ -334,6 +489,10 @@ impl Review {
                 events: t.events,
                 delivery: None,
                 memory: Vec::new(),
+                // A lapsed claim is a release: another agent may take the conversation.
+                conversation: Some(Act::Release {
+                    agent: d.claimed_by.clone(),
+                }),
             };
             match self.store.apply_draft_change(change).await {
                 Ok(_) => n += 1,

@@ -45,6 +45,11 @@ const SQLITE: &[Source] = &[
         "answer_memory",
         include_str!("../../migrations/sqlite/0005_answer_memory.sql"),
     ),
+    (
+        6,
+        "conversation_state",
+        include_str!("../../migrations/sqlite/0006_conversation_state.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -72,6 +77,11 @@ const POSTGRES: &[Source] = &[
         5,
         "answer_memory",
         include_str!("../../migrations/postgres/0005_answer_memory.sql"),
+    ),
+    (
+        6,
+        "conversation_state",
+        include_str!("../../migrations/postgres/0006_conversation_state.sql"),
     ),
 ];
 

@@ -43,6 +43,9 @@ pub enum Error {
     /// The conversation (named) was opened by another platform.
     #[error("conversation {0} belongs to another platform")]
     OtherPlatform(String),
+    /// The conversation's state does not allow the act (another agent owns it).
+    #[error(transparent)]
+    Refused(#[from] crate::conversation::Refusal),
 }
 
 impl From<sqlx::migrate::MigrateError> for Error {
@@ -153,6 +156,48 @@ pub struct NewDraft {
     pub if_held: Option<HeldDraft>,
     /// What the new message does to its conversation's earlier drafts.
     pub earlier: EarlierDrafts,
+    /// What it does to its conversation's state.
+    pub conversation: MessageInConversation,
+}
+
+/// What a new message brings to its conversation's state machine
+/// ([`crate::conversation::step`], applied to the state as stored).
+#[derive(Debug, Clone)]
+pub struct MessageInConversation {
+    pub act: crate::conversation::Act,
+    pub rules: crate::conversation::Rules,
+    /// The handoff notice, written and delivered when the message escalates
+    /// the conversation.
+    pub notice: Option<Notice>,
+}
+
+/// A message to the customer that a person will answer, sent through the
+/// outbox as a draft of its own (generator "handoff_notice").
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub draft: Draft,
+    pub delivery: Delivery,
+    pub events: Vec<AuditEvent>,
+}
+
+/// An agent's act on a whole conversation (take over, hand back, resolve).
+#[derive(Debug, Clone)]
+pub struct ConversationChange {
+    pub conversation_id: String,
+    pub act: crate::conversation::Act,
+    pub now: Millis,
+    /// How the conversation's undecided drafts are closed when the step says so.
+    pub close: EarlierDrafts,
+}
+
+/// What an act on a conversation did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationChanged {
+    pub ownership: crate::conversation::Ownership,
+    /// The state changed (false: it was already so).
+    pub changed: bool,
+    /// Undecided drafts the act closed (superseded).
+    pub closed: Vec<String>,
 }
 
 /// The domain's rules for a conversation's earlier undecided drafts (pending
@@ -193,6 +238,10 @@ pub struct CreatedDraft {
     pub superseded: Vec<String>,
     /// False when the request id had been seen before and `draft` is the earlier one.
     pub created: bool,
+    /// The conversation's state after the write (None: nothing was written).
+    pub conversation: Option<crate::conversation::Ownership>,
+    /// The handoff notice sent with it.
+    pub notice: Option<Draft>,
 }
 
 /// A state change of one draft, applied only if the draft is still at `expected_revision`.
@@ -204,6 +253,9 @@ pub struct DraftChange {
     pub delivery: Option<Delivery>,
     /// What the decision teaches the answer memory, in the same transaction.
     pub memory: Vec<MemoryWrite>,
+    /// What the decision does to the draft's conversation (an agent's claim
+    /// or decision makes them its owner; refused when another agent owns it).
+    pub conversation: Option<crate::conversation::Act>,
 }
 
 /// What an agent's decision does to the answer memory (the domain's rules
@@ -425,6 +477,10 @@ pub trait Store: Vectors + Curated + Send + Sync + 'static {
     /// Claimed drafts whose lease ended before `now`.
     async fn list_expired_claims(&self, now: Millis, limit: u32) -> Result<Vec<Draft>>;
     async fn transcript(&self, conversation_id: &str) -> Result<Option<Transcript>>;
+    /// Applies an agent's act to a conversation, with its events, closing
+    /// its undecided drafts when the step says so; `Error::NotFound` for an
+    /// unknown conversation, `Error::Refused` when the state does not allow it.
+    async fn change_conversation(&self, change: ConversationChange) -> Result<ConversationChanged>;
 
     // --- deliveries ---
     /// Unacknowledged deliveries after `after_cursor`, in cursor order.

@@ -160,6 +160,51 @@ impl TestServer {
             .map(|r| r.into_inner())
     }
 
+    pub async fn take_over(
+        &self,
+        conversation_id: &str,
+        agent: &str,
+    ) -> Result<pb::ConversationOwnership, Status> {
+        let req = pb::ConversationActionRequest {
+            conversation_id: conversation_id.into(),
+            ..Default::default()
+        };
+        self.review()
+            .take_over(as_agent(req, agent))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn hand_back(
+        &self,
+        conversation_id: &str,
+        agent: &str,
+    ) -> Result<pb::ConversationOwnership, Status> {
+        let req = pb::ConversationActionRequest {
+            conversation_id: conversation_id.into(),
+            ..Default::default()
+        };
+        self.review()
+            .hand_back(as_agent(req, agent))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn resolve(
+        &self,
+        conversation_id: &str,
+        agent: &str,
+    ) -> Result<pb::ConversationOwnership, Status> {
+        let req = pb::ConversationActionRequest {
+            conversation_id: conversation_id.into(),
+            ..Default::default()
+        };
+        self.review()
+            .resolve(as_agent(req, agent))
+            .await
+            .map(|r| r.into_inner())
+    }
+
     /// Ids of the drafts waiting for review, optionally of one channel or locale.
     pub async fn pending_ids(&self, channel: &str, locale: &str) -> Vec<String> {
         let req = pb::ListPendingRequest {

@@ -85,7 +85,11 @@ def main():
     assert ack.newly_acked and d.DraftState.Name(ack.draft.state) == "DELIVERED"
 
     conv = drafts.GetConversation(d.GetConversationRequest(conversation_id="py-2"), metadata=platform)
-    assert [e.kind for e in conv.events][:5] == ["message_received", "draft_created", "draft_claimed", "draft_approved", "draft_edited"], conv.events
+    assert [e.kind for e in conv.events][:6] == ["message_received", "draft_created", "conversation_state_changed", "draft_claimed", "draft_approved", "draft_edited"], conv.events
+    # The claim made the conversation the agent's until they hand it back.
+    assert d.ConversationState.Name(conv.state) == "HUMAN_OWNED" and conv.owner == "py-agent", conv
+    back = review.HandBack(r.ConversationActionRequest(conversation_id="py-2"), metadata=agent)
+    assert d.ConversationState.Name(back.state) == "RESOLVED" and back.owner == "", back
 
     try:
         drafts.CreateDraft(d.CreateDraftRequest(conversation_id="py-3", message="x" * 9000), metadata=platform)

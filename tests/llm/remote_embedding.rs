@@ -348,18 +348,42 @@ async fn with_a_real_server_a_portuguese_question_finds_the_english_article_only
     s.wait_until_semantic(std::time::Duration::from_secs(600))
         .await
         .unwrap();
-    // No Portuguese article explains the ticks: the English one answers.
-    let ticks = s
-        .ask(
-            "c1",
-            "o que quer dizer quando a mensagem fica so com um tiquinho cinza?",
-        )
-        .await;
-    assert_eq!(ticks.citations[0].article_id, "en/message-delivery-ticks");
+    // No Portuguese article explains the ticks: retrieval finds the English one.
+    let question = "o que quer dizer quando a mensagem fica so com um tiquinho cinza?";
+    let found = s
+        .knowledge()
+        .search(replygate::api::pb::SearchRequest {
+            query: question.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.locale, "pt");
+    assert_eq!(
+        found.hits[0].article_id, "en/message-delivery-ticks",
+        "{found:?}"
+    );
+    // The draft rests on it, or (when retrieval is too unsure to quote it)
+    // is the holding reply for a person to finish; never another article.
+    let ticks = s.ask("c1", question).await;
     assert!(
         crate::common::reason(&ticks, "semantic_similarity").is_some(),
         "{:?}",
         ticks.confidence
+    );
+    let cited: Vec<&str> = ticks
+        .citations
+        .iter()
+        .map(|c| c.article_id.as_str())
+        .collect();
+    assert!(
+        cited.is_empty() || cited[0] == "en/message-delivery-ticks",
+        "{cited:?}"
+    );
+    assert_ne!(
+        crate::common::state(&ticks),
+        replygate::api::pb::DraftState::AutoApproved
     );
     // A Portuguese article covers backups: it answers, in Portuguese.
     let backup = s.ask("c2", "como faço backup das minhas conversas?").await;

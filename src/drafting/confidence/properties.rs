@@ -42,9 +42,10 @@ fn thresholds() -> impl Strategy<Value = Thresholds> {
 }
 
 fn flags() -> impl Strategy<Value = Flags> {
-    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(a, h, i)| Flags {
+    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(a, h, f, i)| Flags {
         always_review: a.then(|| "billing".into()),
         human_requested: h.then(|| "asked".into()),
+        frustration: f.then(|| "third time i ask".into()),
         injection: i.then(|| "ignore previous".into()),
     })
 }

@@ -28,7 +28,8 @@ impl From<storage::Error> for Error {
             | storage::Error::Unavailable(_)
             | storage::Error::Internal(_)
             | storage::Error::Corrupt(_)
-            | storage::Error::OtherPlatform(_) => Error::Store(e),
+            | storage::Error::OtherPlatform(_)
+            | storage::Error::Refused(_) => Error::Store(e),
         }
     }
 }

@@ -1,1 +1,1 @@
-SELECT platform FROM conversations WHERE id = $1
+SELECT platform, state, owner, state_since, low_streak FROM conversations WHERE id = $1

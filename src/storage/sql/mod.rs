@@ -31,8 +31,9 @@ use super::group::Written;
 use super::{BoxFuture, queries};
 use crate::model::{Article, AuditEvent, Delivery, Draft, DraftState, Level, Millis, Transcript};
 use crate::storage::{
-    ArticleWrite, CreatedDraft, DeliveryLease, DraftChange, DraftFacts, Error, Gauges, NewDraft,
-    PendingFilter, RecordKind, RequestKey, Result, Store, StoreEvent, StoreLock, StoredRecord,
+    ArticleWrite, ConversationChange, ConversationChanged, CreatedDraft, DeliveryLease,
+    DraftChange, DraftFacts, Error, Gauges, NewDraft, PendingFilter, RecordKind, RequestKey,
+    Result, Store, StoreEvent, StoreLock, StoredRecord,
 };
 use sqlx::{Database, Decode, Encode, Row, Type};
 use std::future::Future;
@@ -170,6 +171,8 @@ where
                     draft,
                     superseded: vec![],
                     created: false,
+                    conversation: None,
+                    notice: None,
                 })
             }
             other => other,
@@ -193,13 +196,40 @@ where
             .write(move |tx| {
                 Box::pin(async move {
                     let d = &change.draft;
+                    // The conversation first: its row is locked until commit,
+                    // so two agents claiming drafts of one conversation take
+                    // turns and the second sees the first one's ownership.
+                    let mut events = Vec::new();
+                    if let Some(act) = &change.conversation {
+                        let row = sqlx::query(queries::LOCK_CONVERSATION)
+                            .bind(&d.conversation_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let (_, current) = Self::conversation_from_row(&row)?;
+                        let step = crate::conversation::step(
+                            &current,
+                            act,
+                            crate::conversation::Rules::default(),
+                            d.updated_at,
+                        )?;
+                        events.extend(
+                            Self::set_conversation(
+                                &mut *tx,
+                                &d.conversation_id,
+                                &current,
+                                &step,
+                                d.updated_at,
+                            )
+                            .await?,
+                        );
+                    }
                     // Compare-and-swap on the revision: of two agents (or replicas)
                     // acting on one draft, the database lets exactly one through.
                     let updated = Self::update_draft(&mut *tx, d, change.expected_revision).await?;
                     if !updated {
                         return Err(Error::Conflict);
                     }
-                    let mut events = change.events.clone();
+                    events.extend(change.events.iter().cloned());
                     let mut announced = vec![StoreEvent::QueueChanged {
                         draft_id: d.id.clone(),
                     }];
@@ -209,7 +239,7 @@ where
                         announced.push(StoreEvent::DeliveryCreated { cursor });
                         delivered = Some((cursor, delivery));
                     }
-                    if let Some(like) = events.first().cloned() {
+                    if let Some(like) = change.events.first().cloned() {
                         let (learned, changed) =
                             Self::apply_memory(&mut *tx, &change.memory, &like).await?;
                         events.extend(learned);
@@ -223,6 +253,54 @@ where
                     crate::storage::chain::seal(&mut events, &draft, None, delivered);
                     Self::append_audit(&mut *tx, &events).await?;
                     Ok((draft, announced))
+                })
+            })
+            .await
+    }
+
+    async fn change_conversation(&self, change: ConversationChange) -> Result<ConversationChanged> {
+        self.backend
+            .write(move |tx| {
+                Box::pin(async move {
+                    let id = &change.conversation_id;
+                    let row = sqlx::query(queries::LOCK_CONVERSATION)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| Error::NotFound(format!("conversation {id}")))?;
+                    let (_, current) = Self::conversation_from_row(&row)?;
+                    let step = crate::conversation::step(
+                        &current,
+                        &change.act,
+                        crate::conversation::Rules::default(),
+                        change.now,
+                    )?;
+                    let mut events =
+                        Self::set_conversation(&mut *tx, id, &current, &step, change.now).await?;
+                    let mut closed = Vec::new();
+                    if step.close_open_drafts {
+                        (closed, _) =
+                            Self::apply_earlier(&mut *tx, id, change.now, &change.close).await?;
+                        events.extend(closed.iter().map(|draft_id| AuditEvent {
+                            draft_id: draft_id.clone(),
+                            ..change.close.superseded_event.clone()
+                        }));
+                    }
+                    Self::append_audit(&mut *tx, &events).await?;
+                    let announced = closed
+                        .iter()
+                        .map(|id| StoreEvent::QueueChanged {
+                            draft_id: id.clone(),
+                        })
+                        .collect();
+                    Ok((
+                        ConversationChanged {
+                            changed: step.change.is_some(),
+                            ownership: step.next,
+                            closed,
+                        },
+                        announced,
+                    ))
                 })
             })
             .await
@@ -294,11 +372,13 @@ where
         // One read transaction, so the parts agree with each other.
         let mut tx = self.backend.reader().begin().await?;
         B::snapshot_reads(&mut tx).await?;
-        let platform: Option<String> = sqlx::query_scalar(queries::CONVERSATION_PLATFORM)
+        let row = sqlx::query(queries::CONVERSATION_PLATFORM)
             .bind(conversation_id)
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(platform) = platform else {
+        let Some((platform, ownership)) =
+            row.as_ref().map(Self::conversation_from_row).transpose()?
+        else {
             return Ok(None);
         };
         let messages = Self::of_conversation(
@@ -333,6 +413,7 @@ where
         Ok(Some(Transcript {
             conversation_id: conversation_id.to_string(),
             platform,
+            ownership,
             messages,
             drafts,
             events,

@@ -133,7 +133,7 @@ where
     /// supersedes those the rules say (compare-and-swap on each one's
     /// revision; one decided meanwhile is read again and asked again) and
     /// tells whether one holds the conversation for a person.
-    async fn apply_earlier(
+    pub(super) async fn apply_earlier(
         tx: &mut Conn<B::Db>,
         conversation_id: &str,
         now: Millis,
@@ -204,6 +204,8 @@ where
                                 draft,
                                 superseded: vec![],
                                 created: false,
+                                conversation: None,
+                                notice: None,
                             },
                             vec![],
                         ));
@@ -211,13 +213,14 @@ where
                     let m = &new.message;
                     // The upsert also locks the conversation's row until commit, so
                     // two messages of one conversation are written one after the other.
-                    let platform: String = sqlx::query_scalar(queries::UPSERT_CONVERSATION)
+                    let row = sqlx::query(queries::UPSERT_CONVERSATION)
                         .bind(&m.conversation_id)
                         .bind(&m.channel)
                         .bind(&new.draft.caller)
                         .bind(m.received_at)
                         .fetch_one(&mut *tx)
                         .await?;
+                    let (platform, current) = Self::conversation_from_row(&row)?;
                     // Without a token (empty caller) nobody is told apart.
                     if !platform.is_empty()
                         && !new.draft.caller.is_empty()
@@ -250,6 +253,21 @@ where
                             ..new.earlier.superseded_event.clone()
                         })
                         .collect();
+                    let step = crate::conversation::step(
+                        &current,
+                        &new.conversation.act,
+                        new.conversation.rules,
+                        m.received_at,
+                    )?;
+                    let changed = Self::set_conversation(
+                        &mut *tx,
+                        &m.conversation_id,
+                        &current,
+                        &step,
+                        m.received_at,
+                    )
+                    .await?;
+                    let waiting = waiting || step.holds;
 
                     let NewDraft {
                         message: _,
@@ -258,42 +276,16 @@ where
                         delivery,
                         if_held,
                         earlier: _,
+                        conversation: _,
                     } = &new;
                     let (d, new_events, delivery) = match (waiting, if_held) {
                         (true, Some(held)) => (&held.draft, &held.events, &None),
                         _ => (draft, new_events, delivery),
                     };
-                    sqlx::query(queries::INSERT_DRAFT)
-                        .bind(&d.id)
-                        .bind(&d.conversation_id)
-                        .bind(&d.message_id)
-                        .bind(&d.request_id)
-                        .bind(&d.caller)
-                        .bind(&d.channel)
-                        .bind(&d.locale)
-                        .bind(&d.body)
-                        .bind(&d.disclosure)
-                        .bind(d.ai_generated)
-                        .bind(d.human_reviewed)
-                        .bind(&d.generator)
-                        .bind(d.confidence.score)
-                        .bind(d.confidence.level.as_str())
-                        .bind(json(&d.confidence.reasons))
-                        .bind(json(&d.citations))
-                        .bind(d.state.as_str())
-                        .bind(d.needs_person)
-                        .bind(&d.final_body)
-                        .bind(&d.reviewed_by)
-                        .bind(&d.claimed_by)
-                        .bind(d.claim_expires_at)
-                        .bind(&d.reject_reason)
-                        .bind(d.created_at)
-                        .bind(d.updated_at)
-                        .bind(d.revision)
-                        .bind(&d.curated_answer_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    Self::insert_draft(&mut *tx, d).await?;
                     events.extend(new_events.iter().cloned());
+                    // After the message that caused it.
+                    events.extend(changed);
                     let mut announced: Vec<StoreEvent> = superseded
                         .iter()
                         .map(|id| StoreEvent::QueueChanged {
@@ -315,18 +307,116 @@ where
                         ..d.clone()
                     };
                     crate::storage::chain::seal(&mut events, d, Some(m), delivered);
+                    let mut sent_notice = None;
+                    if let Some(notice) = new.conversation.notice.as_ref().filter(|_| step.notice) {
+                        Self::insert_draft(&mut *tx, &notice.draft).await?;
+                        let cursor = Self::insert_delivery(&mut *tx, &notice.delivery).await?;
+                        announced.push(StoreEvent::DeliveryCreated { cursor });
+                        let mut notice_events = notice.events.clone();
+                        crate::storage::chain::seal(
+                            &mut notice_events,
+                            &notice.draft,
+                            Some(m),
+                            Some((cursor, &notice.delivery)),
+                        );
+                        events.extend(notice_events);
+                        sent_notice = Some(Draft {
+                            customer_message: m.text.clone(),
+                            ..notice.draft.clone()
+                        });
+                    }
                     Self::append_audit(&mut *tx, &events).await?;
                     Ok((
                         CreatedDraft {
                             draft,
                             superseded,
                             created: true,
+                            conversation: Some(step.next),
+                            notice: sent_notice,
                         },
                         announced,
                     ))
                 })
             })
             .await
+    }
+
+    /// Writes a new draft row.
+    pub(super) async fn insert_draft(tx: &mut Conn<B::Db>, d: &Draft) -> Result<()> {
+        sqlx::query(queries::INSERT_DRAFT)
+            .bind(&d.id)
+            .bind(&d.conversation_id)
+            .bind(&d.message_id)
+            .bind(&d.request_id)
+            .bind(&d.caller)
+            .bind(&d.channel)
+            .bind(&d.locale)
+            .bind(&d.body)
+            .bind(&d.disclosure)
+            .bind(d.ai_generated)
+            .bind(d.human_reviewed)
+            .bind(&d.generator)
+            .bind(d.confidence.score)
+            .bind(d.confidence.level.as_str())
+            .bind(json(&d.confidence.reasons))
+            .bind(json(&d.citations))
+            .bind(d.state.as_str())
+            .bind(d.needs_person)
+            .bind(&d.final_body)
+            .bind(&d.reviewed_by)
+            .bind(&d.claimed_by)
+            .bind(d.claim_expires_at)
+            .bind(&d.reject_reason)
+            .bind(d.created_at)
+            .bind(d.updated_at)
+            .bind(d.revision)
+            .bind(&d.curated_answer_id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the conversation's next state when `step` changes it; returns
+    /// the event that records a change of state.
+    pub(super) async fn set_conversation(
+        tx: &mut Conn<B::Db>,
+        conversation_id: &str,
+        current: &crate::conversation::Ownership,
+        step: &crate::conversation::Step,
+        now: Millis,
+    ) -> Result<Vec<AuditEvent>> {
+        let next = &step.next;
+        if next != current {
+            sqlx::query(queries::SET_CONVERSATION_STATE)
+                .bind(conversation_id)
+                .bind(next.state.as_str())
+                .bind(&next.owner)
+                .bind(next.since)
+                .bind(i64::from(next.low_streak))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(step
+            .change
+            .iter()
+            .map(|c| AuditEvent::state_changed(conversation_id, c, &next.owner, now))
+            .collect())
+    }
+
+    /// A conversation row's platform and state.
+    pub(super) fn conversation_from_row(
+        row: &DbRow<B>,
+    ) -> Result<(String, crate::conversation::Ownership)> {
+        use sqlx::Row;
+        let ownership = crate::conversation::Ownership::from_stored(
+            &row.try_get::<String, _>("state")?,
+            row.try_get("owner")?,
+            row.try_get("state_since")?,
+            row.try_get("low_streak")?,
+        )
+        .map_err(Error::Corrupt)?;
+        Ok((row.try_get("platform")?, ownership))
     }
     /// Chains the events written before the chain existed (migration 2), in seq order.
     pub(crate) async fn chain_legacy_events(&self) -> Result<()> {
