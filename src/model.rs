@@ -196,15 +196,153 @@ pub struct Delivery {
     pub acked_at: Option<Millis>,
     /// The platform whose customer it is for (its draft's caller; read, not stored twice).
     pub caller: String,
+    /// Who wrote the text, machine-readable.
+    pub provenance: Provenance,
+    /// For `ai_edited`: how much the agent changed, 0..1 (the word-level
+    /// edit distance over the longer text's words); else 0.
+    pub edit_ratio: f64,
+}
+
+/// Who wrote a reply the customer receives: the machine-readable marking of
+/// generated text beside the human-readable label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Provenance {
+    /// The AI wrote it and it was sent without review.
+    #[default]
+    AiAuto,
+    /// The AI wrote it and an agent approved it as written.
+    AiReviewed,
+    /// The AI wrote it and an agent edited it before approving.
+    AiEdited,
+    /// An agent wrote it.
+    Human,
+    /// A fixed text of the desk's (the handoff notice).
+    System,
+}
+
+impl Provenance {
+    pub const ALL: [Provenance; 5] = [
+        Provenance::AiAuto,
+        Provenance::AiReviewed,
+        Provenance::AiEdited,
+        Provenance::Human,
+        Provenance::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::AiAuto => "ai_auto",
+            Provenance::AiReviewed => "ai_reviewed",
+            Provenance::AiEdited => "ai_edited",
+            Provenance::Human => "human",
+            Provenance::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provenance> {
+        Provenance::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The provenance of a decided draft's final text, with the edit ratio.
+    pub fn of(draft: &Draft) -> (Provenance, f64) {
+        if draft.generator == HANDOFF_NOTICE {
+            (Provenance::System, 0.0)
+        } else if !draft.ai_generated {
+            (Provenance::Human, 0.0)
+        } else if !draft.human_reviewed {
+            (Provenance::AiAuto, 0.0)
+        } else if draft.final_body.trim() == draft.body.trim() {
+            (Provenance::AiReviewed, 0.0)
+        } else {
+            (
+                Provenance::AiEdited,
+                edit_ratio(&draft.body, &draft.final_body),
+            )
+        }
+    }
+}
+
+/// The generator of the handoff notice (a fixed text, not the AI's).
+pub const HANDOFF_NOTICE: &str = "handoff_notice";
+
+/// How much of `before` an edit changed: the word-level Levenshtein distance
+/// over the longer text's word count, 0 (same words) to 1 (nothing kept).
+pub fn edit_ratio(before: &str, after: &str) -> f64 {
+    let a: Vec<&str> = before.split_whitespace().collect();
+    let b: Vec<&str> = after.split_whitespace().collect();
+    let longest = a.len().max(b.len());
+    if longest == 0 {
+        return 0.0;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(x != y);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()] as f64 / longest as f64
+}
+
+/// Which AI-written replies of a conversation carry the AI label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisclosurePolicy {
+    /// Every one.
+    #[default]
+    EveryAiMessage,
+    /// Only the first of the conversation (later ones are marked by their
+    /// provenance, not by the label).
+    FirstAiMessage,
+}
+
+impl DisclosurePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisclosurePolicy::EveryAiMessage => "every_ai_message",
+            DisclosurePolicy::FirstAiMessage => "first_ai_message",
+        }
+    }
+}
+
+/// Whether a delivery carries the AI label, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Labeling {
+    pub policy: DisclosurePolicy,
+    /// The conversation's customer was already given the label (first_ai_message only).
+    pub already_given: bool,
+}
+
+impl Labeling {
+    fn labels(self) -> bool {
+        match self.policy {
+            DisclosurePolicy::EveryAiMessage => true,
+            DisclosurePolicy::FirstAiMessage => !self.already_given,
+        }
+    }
 }
 
 impl Delivery {
-    /// The delivery a decided draft produces: its final text, labeled when AI wrote it.
+    /// The delivery a decided draft produces: its final text, labeled when
+    /// AI wrote it (every time, or the first time: `labeling`).
     pub fn for_draft(draft: &Draft, author: &str, now: Millis) -> Delivery {
-        let text = if draft.ai_generated && !draft.disclosure.is_empty() {
-            format!("{}\n\n{}", draft.final_body, draft.disclosure)
+        Delivery::labeled(draft, author, now, Labeling::default())
+    }
+
+    pub fn labeled(draft: &Draft, author: &str, now: Millis, labeling: Labeling) -> Delivery {
+        let (provenance, edit_ratio) = Provenance::of(draft);
+        let disclosure = if draft.ai_generated && labeling.labels() {
+            draft.disclosure.clone()
         } else {
+            String::new()
+        };
+        let text = if disclosure.is_empty() {
             draft.final_body.clone()
+        } else {
+            format!("{}\n\n{}", draft.final_body, disclosure)
         };
         Delivery {
             cursor: 0,
@@ -213,7 +351,7 @@ impl Delivery {
             channel: draft.channel.clone(),
             locale: draft.locale.clone(),
             body: draft.final_body.clone(),
-            disclosure: draft.disclosure.clone(),
+            disclosure,
             text,
             ai_generated: draft.ai_generated,
             human_reviewed: draft.human_reviewed,
@@ -221,17 +359,24 @@ impl Delivery {
             created_at: now,
             acked_at: None,
             caller: draft.caller.clone(),
+            provenance,
+            edit_ratio,
         }
     }
 
-    /// The audit event that records this delivery: the store seals it with
-    /// the cursor it assigns and the delivery's digest.
+    /// The audit event that records this delivery, with its provenance and
+    /// the AI label given (the evidence of disclosure); the store seals it
+    /// with the cursor it assigns and the delivery's digest.
     pub fn created_event(&self, draft: &Draft) -> AuditEvent {
         AuditEvent::new(
             "delivery_created",
             &self.author,
             draft,
-            serde_json::json!({}),
+            serde_json::json!({
+                "provenance": self.provenance.as_str(),
+                "edit_ratio": self.edit_ratio,
+                "disclosure_given": self.disclosure,
+            }),
             self.created_at,
         )
     }

@@ -2460,6 +2460,8 @@ mod conversation_state {
         the_notice_is_in_the_customer_s_language_and_a_channel_may_word_it,
         repeated_low_drafts_and_frustration_send_the_conversation_to_a_person,
         a_taken_over_account_needs_a_person_in_every_supported_language,
+        every_delivery_says_who_wrote_it,
+        with_first_ai_message_only_a_conversation_s_first_ai_reply_is_labeled_and_the_chain_says_so,
     );
 
     fn conversation_state(c: &pb::Conversation) -> pb::ConversationState {
@@ -2656,6 +2658,7 @@ mod conversation_state {
                         "Já chamamos uma pessoa da equipe.".to_string(),
                     )]
                     .into(),
+                    ..Default::default()
                 },
             );
         })
@@ -2726,6 +2729,133 @@ mod conversation_state {
             .filter(|d| d.author == "system")
             .count();
         assert_eq!(notices, 2);
+        s.stop().await;
+    }
+
+    async fn every_delivery_says_who_wrote_it(store: Store) {
+        use pb::Provenance::*;
+        let s = server(store, |c| c.handoff.escalate_after_low = 0).await;
+        let auto = s.ask("c1", CONFIDENT).await;
+        let reviewed = s.ask("c2", OUT_OF_SCOPE).await;
+        s.approve(&reviewed.id, "ana", None).await.unwrap();
+        let edited = s.ask("c3", OUT_OF_SCOPE).await;
+        let edited_draft = s
+            .approve(
+                &edited.id,
+                "ana",
+                Some("We cannot tell the weather, sorry. Try a weather app."),
+            )
+            .await
+            .unwrap();
+        let replaced = s.ask("c4", OUT_OF_SCOPE).await;
+        s.reject(
+            &replaced.id,
+            "bob",
+            "off topic",
+            Some("Hi, Bob here: no forecasts, sorry."),
+        )
+        .await
+        .unwrap();
+        s.ask("c5", "I want to talk to a person").await;
+        let sent = deliveries(&s).await;
+        let by_conversation: HashMap<&str, &pb::Delivery> = sent
+            .iter()
+            .map(|d| (d.conversation_id.as_str(), d))
+            .collect();
+        let provenance = |c: &str| pb::Provenance::try_from(by_conversation[c].provenance).unwrap();
+        assert_eq!(
+            ["c1", "c2", "c3", "c4", "c5"].map(provenance),
+            [AiAuto, AiReviewed, AiEdited, Human, System]
+        );
+        let ratio = by_conversation["c3"].edit_ratio;
+        assert!(ratio > 0.5 && ratio <= 1.0, "{ratio}");
+        assert_eq!(by_conversation["c1"].edit_ratio, 0.0);
+        // The AI-written ones are labeled; the others are not.
+        for c in ["c1", "c2", "c3"] {
+            assert!(!by_conversation[c].disclosure.is_empty(), "{c}");
+        }
+        for c in ["c4", "c5"] {
+            assert!(by_conversation[c].disclosure.is_empty(), "{c}");
+        }
+        // The draft says the same once decided, nothing while it waits.
+        assert_eq!(edited_draft.provenance, AiEdited as i32);
+        assert_eq!(s.draft(&auto.id).await.provenance, AiAuto as i32);
+        let waiting = s.ask("c6", OUT_OF_SCOPE).await;
+        assert_eq!(waiting.provenance, Unspecified as i32);
+        // And the audit chain records it, with the label given.
+        let conv = s.conversation("c3").await;
+        let created = conv
+            .events
+            .iter()
+            .find(|e| e.kind == "delivery_created")
+            .unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&created.detail).unwrap();
+        assert_eq!(detail["provenance"], "ai_edited");
+        assert_eq!(
+            detail["disclosure_given"],
+            by_conversation["c3"].disclosure.as_str()
+        );
+        s.stop().await;
+    }
+
+    async fn with_first_ai_message_only_a_conversation_s_first_ai_reply_is_labeled_and_the_chain_says_so(
+        store: Store,
+    ) {
+        let s = server(store, |c| {
+            c.channels.insert(
+                "chat".into(),
+                replygate::config::ChannelConfig {
+                    disclosure: replygate::model::DisclosurePolicy::FirstAiMessage,
+                    ..Default::default()
+                },
+            );
+        })
+        .await;
+        let first = s.ask("c1", CONFIDENT).await;
+        let second = s.ask("c1", "How do I delete my Lumo account?").await;
+        let elsewhere = s.ask("c2", CONFIDENT).await;
+        for d in [&first, &second, &elsewhere] {
+            assert_eq!(state(d), pb::DraftState::AutoApproved);
+        }
+        let sent = deliveries(&s).await;
+        let of = |id: &str| sent.iter().find(|d| d.draft_id == id).unwrap().clone();
+        let (first, second, elsewhere) = (of(&first.id), of(&second.id), of(&elsewhere.id));
+        assert!(first.text.ends_with(&first.disclosure) && !first.disclosure.is_empty());
+        assert_eq!(
+            (second.disclosure.as_str(), second.text.as_str()),
+            ("", second.body.as_str())
+        );
+        assert_eq!(
+            second.provenance,
+            pb::Provenance::AiAuto as i32,
+            "still marked as the AI's"
+        );
+        assert!(
+            !elsewhere.disclosure.is_empty(),
+            "another conversation is labeled again"
+        );
+        let conv = s.conversation("c1").await;
+        let given: Vec<String> = conv
+            .events
+            .iter()
+            .filter(|e| e.kind == "delivery_created")
+            .map(|e| {
+                let d: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+                d["disclosure_given"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(given, [first.disclosure.clone(), String::new()]);
+        // The email channel keeps the default: every AI reply is labeled.
+        s.ask_with("e1", CONFIDENT, "", "email").await;
+        s.ask_with("e1", "How do I delete my Lumo account?", "", "email")
+            .await;
+        let e1: Vec<pb::Delivery> = deliveries(&s)
+            .await
+            .into_iter()
+            .filter(|d| d.conversation_id == "e1")
+            .collect();
+        assert_eq!(e1.len(), 2);
+        assert!(e1.iter().all(|d| !d.disclosure.is_empty()));
         s.stop().await;
     }
 

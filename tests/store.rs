@@ -1900,6 +1900,11 @@ async fn migrated_store_keeps_the_old_data_and_scopes_request_ids(store: DynStor
     let deliveries = store.deliveries_after(0, None, 10).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].draft_id, "d1");
+    // Its provenance, from what it recorded: the AI's, sent without review.
+    assert_eq!(
+        deliveries[0].provenance,
+        replygate::model::Provenance::AiAuto
+    );
     let verdict = replygate::audit::verify(&store).await.unwrap();
     assert!(
         matches!(verdict, replygate::audit::Verdict::Intact { .. }),
@@ -1957,7 +1962,8 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             (3, true),
             (4, true),
             (5, true),
-            (6, true)
+            (6, true),
+            (7, true)
         ]
     );
     conn.close().await.unwrap();

@@ -46,8 +46,33 @@ fn citation(c: Citation) -> pb::Citation {
     }
 }
 
+pub fn provenance(p: crate::model::Provenance) -> pb::Provenance {
+    use crate::model::Provenance;
+    match p {
+        Provenance::AiAuto => pb::Provenance::AiAuto,
+        Provenance::AiReviewed => pb::Provenance::AiReviewed,
+        Provenance::AiEdited => pb::Provenance::AiEdited,
+        Provenance::Human => pb::Provenance::Human,
+        Provenance::System => pb::Provenance::System,
+    }
+}
+
 pub fn draft(d: Draft) -> pb::Draft {
+    // Who wrote what is (or was) delivered; nothing yet while it waits.
+    let delivers = match d.state {
+        DraftState::AutoApproved | DraftState::Approved | DraftState::Delivered => true,
+        DraftState::Rejected => !d.final_body.is_empty(),
+        DraftState::PendingReview | DraftState::Claimed | DraftState::Superseded => false,
+    };
+    let (written_by, edit_ratio) = if delivers {
+        let (p, r) = crate::model::Provenance::of(&d);
+        (provenance(p), r)
+    } else {
+        (pb::Provenance::Unspecified, 0.0)
+    };
     pb::Draft {
+        provenance: written_by as i32,
+        edit_ratio,
         id: d.id,
         conversation_id: d.conversation_id,
         body: d.body,
@@ -101,6 +126,8 @@ pub fn delivery(d: Delivery) -> pb::Delivery {
         human_reviewed: d.human_reviewed,
         author: d.author,
         created_at: timestamp(d.created_at),
+        provenance: provenance(d.provenance) as i32,
+        edit_ratio: d.edit_ratio,
     }
 }
 

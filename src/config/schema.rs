@@ -500,9 +500,22 @@ impl Default for HandoffConfig {
 pub struct ChannelConfig {
     /// The handoff notice by language on this channel.
     pub handoff_notice: BTreeMap<String, String>,
+    /// Which AI-written replies carry the AI label: "every_ai_message"
+    /// (default) or "first_ai_message" of each conversation. Every delivery
+    /// says who wrote it (its provenance) either way, and the label given
+    /// is recorded in the audit chain.
+    pub disclosure: crate::model::DisclosurePolicy,
 }
 
 impl Config {
+    /// The disclosure policy of `channel`.
+    pub fn disclosure_policy(&self, channel: &str) -> crate::model::DisclosurePolicy {
+        self.channels
+            .get(channel)
+            .map(|c| c.disclosure)
+            .unwrap_or_default()
+    }
+
     /// The configured handoff notice for a customer of `channel` writing in
     /// `locale`: the channel's own, else the desk's (None: the built-in wording).
     pub fn handoff_notice(&self, channel: &str, locale: &str) -> Option<&str> {

@@ -132,6 +132,8 @@ pub struct Composed {
     pub retrieval_score: Option<f64>,
     /// What the message does to its conversation's state.
     pub handoff: Handoff,
+    /// Whether its delivery carries the AI label (set when it is recorded).
+    pub labeling: crate::model::Labeling,
 }
 
 /// What a message brings to its conversation's state machine.
@@ -298,6 +300,7 @@ impl Drafter {
                 curated_answer_id: recall.answer.id.clone(),
                 nearest_memory,
                 retrieval_score: None,
+                labeling: Default::default(),
                 handoff: self.handoff(&flags, &channel, &locale),
                 locale,
                 channel,
@@ -344,6 +347,7 @@ impl Drafter {
             curated_answer_id: String::new(),
             nearest_memory,
             retrieval_score: Some(before_writing.score),
+            labeling: Default::default(),
             handoff: self.handoff(&flags, &channel, &locale),
             locale,
             channel,
@@ -388,7 +392,14 @@ impl Drafter {
                 return Ok(existing);
             }
         }
-        let composed = self.compose_checked(&r, channel, deltas).await?;
+        let mut composed = self.compose_checked(&r, channel, deltas).await?;
+        composed.labeling = labeling(
+            &self.config,
+            &*self.store,
+            &r.conversation_id,
+            &composed.channel,
+        )
+        .await?;
         let cause = composed.handoff.cause;
         let created = self
             .store
@@ -418,6 +429,27 @@ impl Drafter {
                 id: id.to_string(),
             })
     }
+}
+
+/// Whether a delivery in `conversation_id` on `channel` carries the AI
+/// label: always, or (policy first_ai_message) until the customer was given it.
+pub async fn labeling(
+    config: &Config,
+    store: &dyn storage::Store,
+    conversation_id: &str,
+    channel: &str,
+) -> Result<crate::model::Labeling, storage::Error> {
+    let policy = config.disclosure_policy(channel);
+    let already_given = match policy {
+        crate::model::DisclosurePolicy::EveryAiMessage => false,
+        crate::model::DisclosurePolicy::FirstAiMessage => {
+            store.ai_label_given(conversation_id).await?
+        }
+    };
+    Ok(crate::model::Labeling {
+        policy,
+        already_given,
+    })
 }
 
 /// Stage "check": the written reply against what it was written from, the

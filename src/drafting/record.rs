@@ -13,14 +13,14 @@ use crate::model::{
 use crate::model::{Confidence, Level};
 use crate::storage::{EarlierDrafts, HeldDraft, MessageInConversation, NewDraft, Notice};
 
-/// The generator of the handoff notice (a fixed text, not the AI's).
-pub const HANDOFF_NOTICE: &str = "handoff_notice";
+pub use crate::model::HANDOFF_NOTICE;
 /// Who sends the handoff notice.
 pub const SYSTEM_ACTOR: &str = "system";
 
 /// The records for `composed`, the reply to `r`, at `now`.
 pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
     let handoff = composed.handoff.clone();
+    let labeling = composed.labeling;
     let message = CustomerMessage {
         id: new_id(),
         conversation_id: r.conversation_id.clone(),
@@ -99,7 +99,7 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
             serde_json::json!({ "level": draft.confidence.level.as_str() }),
             now,
         ));
-        let delivery = Delivery::for_draft(&draft, AI_ACTOR, now);
+        let delivery = Delivery::labeled(&draft, AI_ACTOR, now, labeling);
         events.push(delivery.created_event(&draft));
         delivery
     });
@@ -282,6 +282,7 @@ mod tests {
             curated_answer_id: String::new(),
             nearest_memory: None,
             retrieval_score: None,
+            labeling: Default::default(),
             handoff: crate::drafting::Handoff {
                 cause: None,
                 rules: Default::default(),

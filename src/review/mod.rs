@@ -287,8 +287,22 @@ impl Review {
             Some(_) => Decision::Edited,
             None => Decision::Approved,
         };
+        self.check_draft_id(id)?;
+        // The conversation and channel of a draft never change: read once.
+        let draft = self
+            .store
+            .get_draft(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let labeling = crate::drafting::labeling(
+            &self.config,
+            &*self.store,
+            &draft.conversation_id,
+            &draft.channel,
+        )
+        .await?;
         self.decide(id, action, agent, Some(decision), |d, now| {
-            transitions::approve(d, agent, edited_body, now)
+            transitions::approve(d, agent, edited_body, labeling, now)
         })
         .await
     }

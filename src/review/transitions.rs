@@ -13,7 +13,7 @@
 
 use super::Error;
 use crate::drafting::phrases;
-use crate::model::{AuditEvent, Delivery, Draft, DraftState, Millis};
+use crate::model::{AuditEvent, Delivery, Draft, DraftState, Labeling, Millis};
 use serde_json::json;
 
 /// A draft's next state with what records it.
@@ -141,11 +141,13 @@ pub fn expire(d: &Draft, now: Millis) -> Option<Transition> {
     })
 }
 
-/// Approves the draft; with an edit the agent's text is delivered, still labeled as AI-drafted.
+/// Approves the draft; with an edit the agent's text is delivered, still
+/// labeled as AI-drafted (as `labeling` says).
 pub fn approve(
     d: &Draft,
     agent: &str,
     edited_body: Option<&str>,
+    labeling: Labeling,
     now: Millis,
 ) -> Result<Transition, Error> {
     ensure_actionable(d, agent, "approve", now)?;
@@ -172,7 +174,7 @@ pub fn approve(
             now,
         ));
     }
-    let delivery = Delivery::for_draft(&next, agent, now);
+    let delivery = Delivery::labeled(&next, agent, now, labeling);
     events.push(delivery.created_event(&next));
     Ok(Transition {
         draft: next,
@@ -276,7 +278,7 @@ mod tests {
         };
         assert_eq!(holder, "ana");
         assert_eq!(*expires_at, 1010);
-        assert!(approve(&claimed, "bob", None, 20).is_err());
+        assert!(approve(&claimed, "bob", None, Labeling::default(), 20).is_err());
     }
 
     #[test]
@@ -290,7 +292,14 @@ mod tests {
 
     #[test]
     fn an_edited_approval_delivers_the_agents_text_labeled_as_reviewed_ai() {
-        let t = approve(&pending(), "ana", Some("Agent text"), 5).unwrap();
+        let t = approve(
+            &pending(),
+            "ana",
+            Some("Agent text"),
+            Labeling::default(),
+            5,
+        )
+        .unwrap();
         let delivery = t.delivery.unwrap();
         assert_eq!(delivery.body, "Agent text");
         assert!(delivery.ai_generated && delivery.human_reviewed);
@@ -319,9 +328,11 @@ mod tests {
 
     #[test]
     fn decided_drafts_cannot_be_approved_again() {
-        let approved = approve(&pending(), "ana", None, 5).unwrap().draft;
+        let approved = approve(&pending(), "ana", None, Labeling::default(), 5)
+            .unwrap()
+            .draft;
         assert!(matches!(
-            approve(&approved, "ana", None, 6),
+            approve(&approved, "ana", None, Labeling::default(), 6),
             Err(Error::IllegalState {
                 state: DraftState::Approved,
                 ..
@@ -329,7 +340,7 @@ mod tests {
         ));
         let rejected = reject(&pending(), "ana", "no", None, 5).unwrap().draft;
         assert!(matches!(
-            approve(&rejected, "ana", None, 6),
+            approve(&rejected, "ana", None, Labeling::default(), 6),
             Err(Error::IllegalState { .. })
         ));
     }

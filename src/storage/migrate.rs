@@ -50,6 +50,11 @@ const SQLITE: &[Source] = &[
         "conversation_state",
         include_str!("../../migrations/sqlite/0006_conversation_state.sql"),
     ),
+    (
+        7,
+        "provenance",
+        include_str!("../../migrations/sqlite/0007_provenance.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -82,6 +87,11 @@ const POSTGRES: &[Source] = &[
         6,
         "conversation_state",
         include_str!("../../migrations/postgres/0006_conversation_state.sql"),
+    ),
+    (
+        7,
+        "provenance",
+        include_str!("../../migrations/postgres/0007_provenance.sql"),
     ),
 ];
 

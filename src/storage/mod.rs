@@ -491,6 +491,9 @@ pub trait Store: Vectors + Curated + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Delivery>>;
     async fn get_delivery(&self, cursor: u64) -> Result<Option<Delivery>>;
+    /// Whether the conversation's customer was already given the AI label
+    /// (a delivery of AI-written text with its label).
+    async fn ai_label_given(&self, conversation_id: &str) -> Result<bool>;
     /// Hands deliveries to one stream of a consumer group (see [`DeliveryLease`]),
     /// in cursor order; an ack ends every lease of its delivery.
     async fn lease_deliveries(&self, lease: &DeliveryLease) -> Result<Vec<Delivery>>;

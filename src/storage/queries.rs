@@ -3,6 +3,7 @@
 
 pub const ACK_DELIVERY: &str = include_str!("queries/ack_delivery.sql");
 pub const ACTIVE_CURATED_BY_REPLY: &str = include_str!("queries/active_curated_by_reply.sql");
+pub const AI_LABEL_GIVEN: &str = include_str!("queries/ai_label_given.sql");
 pub const ARTICLE_BY_ID: &str = include_str!("queries/article_by_id.sql");
 pub const ARTICLE_IS_LIVE: &str = include_str!("queries/article_is_live.sql");
 pub const ARTICLE_VERSIONS: &str = include_str!("queries/article_versions.sql");

@@ -436,6 +436,13 @@ where
         rows.iter().map(Self::delivery_from_row).collect()
     }
 
+    async fn ai_label_given(&self, conversation_id: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(queries::AI_LABEL_GIVEN)
+            .bind(conversation_id)
+            .fetch_one(self.backend.reader())
+            .await?)
+    }
+
     async fn get_delivery(&self, cursor: u64) -> Result<Option<Delivery>> {
         let row = sqlx::query(queries::DELIVERY_BY_CURSOR)
             .bind(cursor as i64)

@@ -1,8 +1,8 @@
 //! Reading stored rows back into the model.
 
 use super::{DbRow, SqlBackend, SqlStore, parse_json, parse_level, parse_state};
-use crate::model::{Article, AuditEvent, CustomerMessage, Delivery, Draft};
-use crate::storage::{RecordKind, Result, StoredRecord};
+use crate::model::{Article, AuditEvent, CustomerMessage, Delivery, Draft, Provenance};
+use crate::storage::{Error, RecordKind, Result, StoredRecord};
 use sqlx::{Decode, Row, Type};
 
 impl<B> SqlStore<B>
@@ -68,6 +68,12 @@ where
             created_at: row.try_get("created_at")?,
             acked_at: row.try_get("acked_at")?,
             caller: row.try_get("caller")?,
+            provenance: {
+                let p: String = row.try_get("provenance")?;
+                Provenance::parse(&p)
+                    .ok_or_else(|| Error::Corrupt(format!("delivery provenance {p:?}")))?
+            },
+            edit_ratio: row.try_get("edit_ratio")?,
         })
     }
 

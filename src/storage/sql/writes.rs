@@ -100,6 +100,8 @@ where
             .bind(d.human_reviewed)
             .bind(&d.author)
             .bind(d.created_at)
+            .bind(d.provenance.as_str())
+            .bind(d.edit_ratio)
             .fetch_one(&mut *tx)
             .await?;
         Ok(cursor as u64)
