@@ -145,6 +145,10 @@ pub struct Draft {
     pub customer_message: String,
     /// The curated answer the draft was made from (generator "memory"); empty otherwise.
     pub curated_answer_id: String,
+    /// When a person should have answered it by: its channel's customer-service
+    /// window or first-response target, whichever ends first (None: neither).
+    /// The review queue comes in this order.
+    pub respond_by: Option<Millis>,
 }
 
 impl Draft {
@@ -201,6 +205,9 @@ pub struct Delivery {
     /// For `ai_edited`: how much the agent changed, 0..1 (the word-level
     /// edit distance over the longer text's words); else 0.
     pub edit_ratio: f64,
+    /// Sent after the channel's window closed: the platform sends this
+    /// template instead of `text`.
+    pub template: Option<Template>,
 }
 
 /// Who wrote a reply the customer receives: the machine-readable marking of
@@ -308,16 +315,48 @@ impl DisclosurePolicy {
     }
 }
 
-/// Whether a delivery carries the AI label, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a delivery goes out: whether it carries the AI label (and why), and
+/// the template to send instead when the channel's window has closed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Labeling {
     pub policy: DisclosurePolicy,
     /// The conversation's customer was already given the label (first_ai_message only).
     pub already_given: bool,
+    /// The channel's customer-service window closed before this reply: the
+    /// platform must send this template instead of free text.
+    pub template: Option<Template>,
+}
+
+/// A message template the platform sends in place of free text (WhatsApp's
+/// approved templates), with its parameters filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template {
+    pub name: String,
+    pub parameters: Vec<String>,
+}
+
+impl Template {
+    /// The template with its parameters filled in for `draft`'s reply:
+    /// "{reply}", "{locale}" and "{conversation_id}".
+    pub fn filled(&self, draft: &Draft) -> Template {
+        Template {
+            name: self.name.clone(),
+            parameters: self
+                .parameters
+                .iter()
+                .map(|p| {
+                    // The reply last, so its own text is never substituted.
+                    p.replace("{locale}", &draft.locale)
+                        .replace("{conversation_id}", &draft.conversation_id)
+                        .replace("{reply}", &draft.final_body)
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Labeling {
-    fn labels(self) -> bool {
+    fn labels(&self) -> bool {
         match self.policy {
             DisclosurePolicy::EveryAiMessage => true,
             DisclosurePolicy::FirstAiMessage => !self.already_given,
@@ -329,10 +368,10 @@ impl Delivery {
     /// The delivery a decided draft produces: its final text, labeled when
     /// AI wrote it (every time, or the first time: `labeling`).
     pub fn for_draft(draft: &Draft, author: &str, now: Millis) -> Delivery {
-        Delivery::labeled(draft, author, now, Labeling::default())
+        Delivery::labeled(draft, author, now, &Labeling::default())
     }
 
-    pub fn labeled(draft: &Draft, author: &str, now: Millis, labeling: Labeling) -> Delivery {
+    pub fn labeled(draft: &Draft, author: &str, now: Millis, labeling: &Labeling) -> Delivery {
         let (provenance, edit_ratio) = Provenance::of(draft);
         let disclosure = if draft.ai_generated && labeling.labels() {
             draft.disclosure.clone()
@@ -361,6 +400,7 @@ impl Delivery {
             caller: draft.caller.clone(),
             provenance,
             edit_ratio,
+            template: labeling.template.as_ref().map(|t| t.filled(draft)),
         }
     }
 
@@ -376,6 +416,7 @@ impl Delivery {
                 "provenance": self.provenance.as_str(),
                 "edit_ratio": self.edit_ratio,
                 "disclosure_given": self.disclosure,
+                "requires_template": self.template.as_ref().map(|t| &t.name),
             }),
             self.created_at,
         )

@@ -612,7 +612,7 @@ async fn review_calls_need_an_agent_identity() {
 }
 
 #[tokio::test]
-async fn the_queue_lists_oldest_first_and_filters_by_channel_and_locale() {
+async fn the_queue_lists_the_soonest_due_then_the_oldest_and_filters_by_channel_and_locale() {
     let s = TestServer::start().await;
     let a = s.ask_with("c1", OUT_OF_SCOPE, "", "whatsapp").await;
     let b = s
@@ -631,9 +631,10 @@ async fn the_queue_lists_oldest_first_and_filters_by_channel_and_locale() {
             "whatsapp",
         )
         .await;
+    // WhatsApp's window gives its drafts a time to answer by; the email has none.
     assert_eq!(
         s.pending_ids("", "").await,
-        vec![a.id.clone(), b.id.clone(), c.id.clone()]
+        vec![a.id.clone(), c.id.clone(), b.id.clone()]
     );
     assert_eq!(s.pending_ids("whatsapp", "").await, vec![a.id, c.id]);
     assert_eq!(s.pending_ids("", "pt").await, vec![b.id]);
@@ -2461,6 +2462,8 @@ mod conversation_state {
         repeated_low_drafts_and_frustration_send_the_conversation_to_a_person,
         a_taken_over_account_needs_a_person_in_every_supported_language,
         every_delivery_says_who_wrote_it,
+        a_late_approval_on_whatsapp_is_delivered_as_the_template,
+        the_queue_comes_by_the_time_left_to_answer,
         with_first_ai_message_only_a_conversation_s_first_ai_reply_is_labeled_and_the_chain_says_so,
     );
 
@@ -2856,6 +2859,108 @@ mod conversation_state {
             .collect();
         assert_eq!(e1.len(), 2);
         assert!(e1.iter().all(|d| !d.disclosure.is_empty()));
+        s.stop().await;
+    }
+
+    async fn a_late_approval_on_whatsapp_is_delivered_as_the_template(store: Store) {
+        let s = server(store, |c| {
+            c.handoff.escalate_after_low = 0;
+            c.channels.insert(
+                "whatsapp".into(),
+                replygate::config::ChannelConfig {
+                    window_seconds: Some(1),
+                    template: replygate::config::TemplateConfig {
+                        name: "support_follow_up".into(),
+                        parameters: vec!["{reply}".into(), "{locale}".into()],
+                    },
+                    ..Default::default()
+                },
+            );
+        })
+        .await;
+        let on_time = s.ask_with("w1", OUT_OF_SCOPE, "", "whatsapp").await;
+        let late = s.ask_with("w2", OUT_OF_SCOPE, "", "whatsapp").await;
+        let replaced = s.ask_with("w3", OUT_OF_SCOPE, "", "whatsapp").await;
+        assert!(on_time.respond_by.is_some());
+        s.approve(&on_time.id, "ana", None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        s.approve(&late.id, "bob", None).await.unwrap();
+        s.reject(
+            &replaced.id,
+            "cai",
+            "off topic",
+            Some("Sorry, no forecasts."),
+        )
+        .await
+        .unwrap();
+        let sent = deliveries(&s).await;
+        let of = |c: &str| {
+            sent.iter()
+                .find(|d| d.conversation_id == c)
+                .unwrap()
+                .clone()
+        };
+        let on_time = of("w1");
+        assert!(!on_time.requires_template && on_time.template_name.is_empty());
+        let late = of("w2");
+        assert!(late.requires_template);
+        assert_eq!(late.template_name, "support_follow_up");
+        assert_eq!(
+            late.template_parameters,
+            [late.body.clone(), "en".to_string()]
+        );
+        let replaced = of("w3");
+        assert!(
+            replaced.requires_template,
+            "an agent's own text is free text too"
+        );
+        assert_eq!(replaced.template_parameters[0], "Sorry, no forecasts.");
+        // The chain records it.
+        let conv = s.conversation("w2").await;
+        let created = conv
+            .events
+            .iter()
+            .find(|e| e.kind == "delivery_created")
+            .unwrap();
+        assert!(
+            created
+                .detail
+                .contains("\"requires_template\":\"support_follow_up\""),
+            "{}",
+            created.detail
+        );
+        let metrics = http_get(s.http_addr, "/metrics").await;
+        assert!(
+            metrics.contains("replygate_replies_after_window_total{channel=\"whatsapp\"}"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("replygate_response_target_breached_total{channel=\"whatsapp\"}"));
+        s.stop().await;
+    }
+
+    async fn the_queue_comes_by_the_time_left_to_answer(store: Store) {
+        let s = server(store, |c| {
+            c.handoff.escalate_after_low = 0;
+            c.channels.insert(
+                "sms".into(),
+                replygate::config::ChannelConfig {
+                    first_response_seconds: Some(60),
+                    ..Default::default()
+                },
+            );
+        })
+        .await;
+        // Oldest first: an email (no target), a WhatsApp message (24 hours), an SMS (a minute).
+        let email = s.ask_with("e1", OUT_OF_SCOPE, "", "email").await;
+        let whatsapp = s.ask_with("w1", OUT_OF_SCOPE, "", "whatsapp").await;
+        let sms = s.ask_with("s1", OUT_OF_SCOPE, "", "sms").await;
+        assert!(email.respond_by.is_none());
+        let due = |d: &pb::Draft| {
+            d.respond_by.unwrap().seconds - d.created_at.unwrap().seconds
+        };
+        assert_eq!(due(&whatsapp), 24 * 3600);
+        assert_eq!(due(&sms), 60);
+        assert_eq!(s.pending_ids("", "").await, [sms.id, whatsapp.id, email.id]);
         s.stop().await;
     }
 

@@ -233,6 +233,7 @@ fn new_draft_in(
         revision: 1,
         customer_message: String::new(),
         curated_answer_id: String::new(),
+        respond_by: None,
     };
     let events = vec![AuditEvent::new(
         "draft_created",
@@ -1963,7 +1964,8 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             (4, true),
             (5, true),
             (6, true),
-            (7, true)
+            (7, true),
+            (8, true)
         ]
     );
     conn.close().await.unwrap();

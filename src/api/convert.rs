@@ -109,6 +109,7 @@ pub fn draft(d: Draft) -> pb::Draft {
         customer_message: d.customer_message,
         needs_person: d.needs_person,
         curated_answer_id: d.curated_answer_id,
+        respond_by: d.respond_by.and_then(timestamp),
     }
 }
 
@@ -128,6 +129,13 @@ pub fn delivery(d: Delivery) -> pb::Delivery {
         created_at: timestamp(d.created_at),
         provenance: provenance(d.provenance) as i32,
         edit_ratio: d.edit_ratio,
+        requires_template: d.template.is_some(),
+        template_name: d
+            .template
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        template_parameters: d.template.map(|t| t.parameters).unwrap_or_default(),
     }
 }
 

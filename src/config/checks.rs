@@ -98,6 +98,37 @@ impl Config {
                 &format!("channels.{channel}.handoff_notice"),
                 &c.handoff_notice,
             )?;
+            if crate::validate::channel(channel).ok().as_deref() != Some(channel.as_str()) {
+                return Err(invalid(
+                    format!("channels.{channel}"),
+                    "must be named as drafts name channels: at most 32 characters of a-z, 0-9, _ and -",
+                ));
+            }
+            // A year at most: beyond that a "window" is a typo.
+            for (key, value) in [
+                ("window_seconds", c.window_seconds),
+                ("first_response_seconds", c.first_response_seconds),
+            ] {
+                if let Some(v) = value {
+                    between(&format!("channels.{channel}.{key}"), v, 0, 366 * 24 * 3600)?;
+                }
+            }
+            let t = &c.template;
+            if t.name.trim().is_empty() || t.name.chars().count() > 512 {
+                return Err(invalid(
+                    format!("channels.{channel}.template.name"),
+                    format!(
+                        "must be 1 to 512 characters (got {})",
+                        t.name.chars().count()
+                    ),
+                ));
+            }
+            if t.parameters.len() > 20 {
+                return Err(invalid(
+                    format!("channels.{channel}.template.parameters"),
+                    format!("must be at most 20 (got {})", t.parameters.len()),
+                ));
+            }
         }
         if crate::languages::primary_tag(&self.default_locale).as_deref()
             != Some(self.default_locale.as_str())

@@ -505,9 +505,78 @@ pub struct ChannelConfig {
     /// says who wrote it (its provenance) either way, and the label given
     /// is recorded in the audit chain.
     pub disclosure: crate::model::DisclosurePolicy,
+    /// The customer-service window: how long after the customer's last
+    /// message a free-form reply may be sent (0: no window). Unset: 86400
+    /// (24 hours) on "whatsapp", no window elsewhere.
+    pub window_seconds: Option<u64>,
+    /// How soon a person should answer a draft that waits for review (unset:
+    /// no target). The queue comes ordered by the earlier of this and the window.
+    pub first_response_seconds: Option<u64>,
+    /// What a reply approved after the window closed is sent as.
+    pub template: TemplateConfig,
 }
 
+/// A message template the platform sends when free text is no longer allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateConfig {
+    /// The template's name as the channel knows it (approved there beforehand).
+    pub name: String,
+    /// Its parameters, in order; "{reply}" is the reply's text, "{locale}"
+    /// its language, "{conversation_id}" the conversation.
+    pub parameters: Vec<String>,
+}
+
+impl Default for TemplateConfig {
+    fn default() -> Self {
+        TemplateConfig {
+            name: "replygate_follow_up".into(),
+            parameters: vec!["{reply}".into()],
+        }
+    }
+}
+
+/// A channel's timing rules, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRules {
+    pub window_ms: Option<i64>,
+    pub first_response_ms: Option<i64>,
+    pub template: TemplateConfig,
+}
+
+impl ChannelRules {
+    /// When a draft created at `created_at` should be answered by.
+    pub fn respond_by(&self, created_at: i64) -> Option<i64> {
+        [self.window_ms, self.first_response_ms]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|ms| created_at.saturating_add(ms))
+    }
+}
+
+/// The window WhatsApp allows for free-form replies.
+const WHATSAPP_WINDOW_SECONDS: u64 = 24 * 60 * 60;
+
 impl Config {
+    /// The timing rules of `channel`, with the built-in WhatsApp window.
+    pub fn channel_rules(&self, channel: &str) -> ChannelRules {
+        let c = self.channels.get(channel);
+        let window = c
+            .and_then(|c| c.window_seconds)
+            .or((channel == "whatsapp").then_some(WHATSAPP_WINDOW_SECONDS))
+            .filter(|s| *s > 0);
+        let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        ChannelRules {
+            window_ms: window.map(ms),
+            first_response_ms: c
+                .and_then(|c| c.first_response_seconds)
+                .filter(|s| *s > 0)
+                .map(ms),
+            template: c.map(|c| c.template.clone()).unwrap_or_default(),
+        }
+    }
+
     /// The disclosure policy of `channel`.
     pub fn disclosure_policy(&self, channel: &str) -> crate::model::DisclosurePolicy {
         self.channels

@@ -467,3 +467,63 @@ mod example_file {
         assert_eq!(loaded, super::Config::default());
     }
 }
+
+#[test]
+fn channel_rules_are_read_from_the_file_with_whatsapp_s_window_built_in() {
+    let (_dir, path) = file(
+        "[channels.sms]\nfirst_response_seconds = 600\n\
+         [channels.sms.template]\nname = \"sms_follow_up\"\nparameters = [\"{reply}\"]\n\
+         [channels.email]\ndisclosure = \"first_ai_message\"\n",
+    );
+    let c = load(Some(&path), env(&[]), &Overrides::default()).unwrap();
+    let sms = c.channel_rules("sms");
+    assert_eq!(
+        (sms.window_ms, sms.first_response_ms),
+        (None, Some(600_000))
+    );
+    assert_eq!(sms.template.name, "sms_follow_up");
+    assert_eq!(c.channel_rules("whatsapp").window_ms, Some(86_400_000));
+    assert_eq!(
+        c.channel_rules("whatsapp").respond_by(1_000),
+        Some(86_401_000)
+    );
+    assert_eq!(c.channel_rules("chat").respond_by(1_000), None);
+    assert_eq!(
+        c.disclosure_policy("email"),
+        crate::model::DisclosurePolicy::FirstAiMessage
+    );
+}
+
+#[test]
+fn bad_channel_rules_are_refused_by_their_key() {
+    for (text, expected) in [
+        (
+            "[channels.whatsapp]\nwindow_seconds = 99999999\n",
+            "config: channels.whatsapp.window_seconds: must be between 0 and 31622400",
+        ),
+        (
+            "[channels.WhatsApp]\nwindow_seconds = 10\n",
+            "config: channels.WhatsApp: must be named as drafts name channels",
+        ),
+        (
+            "[channels.sms.template]\nname = \" \"\n",
+            "config: channels.sms.template.name: must be 1 to 512 characters",
+        ),
+        (
+            "[channels.sms.handoff_notice]\nPT = \"Oi\"\n",
+            "config: channels.sms.handoff_notice.PT: must be keyed by a lowercase primary language tag",
+        ),
+        (
+            "[handoff.notice]\nen = \"\"\n",
+            "config: handoff.notice.en: must be 1 to 1000 characters",
+        ),
+        (
+            "[channels.email]\ndisclosure = \"sometimes\"\n",
+            "config: channels.email.disclosure",
+        ),
+    ] {
+        let (_dir, path) = file(text);
+        let err = load_err(Some(&path), &[]);
+        assert!(err.starts_with(expected), "{text}: {err}");
+    }
+}

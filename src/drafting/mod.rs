@@ -134,6 +134,9 @@ pub struct Composed {
     pub handoff: Handoff,
     /// Whether its delivery carries the AI label (set when it is recorded).
     pub labeling: crate::model::Labeling,
+    /// How soon a person should answer it if it waits for review, in ms
+    /// (its channel's window or first-response target; set when recorded).
+    pub respond_within: Option<i64>,
 }
 
 /// What a message brings to its conversation's state machine.
@@ -301,6 +304,7 @@ impl Drafter {
                 nearest_memory,
                 retrieval_score: None,
                 labeling: Default::default(),
+                respond_within: None,
                 handoff: self.handoff(&flags, &channel, &locale),
                 locale,
                 channel,
@@ -348,6 +352,7 @@ impl Drafter {
             nearest_memory,
             retrieval_score: Some(before_writing.score),
             labeling: Default::default(),
+            respond_within: None,
             handoff: self.handoff(&flags, &channel, &locale),
             locale,
             channel,
@@ -393,13 +398,16 @@ impl Drafter {
             }
         }
         let mut composed = self.compose_checked(&r, channel, deltas).await?;
+        // The customer just wrote: the window is open whatever it is.
         composed.labeling = labeling(
             &self.config,
             &*self.store,
             &r.conversation_id,
             &composed.channel,
+            now_ms(),
         )
         .await?;
+        composed.respond_within = self.config.channel_rules(&composed.channel).respond_by(0);
         let cause = composed.handoff.cause;
         let created = self
             .store
@@ -431,13 +439,16 @@ impl Drafter {
     }
 }
 
-/// Whether a delivery in `conversation_id` on `channel` carries the AI
-/// label: always, or (policy first_ai_message) until the customer was given it.
+/// How a delivery in `conversation_id` on `channel` goes out at `now`: with
+/// the AI label always, or (policy first_ai_message) until the customer was
+/// given it; as the channel's template when its customer-service window
+/// (from the customer's last message) has closed.
 pub async fn labeling(
     config: &Config,
     store: &dyn storage::Store,
     conversation_id: &str,
     channel: &str,
+    now: crate::model::Millis,
 ) -> Result<crate::model::Labeling, storage::Error> {
     let policy = config.disclosure_policy(channel);
     let already_given = match policy {
@@ -446,9 +457,22 @@ pub async fn labeling(
             store.ai_label_given(conversation_id).await?
         }
     };
+    let rules = config.channel_rules(channel);
+    let template = match rules.window_ms {
+        Some(window) => {
+            let last = store.last_customer_message_at(conversation_id).await?;
+            last.is_some_and(|at| now > at.saturating_add(window))
+                .then(|| crate::model::Template {
+                    name: rules.template.name.clone(),
+                    parameters: rules.template.parameters.clone(),
+                })
+        }
+        None => None,
+    };
     Ok(crate::model::Labeling {
         policy,
         already_given,
+        template,
     })
 }
 

@@ -20,7 +20,8 @@ pub const SYSTEM_ACTOR: &str = "system";
 /// The records for `composed`, the reply to `r`, at `now`.
 pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
     let handoff = composed.handoff.clone();
-    let labeling = composed.labeling;
+    let labeling = composed.labeling.clone();
+    let respond_by = composed.respond_within.map(|ms| now.saturating_add(ms));
     let message = CustomerMessage {
         id: new_id(),
         conversation_id: r.conversation_id.clone(),
@@ -57,6 +58,7 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
         revision: 0,
         customer_message: r.message.clone(),
         curated_answer_id: composed.curated_answer_id,
+        respond_by,
     };
     let mut events = vec![
         AuditEvent::new(
@@ -99,7 +101,7 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
             serde_json::json!({ "level": draft.confidence.level.as_str() }),
             now,
         ));
-        let delivery = Delivery::labeled(&draft, AI_ACTOR, now, labeling);
+        let delivery = Delivery::labeled(&draft, AI_ACTOR, now, &labeling);
         events.push(delivery.created_event(&draft));
         delivery
     });
@@ -160,6 +162,7 @@ fn notice(
         claim_expires_at: None,
         reject_reason: String::new(),
         curated_answer_id: String::new(),
+        respond_by: None,
         ..draft.clone()
     };
     let delivery = Delivery::for_draft(&notice, SYSTEM_ACTOR, now);
@@ -283,6 +286,7 @@ mod tests {
             nearest_memory: None,
             retrieval_score: None,
             labeling: Default::default(),
+            respond_within: None,
             handoff: crate::drafting::Handoff {
                 cause: None,
                 rules: Default::default(),

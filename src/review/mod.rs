@@ -81,6 +81,23 @@ static CLAIM_TO_DECISION: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     .unwrap()
 });
 
+static WINDOW_MISSED: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+    prometheus::register_int_counter_vec!(
+        "replygate_replies_after_window_total",
+        "Replies decided after their channel's customer-service window closed (sent as the channel's template), by channel",
+        &["channel"]
+    )
+    .unwrap()
+});
+static RESPONSE_TARGET_BREACHED: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
+    prometheus::register_int_counter_vec!(
+        "replygate_response_target_breached_total",
+        "Drafts decided after their respond_by (the channel's window or first-response target), by channel",
+        &["channel"]
+    )
+    .unwrap()
+});
+
 static QUEUE_DEPTH: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
     prometheus::register_int_gauge!(
         "replygate_review_queue_depth",
@@ -211,6 +228,7 @@ impl Review {
                 None => Vec::new(),
             };
             let touched = self.memory.touched(&memory);
+            let late = t.delivery.as_ref().is_some_and(|d| d.template.is_some());
             let change = DraftChange {
                 expected_revision: current.revision,
                 draft: t.draft,
@@ -232,6 +250,16 @@ impl Review {
                         .with_label_values(&[action, AGENT_LABELS.label(agent)])
                         .inc();
                     if matches!(draft.state, DraftState::Approved | DraftState::Rejected) {
+                        if draft.respond_by.is_some_and(|by| now > by) {
+                            RESPONSE_TARGET_BREACHED
+                                .with_label_values(&[draft.channel.as_str()])
+                                .inc();
+                        }
+                        if late {
+                            WINDOW_MISSED
+                                .with_label_values(&[draft.channel.as_str()])
+                                .inc();
+                        }
                         let seconds = |since: Millis| ((now - since).max(0) as f64) / 1000.0;
                         CREATE_TO_DECISION.observe(seconds(draft.created_at));
                         // A claimed draft changes only by its claim (or a renewal) until decided.
@@ -294,17 +322,24 @@ impl Review {
             .get_draft(id)
             .await?
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        let labeling = crate::drafting::labeling(
+        let labeling = self.sending(&draft).await?;
+        self.decide(id, action, agent, Some(decision), |d, now| {
+            transitions::approve(d, agent, edited_body, &labeling, now)
+        })
+        .await
+    }
+
+    /// How a reply to `draft` goes out now: labeled as its channel's policy
+    /// says, as its template when the channel's window closed.
+    async fn sending(&self, draft: &Draft) -> Result<crate::model::Labeling> {
+        Ok(crate::drafting::labeling(
             &self.config,
             &*self.store,
             &draft.conversation_id,
             &draft.channel,
+            now_ms(),
         )
-        .await?;
-        self.decide(id, action, agent, Some(decision), |d, now| {
-            transitions::approve(d, agent, edited_body, labeling, now)
-        })
-        .await
+        .await?)
     }
 
     pub async fn reject(
@@ -326,8 +361,15 @@ impl Review {
         let decision = Decision::Rejected {
             replaced: replacement.is_some(),
         };
+        self.check_draft_id(id)?;
+        let draft = self
+            .store
+            .get_draft(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let labeling = self.sending(&draft).await?;
         self.decide(id, action, agent, Some(decision), |d, now| {
-            transitions::reject(d, agent, reason.trim(), replacement, now)
+            transitions::reject(d, agent, reason.trim(), replacement, &labeling, now)
         })
         .await
     }

@@ -147,7 +147,7 @@ pub fn approve(
     d: &Draft,
     agent: &str,
     edited_body: Option<&str>,
-    labeling: Labeling,
+    labeling: &Labeling,
     now: Millis,
 ) -> Result<Transition, Error> {
     ensure_actionable(d, agent, "approve", now)?;
@@ -189,6 +189,7 @@ pub fn reject(
     agent: &str,
     reason: &str,
     replacement: Option<&str>,
+    labeling: &Labeling,
     now: Millis,
 ) -> Result<Transition, Error> {
     ensure_actionable(d, agent, "reject", now)?;
@@ -213,7 +214,7 @@ pub fn reject(
                 json!({ "replacement": text }),
                 now,
             ));
-            let delivery = Delivery::for_draft(&next, agent, now);
+            let delivery = Delivery::labeled(&next, agent, now, labeling);
             events.push(delivery.created_event(&next));
             Some(delivery)
         }
@@ -266,6 +267,7 @@ mod tests {
             revision: 0,
             customer_message: "q".into(),
             curated_answer_id: String::new(),
+            respond_by: None,
         }
     }
 
@@ -278,7 +280,7 @@ mod tests {
         };
         assert_eq!(holder, "ana");
         assert_eq!(*expires_at, 1010);
-        assert!(approve(&claimed, "bob", None, Labeling::default(), 20).is_err());
+        assert!(approve(&claimed, "bob", None, &Labeling::default(), 20).is_err());
     }
 
     #[test]
@@ -296,7 +298,7 @@ mod tests {
             &pending(),
             "ana",
             Some("Agent text"),
-            Labeling::default(),
+            &Labeling::default(),
             5,
         )
         .unwrap();
@@ -309,7 +311,15 @@ mod tests {
 
     #[test]
     fn a_replacement_is_delivered_as_human_written_without_a_label() {
-        let t = reject(&pending(), "ana", "wrong article", Some("My own answer"), 5).unwrap();
+        let t = reject(
+            &pending(),
+            "ana",
+            "wrong article",
+            Some("My own answer"),
+            &Labeling::default(),
+            5,
+        )
+        .unwrap();
         let delivery = t.delivery.unwrap();
         assert!(!delivery.ai_generated);
         assert_eq!(delivery.text, "My own answer");
@@ -319,7 +329,7 @@ mod tests {
     #[test]
     fn a_plain_reject_delivers_nothing() {
         assert!(
-            reject(&pending(), "ana", "no", None, 5)
+            reject(&pending(), "ana", "no", None, &Labeling::default(), 5)
                 .unwrap()
                 .delivery
                 .is_none()
@@ -328,19 +338,21 @@ mod tests {
 
     #[test]
     fn decided_drafts_cannot_be_approved_again() {
-        let approved = approve(&pending(), "ana", None, Labeling::default(), 5)
+        let approved = approve(&pending(), "ana", None, &Labeling::default(), 5)
             .unwrap()
             .draft;
         assert!(matches!(
-            approve(&approved, "ana", None, Labeling::default(), 6),
+            approve(&approved, "ana", None, &Labeling::default(), 6),
             Err(Error::IllegalState {
                 state: DraftState::Approved,
                 ..
             })
         ));
-        let rejected = reject(&pending(), "ana", "no", None, 5).unwrap().draft;
+        let rejected = reject(&pending(), "ana", "no", None, &Labeling::default(), 5)
+            .unwrap()
+            .draft;
         assert!(matches!(
-            approve(&rejected, "ana", None, Labeling::default(), 6),
+            approve(&rejected, "ana", None, &Labeling::default(), 6),
             Err(Error::IllegalState { .. })
         ));
     }

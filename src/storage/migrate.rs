@@ -55,6 +55,11 @@ const SQLITE: &[Source] = &[
         "provenance",
         include_str!("../../migrations/sqlite/0007_provenance.sql"),
     ),
+    (
+        8,
+        "channel_rules",
+        include_str!("../../migrations/sqlite/0008_channel_rules.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -92,6 +97,11 @@ const POSTGRES: &[Source] = &[
         7,
         "provenance",
         include_str!("../../migrations/postgres/0007_provenance.sql"),
+    ),
+    (
+        8,
+        "channel_rules",
+        include_str!("../../migrations/postgres/0008_channel_rules.sql"),
     ),
 ];
 

@@ -494,6 +494,8 @@ pub trait Store: Vectors + Curated + Send + Sync + 'static {
     /// Whether the conversation's customer was already given the AI label
     /// (a delivery of AI-written text with its label).
     async fn ai_label_given(&self, conversation_id: &str) -> Result<bool>;
+    /// When the customer last wrote in the conversation (None: never).
+    async fn last_customer_message_at(&self, conversation_id: &str) -> Result<Option<Millis>>;
     /// Hands deliveries to one stream of a consumer group (see [`DeliveryLease`]),
     /// in cursor order; an ack ends every lease of its delivery.
     async fn lease_deliveries(&self, lease: &DeliveryLease) -> Result<Vec<Delivery>>;

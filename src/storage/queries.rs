@@ -38,6 +38,7 @@ pub const LEASABLE_DELIVERIES: &str = include_str!("queries/leasable_deliveries.
 pub const LEASES_HELD: &str = include_str!("queries/leases_held.sql");
 pub const LEASE_DELIVERY: &str = include_str!("queries/lease_delivery.sql");
 pub const LIST_ARTICLES: &str = include_str!("queries/list_articles.sql");
+pub const LAST_CUSTOMER_MESSAGE: &str = include_str!("queries/last_customer_message.sql");
 pub const LIVE_ARTICLE: &str = include_str!("queries/live_article.sql");
 pub const LOCK_CONVERSATION: &str = include_str!("queries/lock_conversation.sql");
 pub const LOCK_AUDIT_HEAD: &str = include_str!("queries/lock_audit_head.sql");

@@ -436,6 +436,13 @@ where
         rows.iter().map(Self::delivery_from_row).collect()
     }
 
+    async fn last_customer_message_at(&self, conversation_id: &str) -> Result<Option<Millis>> {
+        Ok(sqlx::query_scalar(queries::LAST_CUSTOMER_MESSAGE)
+            .bind(conversation_id)
+            .fetch_one(self.backend.reader())
+            .await?)
+    }
+
     async fn ai_label_given(&self, conversation_id: &str) -> Result<bool> {
         Ok(sqlx::query_scalar(queries::AI_LABEL_GIVEN)
             .bind(conversation_id)

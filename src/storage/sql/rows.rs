@@ -49,6 +49,7 @@ where
             revision: row.try_get("revision")?,
             customer_message: row.try_get("customer_message")?,
             curated_answer_id: row.try_get("curated_answer_id")?,
+            respond_by: row.try_get("respond_by")?,
         })
     }
 
@@ -74,6 +75,12 @@ where
                     .ok_or_else(|| Error::Corrupt(format!("delivery provenance {p:?}")))?
             },
             edit_ratio: row.try_get("edit_ratio")?,
+            template: {
+                let name: String = row.try_get("template_name")?;
+                let parameters: Vec<String> =
+                    parse_json("template_parameters", row.try_get("template_parameters")?)?;
+                (!name.is_empty()).then_some(crate::model::Template { name, parameters })
+            },
         })
     }
 

@@ -102,6 +102,18 @@ where
             .bind(d.created_at)
             .bind(d.provenance.as_str())
             .bind(d.edit_ratio)
+            .bind(
+                d.template
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+            )
+            .bind(json(
+                &d.template
+                    .as_ref()
+                    .map(|t| t.parameters.clone())
+                    .unwrap_or_default(),
+            ))
             .fetch_one(&mut *tx)
             .await?;
         Ok(cursor as u64)
@@ -373,6 +385,7 @@ where
             .bind(d.updated_at)
             .bind(d.revision)
             .bind(&d.curated_answer_id)
+            .bind(d.respond_by)
             .execute(&mut *tx)
             .await?;
         Ok(())
