@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/replygate/v1/review.proto",
         "proto/replygate/v1/knowledge.proto",
         "proto/replygate/v1/insights.proto",
+        "proto/replygate/v1/privacy.proto",
     ];
     let fds = protox::compile(files, ["proto"])?;
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);

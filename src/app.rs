@@ -37,6 +37,7 @@ pub struct App {
     pub review: Arc<Review>,
     pub deliveries: Deliveries,
     pub insights: crate::insights::Insights,
+    pub privacy: Arc<crate::privacy::Privacy>,
 }
 
 impl App {
@@ -104,6 +105,7 @@ impl App {
             memory,
             deliveries: Deliveries::new(store.clone(), config.delivery.clone()),
             insights: crate::insights::Insights::new(store.clone()),
+            privacy: Arc::new(crate::privacy::Privacy::new(store.clone(), config.clone())),
             knowledge,
             store,
             config,

@@ -90,6 +90,23 @@ impl Ledger {
                 text("delivery_sha256"),
             );
         }
+        // An erasure records what each record of the conversation holds now.
+        if e.kind == crate::storage::ERASED_EVENT
+            && let Some(records) = detail.get("records").and_then(|v| v.as_array())
+        {
+            for r in records {
+                let field = |k: &str| r.get(k).and_then(|v| v.as_str()).map(String::from);
+                let kind = match field("kind").as_deref() {
+                    Some("message") => RecordKind::Message,
+                    Some("draft") => RecordKind::Draft,
+                    Some("delivery") => RecordKind::Delivery,
+                    _ => continue,
+                };
+                if let Some(id) = field("id") {
+                    note(kind, id, field("sha256"));
+                }
+            }
+        }
         if e.kind.starts_with("article_")
             && let Some(id) = text("article_id")
         {

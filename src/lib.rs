@@ -51,6 +51,7 @@ pub mod insights;
 pub mod knowledge;
 pub mod languages;
 pub mod model;
+pub mod privacy;
 pub mod review;
 pub mod storage;
 pub mod telemetry;
@@ -96,6 +97,7 @@ pub async fn run(
     let sweeper = tokio::spawn(app.review.clone().run_sweeper(stop_rx.clone()));
     let follower = tokio::spawn(app.knowledge.clone().follow(stop_rx.clone()));
     let memory = tokio::spawn(app.memory.clone().follow(stop_rx.clone()));
+    let retention = tokio::spawn(app.privacy.clone().run_retention(stop_rx.clone()));
     // What is not embedded yet (all of it, without index_before_serving) is
     // embedded here; retrieval is hybrid once it is.
     let passages = tokio::spawn({
@@ -127,8 +129,9 @@ pub async fn run(
     follower.abort();
     memory.abort();
     passages.abort();
+    retention.abort();
     // Wait for them to be gone: they hold the store (and SQLite's file lock).
-    let _ = tokio::join!(sweeper, follower, memory, passages);
+    let _ = tokio::join!(sweeper, follower, memory, passages, retention);
     grpc?;
     http?;
     Ok(())

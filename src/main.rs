@@ -4,6 +4,7 @@ mod bench;
 mod evaluate;
 mod memory_cli;
 mod model_fetch;
+mod privacy_cli;
 
 use clap::{Parser, Subcommand};
 use replygate::auth::Role;
@@ -133,6 +134,16 @@ enum Command {
     Memory {
         #[command(subcommand)]
         action: memory_cli::Action,
+        #[command(flatten)]
+        server: memory_cli::Server,
+        /// TOML config file, for its grpc_addr; REPLYGATE_* variables apply too.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+    /// A customer's data on a running server: export it as JSON, or erase it (an admin's token in REPLYGATE_TOKEN).
+    Privacy {
+        #[command(subcommand)]
+        action: privacy_cli::Action,
         #[command(flatten)]
         server: memory_cli::Server,
         /// TOML config file, for its grpc_addr; REPLYGATE_* variables apply too.
@@ -325,6 +336,17 @@ async fn main() -> ExitCode {
                 Err(code) => return code,
             };
             memory_cli::run(action, server, &config.grpc_addr).await
+        }
+        Command::Privacy {
+            action,
+            server,
+            config,
+        } => {
+            let config = match load_config(config.as_deref(), &Overrides::default()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            privacy_cli::run(action, server, &config.grpc_addr).await
         }
         Command::Model {
             action:

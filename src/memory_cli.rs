@@ -59,7 +59,7 @@ pub struct Server {
     /// PEM CA certificate to trust for an https address.
     #[arg(long, global = true)]
     pub ca: Option<std::path::PathBuf>,
-    /// The environment variable holding an editor's bearer token (none: no token, for a server without tokens on this machine).
+    /// The environment variable holding the bearer token (an editor's for memory, an admin's for privacy; unset: no token, for a server without tokens on this machine).
     #[arg(long, global = true, default_value = "REPLYGATE_TOKEN")]
     pub token_env: String,
 }
@@ -74,9 +74,14 @@ pub async fn run(action: Action, server: Server, default_addr: &str) -> ExitCode
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn try_run(action: Action, server: Server, default_addr: &str) -> Result<(), BoxError> {
+/// Connects to the server named by `server` (or `default_addr`), with the
+/// bearer token from its variable, if set.
+pub async fn connect(
+    server: &Server,
+    default_addr: &str,
+) -> Result<(Channel, Option<String>), BoxError> {
     let addr = server
         .addr
         .clone()
@@ -101,6 +106,11 @@ async fn try_run(action: Action, server: Server, default_addr: &str) -> Result<(
     let token = std::env::var(&server.token_env)
         .ok()
         .filter(|t| !t.is_empty());
+    Ok((channel, token))
+}
+
+async fn try_run(action: Action, server: Server, default_addr: &str) -> Result<(), BoxError> {
+    let (channel, token) = connect(&server, default_addr).await?;
     let mut client = Client {
         inner: KnowledgeClient::new(channel),
         token,
@@ -228,14 +238,19 @@ struct Client {
     token: Option<String>,
 }
 
+/// A request carrying the bearer token, if there is one.
+pub fn with_token<T>(message: T, token: Option<&str>) -> Result<tonic::Request<T>, BoxError> {
+    let mut r = tonic::Request::new(message);
+    if let Some(t) = token {
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {t}").parse()?);
+    }
+    Ok(r)
+}
+
 impl Client {
     fn request<T>(&self, message: T) -> Result<tonic::Request<T>, BoxError> {
-        let mut r = tonic::Request::new(message);
-        if let Some(t) = &self.token {
-            r.metadata_mut()
-                .insert("authorization", format!("Bearer {t}").parse()?);
-        }
-        Ok(r)
+        with_token(message, self.token.as_deref())
     }
 
     async fn list(

@@ -519,7 +519,18 @@ async fn an_edited_approval_delivers_the_agents_text_still_labeled_ai() {
         .find(|e| e.kind == "draft_edited")
         .expect("edit recorded");
     assert_eq!(edit.actor, "ana");
-    assert!(edit.detail.contains("We can't tell the weather"));
+    // The chain records the edit by digest (the texts are in the draft, and
+    // can be erased without breaking the chain).
+    let detail: serde_json::Value = serde_json::from_str(&edit.detail).unwrap();
+    assert_eq!(
+        detail["after_sha256"],
+        replygate::storage::chain::digest(&[edited])
+    );
+    assert_eq!(
+        detail["before_sha256"],
+        replygate::storage::chain::digest(&[&d.body])
+    );
+    assert!(!edit.detail.contains("We can't tell the weather"));
 }
 
 #[tokio::test]
@@ -2464,6 +2475,7 @@ mod conversation_state {
         every_delivery_says_who_wrote_it,
         a_late_approval_on_whatsapp_is_delivered_as_the_template,
         the_queue_comes_by_the_time_left_to_answer,
+        erasing_a_customer_leaves_none_of_their_text_in_any_table_and_the_chain_verifies,
         with_first_ai_message_only_a_conversation_s_first_ai_reply_is_labeled_and_the_chain_says_so,
     );
 
@@ -2955,13 +2967,251 @@ mod conversation_state {
         let whatsapp = s.ask_with("w1", OUT_OF_SCOPE, "", "whatsapp").await;
         let sms = s.ask_with("s1", OUT_OF_SCOPE, "", "sms").await;
         assert!(email.respond_by.is_none());
-        let due = |d: &pb::Draft| {
-            d.respond_by.unwrap().seconds - d.created_at.unwrap().seconds
-        };
+        let due = |d: &pb::Draft| d.respond_by.unwrap().seconds - d.created_at.unwrap().seconds;
         assert_eq!(due(&whatsapp), 24 * 3600);
         assert_eq!(due(&sms), 60);
         assert_eq!(s.pending_ids("", "").await, [sms.id, whatsapp.id, email.id]);
         s.stop().await;
+    }
+
+    /// Every row of every table of the server's database, as text.
+    async fn every_row(s: &TestServer, url: &str) -> Vec<String> {
+        use sqlx::Connection;
+        let mut rows = Vec::new();
+        if url.is_empty() {
+            let path = s.data_dir.join("replygate.db");
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
+                    .await
+                    .unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for t in tables {
+                let cols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{t}')"
+                )))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                let joined = cols
+                    .iter()
+                    .map(|c| {
+                        // Blobs (embedding vectors) as hex; they hold no text.
+                        format!(
+                            "COALESCE(CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE CAST(\"{c}\" AS TEXT) END, '')"
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" || '|' || ");
+                let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT {joined} FROM \"{t}\""
+                )))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                rows.extend(texts.into_iter().map(|r| format!("{t}: {r}")));
+            }
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for t in tables {
+                let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT t::text FROM \"{t}\" t"
+                )))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                rows.extend(texts.into_iter().map(|r| format!("{t}: {r}")));
+            }
+        }
+        rows
+    }
+
+    async fn erasing_a_customer_leaves_none_of_their_text_in_any_table_and_the_chain_verifies(
+        store: Store,
+    ) {
+        let url = match store {
+            Store::Sqlite => String::new(),
+            Store::Postgres => postgres_schema_url().await,
+        };
+        let s = {
+            let url = url.clone();
+            TestServer::start_with(|c| {
+                c.database_url = url;
+                c.handoff.escalate_after_low = 0;
+            })
+            .await
+        };
+        let ask = |conversation: &'static str, customer: &'static str, text: &'static str| {
+            let mut drafts = s.drafts();
+            async move {
+                drafts
+                    .create_draft(pb::CreateDraftRequest {
+                        conversation_id: conversation.into(),
+                        customer_id: customer.into(),
+                        message: text.into(),
+                        context: [(
+                            "device_model".to_string(),
+                            if conversation.starts_with('z') {
+                                "Zeldaphone X"
+                            } else {
+                                "Ottophone"
+                            }
+                            .to_string(),
+                        )]
+                        .into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+            }
+        };
+        // Zelda's two conversations: an auto-sent answer, an edited one, a
+        // replacement, and one that still waits.
+        ask(
+            "z1",
+            "cust-zelda",
+            "Hi, Zelda Quixote here (zelda@example.com), how do I block a contact on Lumo?",
+        )
+        .await;
+        let edited = ask(
+            "z1",
+            "cust-zelda",
+            "Zelda again: what's the weather in Rome tomorrow?",
+        )
+        .await;
+        s.approve(
+            &edited.id,
+            "ana",
+            Some("Sorry Zelda Quixote, we have no forecasts."),
+        )
+        .await
+        .unwrap();
+        s.hand_back("z1", "ana").await.unwrap();
+        let replaced = ask("z2", "", "Zelda Quixote: do you sell gift cards?").await;
+        s.reject(
+            &replaced.id,
+            "bob",
+            "off topic",
+            Some("Hi Zelda Quixote, no gift cards, sorry."),
+        )
+        .await
+        .unwrap();
+        // z2's later message names the customer: every conversation of theirs is found.
+        ask(
+            "z2",
+            "cust-zelda",
+            "Zelda Quixote once more, what's the weather in Milan?",
+        )
+        .await;
+        // Someone else.
+        ask(
+            "o1",
+            "cust-other",
+            "Otto Normal here: what's the weather in Oslo?",
+        )
+        .await;
+        let exported = s
+            .privacy()
+            .export_customer_data(pb::CustomerDataRequest {
+                customer_id: "cust-zelda".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(exported.conversations, 2);
+        assert!(exported.json.contains("Zelda Quixote") && exported.json.contains("Zeldaphone"));
+        assert!(!exported.json.contains("Otto"));
+        let erased = s
+            .privacy()
+            .erase_customer_data(pb::CustomerDataRequest {
+                customer_id: "cust-zelda".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(erased.conversation_ids, ["z1", "z2"]);
+        assert_eq!((erased.messages, erased.texts_kept_in_audit_chain), (4, 0));
+        assert!(erased.curated_questions >= 1, "{erased:?}");
+        // Nothing of Zelda's anywhere; Otto's message is still there.
+        let rows = every_row(&s, &url).await;
+        for needle in ["Zelda", "zelda@", "Zeldaphone", "Quixote", "cust-zelda"] {
+            let found: Vec<&String> = rows.iter().filter(|r| r.contains(needle)).collect();
+            assert!(found.is_empty(), "{needle:?} is still stored: {found:#?}");
+        }
+        assert!(rows.iter().any(|r| r.contains("Otto Normal")));
+        // Nothing of it waits for an agent or goes out.
+        assert!(
+            s.pending()
+                .await
+                .iter()
+                .all(|d| !d.conversation_id.starts_with('z'))
+        );
+        assert!(
+            deliveries(&s)
+                .await
+                .iter()
+                .all(|d| !d.conversation_id.starts_with('z'))
+        );
+        // The transcript says what happened; the chain still verifies.
+        let conv = s.conversation("z1").await;
+        assert!(
+            conv.messages
+                .iter()
+                .all(|m| m.text.is_empty() && m.context.is_empty())
+        );
+        assert!(conv.events.iter().any(|e| e.kind == "customer_data_erased"));
+        // Erasing again finds the customer no more.
+        assert_status(
+            s.privacy()
+                .erase_customer_data(pb::CustomerDataRequest {
+                    customer_id: "cust-zelda".into(),
+                    ..Default::default()
+                })
+                .await,
+            Code::NotFound,
+            "customer \"cust-zelda\"",
+        );
+        assert_status(
+            s.privacy()
+                .erase_customer_data(pb::CustomerDataRequest::default())
+                .await,
+            Code::InvalidArgument,
+            "exactly one of conversation_id and customer_id",
+        );
+        let data_dir = s.data_dir.clone();
+        let tmp = s.stop().await;
+        let store: replygate::storage::DynStore = if url.is_empty() {
+            std::sync::Arc::new(
+                replygate::storage::SqliteStore::open(&data_dir.join("replygate.db"))
+                    .await
+                    .unwrap(),
+            )
+        } else {
+            std::sync::Arc::new(
+                replygate::storage::PgStore::open(&url, &Default::default())
+                    .await
+                    .unwrap(),
+            )
+        };
+        let verdict = replygate::audit::verify(&store).await.unwrap();
+        assert!(
+            matches!(verdict, replygate::audit::Verdict::Intact { .. }),
+            "{verdict:?}"
+        );
+        drop(tmp);
     }
 
     async fn a_taken_over_account_needs_a_person_in_every_supported_language(store: Store) {

@@ -414,10 +414,15 @@ fn eval_names_the_bad_line_of_a_question_file() {
 /// Metrics are process-wide, so a fresh process gives exact values.
 /// `replygate memory ...` against the server at `addr`; stdout, or the stderr of a failure.
 fn memory_cli(addr: &str, args: &[&str]) -> Result<String, String> {
+    client_cli("memory", addr, args)
+}
+
+/// `replygate <command> ARGS --addr ADDR`, as an operator runs it: stdout, or stderr on failure.
+fn client_cli(command: &str, addr: &str, args: &[&str]) -> Result<String, String> {
     let output = Command::new(env!("CARGO_BIN_EXE_replygate"))
         .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
         .env_remove("REPLYGATE_TOKEN")
-        .arg("memory")
+        .arg(command)
         .args(args)
         .args(["--addr", addr])
         .output()
@@ -426,6 +431,59 @@ fn memory_cli(addr: &str, args: &[&str]) -> Result<String, String> {
         true => Ok(String::from_utf8(output.stdout).unwrap()),
         false => Err(String::from_utf8(output.stderr).unwrap()),
     }
+}
+
+#[tokio::test]
+async fn an_admin_exports_and_erases_a_customer_from_the_command_line_and_the_audit_still_verifies()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let p = start(&data).await;
+    let mut drafts = DraftsClient::new(p.channel.clone());
+    drafts
+        .create_draft(pb::CreateDraftRequest {
+            customer_id: "cust-7".into(),
+            message: "Ingrid Bergström here, what's the weather in Rome?".into(),
+            ..needs_review("ingrid")
+        })
+        .await
+        .unwrap();
+    let exported: serde_json::Value = serde_json::from_str(
+        &client_cli("privacy", &p.addr, &["export", "--customer", "cust-7"]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(exported["conversations"][0]["id"], "ingrid");
+    assert!(exported.to_string().contains("Ingrid Bergström"));
+    let erased = client_cli("privacy", &p.addr, &["erase", "--customer", "cust-7"]).unwrap();
+    assert!(
+        erased.starts_with("erased 1 conversation(s) (ingrid): 1 messages"),
+        "{erased}"
+    );
+    let again = client_cli("privacy", &p.addr, &["export", "--conversation", "ingrid"]).unwrap();
+    assert!(!again.contains("Ingrid"), "{again}");
+    // Neither or both: refused by the command line itself.
+    let refused = client_cli("privacy", &p.addr, &["erase"]).unwrap_err();
+    assert!(
+        refused.contains("--conversation") && refused.contains("--customer"),
+        "{refused}"
+    );
+    let unknown = client_cli("privacy", &p.addr, &["erase", "--customer", "nobody"]).unwrap_err();
+    assert!(
+        unknown.contains("NotFound") && unknown.contains("nobody"),
+        "{unknown}"
+    );
+    let verified = Command::new(env!("CARGO_BIN_EXE_replygate"))
+        .env("REPLYGATE_DATA_DIR", &data)
+        .env("REPLYGATE_EMBEDDING__PROVIDER", "none")
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
 }
 
 #[tokio::test]

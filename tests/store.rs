@@ -160,6 +160,7 @@ on_every_store!(
     an_escalating_message_sends_one_notice_and_holds_its_conversation_until_handed_back,
     of_agents_claiming_drafts_of_one_conversation_at_once_exactly_one_owns_it,
     only_the_owner_hands_a_conversation_back_and_every_change_is_in_its_history,
+    retention_erases_idle_conversations_once_and_the_chain_still_verifies,
 );
 
 // --- builders ---
@@ -261,6 +262,7 @@ fn new_draft_in(
         events,
         delivery,
         if_held: None,
+        customer_id: String::new(),
         earlier: record::earlier(superseded),
         conversation: MessageInConversation {
             act: Act::Message {
@@ -1965,7 +1967,8 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             (5, true),
             (6, true),
             (7, true),
-            (8, true)
+            (8, true),
+            (9, true)
         ]
     );
     conn.close().await.unwrap();
@@ -2492,4 +2495,66 @@ async fn only_the_owner_hands_a_conversation_back_and_every_change_is_in_its_his
         matches!(verdict, replygate::audit::Verdict::Intact { .. }),
         "{verdict:?}"
     );
+}
+
+async fn retention_erases_idle_conversations_once_and_the_chain_still_verifies(f: Fixture) {
+    use replygate::audit::{Verdict, verify};
+    for c in ["old-1", "old-2"] {
+        f.store
+            .create_draft(new_draft(c, None, true))
+            .await
+            .unwrap();
+    }
+    let cutoff = now_ms() + 1;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    f.store
+        .create_draft(new_draft("recent", None, true))
+        .await
+        .unwrap();
+    let privacy = replygate::privacy::Privacy::new(
+        f.store.clone(),
+        Arc::new(replygate::config::Config::default()),
+    );
+    assert_eq!(privacy.apply_retention(cutoff).await.unwrap(), 2);
+    assert_eq!(
+        privacy.apply_retention(cutoff).await.unwrap(),
+        0,
+        "erased once"
+    );
+    for c in ["old-1", "old-2"] {
+        let t = f.store.transcript(c).await.unwrap().unwrap();
+        assert!(t.messages.iter().all(|m| m.text.is_empty()));
+        assert!(
+            t.drafts
+                .iter()
+                .all(|d| d.body.is_empty() && d.final_body.is_empty())
+        );
+        assert!(
+            t.deliveries
+                .iter()
+                .all(|d| d.text.is_empty() && d.acked_at.is_some())
+        );
+        let erased = t
+            .events
+            .iter()
+            .find(|e| e.kind == "customer_data_erased")
+            .unwrap();
+        assert_eq!(
+            (erased.actor.as_str(), erased.detail["reason"].as_str()),
+            ("retention", Some("retention"))
+        );
+    }
+    let recent = f.store.transcript("recent").await.unwrap().unwrap();
+    assert_eq!(recent.messages[0].text, "How do I back up my chats?");
+    // Withdrawn deliveries are not sent; the recent one still is.
+    let unsent = f.store.deliveries_after(0, None, 10).await.unwrap();
+    assert_eq!(unsent.len(), 1);
+    assert_eq!(unsent[0].conversation_id, "recent");
+    let verdict = verify(&f.store).await.unwrap();
+    assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
+    // A text changed after the erasure is still caught.
+    f.tamper("UPDATE messages SET text = 'sneaky' WHERE conversation_id = 'old-1'")
+        .await;
+    let verdict = verify(&f.store).await.unwrap();
+    assert!(matches!(verdict, Verdict::Altered { .. }), "{verdict:?}");
 }

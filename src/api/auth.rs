@@ -35,6 +35,8 @@ pub fn roles_for(path: &str) -> Option<&'static [Role]> {
         }
         ("Knowledge", "ListCuratedAnswers" | "GetCuratedAnswer") => &[Editor, Agent, Viewer],
         ("Insights", "Stats") => &[Viewer],
+        // A customer's data, whole: admins only.
+        ("Privacy", "ExportCustomerData" | "EraseCustomerData") => &[],
         _ => return None,
     };
     Some(roles)
@@ -279,7 +281,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, 26);
+        assert_eq!(seen, 28);
     }
 
     #[test]

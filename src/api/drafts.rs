@@ -34,6 +34,7 @@ fn draft_request(r: pb::CreateDraftRequest, caller: String) -> DraftRequest {
         channel: r.channel,
         context: r.context.into_iter().collect(),
         request_id: r.request_id,
+        customer_id: r.customer_id,
         history: r
             .history
             .into_iter()

@@ -11,6 +11,7 @@ mod identity;
 mod insights;
 mod knowledge;
 pub mod limits;
+mod privacy;
 mod review;
 mod status;
 
@@ -150,6 +151,12 @@ pub async fn serve(
     health
         .set_serving::<pb::insights_server::InsightsServer<insights::InsightsApi>>()
         .await;
+    let privacy = pb::privacy_server::PrivacyServer::new(privacy::PrivacyApi::new(app.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    health
+        .set_serving::<pb::privacy_server::PrivacyServer<privacy::PrivacyApi>>()
+        .await;
 
     // With an embedder, "replygate.semantic" says whether retrieval is hybrid
     // yet (NOT_SERVING while the help center is being embedded).
@@ -227,6 +234,7 @@ pub async fn serve(
         .add_service(review)
         .add_service(knowledge)
         .add_service(insights)
+        .add_service(privacy)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

@@ -2,7 +2,7 @@
 //! mapping names every variant (no catch-all), so a new variant forces a decision.
 
 use crate::model::rfc3339;
-use crate::{delivery, drafting, insights, knowledge, review, storage, validate};
+use crate::{delivery, drafting, insights, knowledge, privacy, review, storage, validate};
 use tonic::Status;
 
 /// Every refused value, whichever module refused it: "field: message".
@@ -137,6 +137,16 @@ impl From<delivery::Error> for Status {
                 Status::not_found(format!("delivery {cursor} not found"))
             }
             delivery::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<privacy::Error> for Status {
+    fn from(e: privacy::Error) -> Status {
+        match e {
+            privacy::Error::Invalid(e) => e.into(),
+            privacy::Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            privacy::Error::Store(e) => e.into(),
         }
     }
 }

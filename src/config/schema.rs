@@ -36,6 +36,7 @@ pub struct Config {
     pub embedding: EmbeddingConfig,
     pub memory: MemoryConfig,
     pub handoff: HandoffConfig,
+    pub retention: RetentionConfig,
     /// Rules of each channel (`[channels.whatsapp]`), by the channel's name.
     pub channels: BTreeMap<String, ChannelConfig>,
     /// "tokens": every call (but health and reflection) needs a bearer token
@@ -121,6 +122,7 @@ impl Default for Config {
             embedding: EmbeddingConfig::default(),
             memory: MemoryConfig::default(),
             handoff: HandoffConfig::default(),
+            retention: RetentionConfig::default(),
             channels: BTreeMap::new(),
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
@@ -490,6 +492,26 @@ impl Default for HandoffConfig {
         HandoffConfig {
             escalate_after_low: 2,
             notice: BTreeMap::new(),
+        }
+    }
+}
+
+/// How long customers' texts are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Erase the texts of conversations with no message for this many days,
+    /// as an erasure would (the audit chain keeps its digests); 0: keep them.
+    pub message_days: u32,
+    /// How often the retention sweep runs.
+    pub sweep_interval_seconds: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            message_days: 0,
+            sweep_interval_seconds: 3600,
         }
     }
 }

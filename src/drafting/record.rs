@@ -121,6 +121,7 @@ pub fn new_draft(r: &DraftRequest, composed: Composed, now: i64) -> NewDraft {
         if_held: Some(if_held),
         earlier: earlier(superseded_event),
         conversation,
+        customer_id: r.customer_id.clone(),
     }
 }
 

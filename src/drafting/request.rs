@@ -34,6 +34,9 @@ pub struct DraftRequest {
     /// The calling platform (its token's subject; empty without tokens). The
     /// request id is an idempotency key within this caller's conversation.
     pub caller: String,
+    /// The platform's id for the customer (may be empty): erasure finds the
+    /// customer's conversations by it.
+    pub customer_id: String,
 }
 
 /// Checks a request against the configured limits.
@@ -53,6 +56,7 @@ impl DraftRequest {
 pub fn validate(r: &DraftRequest, l: &Limits) -> Result<()> {
     validate::id("conversation_id", &r.conversation_id, l.max_id_chars, true)?;
     validate::id("request_id", &r.request_id, l.max_id_chars, false)?;
+    validate::id("customer_id", &r.customer_id, l.max_id_chars, false)?;
     validate::prose("message", &r.message, l.max_message_bytes, true)?;
     if !r.locale.is_empty() {
         validate::locale("locale", &r.locale)?;

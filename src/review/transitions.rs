@@ -170,7 +170,12 @@ pub fn approve(
             "draft_edited",
             agent,
             d,
-            json!({ "before": d.body, "after": text }),
+            // Digests, not texts: the chain outlives an erasure of the texts.
+            json!({
+                "before_sha256": crate::storage::chain::digest(&[&d.body]),
+                "after_sha256": crate::storage::chain::digest(&[text]),
+                "edit_ratio": crate::model::edit_ratio(&d.body, text),
+            }),
             now,
         ));
     }
@@ -211,7 +216,7 @@ pub fn reject(
                 "draft_replaced",
                 agent,
                 d,
-                json!({ "replacement": text }),
+                json!({ "replacement_sha256": crate::storage::chain::digest(&[text]) }),
                 now,
             ));
             let delivery = Delivery::labeled(&next, agent, now, labeling);

@@ -60,6 +60,11 @@ const SQLITE: &[Source] = &[
         "channel_rules",
         include_str!("../../migrations/sqlite/0008_channel_rules.sql"),
     ),
+    (
+        9,
+        "erasure",
+        include_str!("../../migrations/sqlite/0009_erasure.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -102,6 +107,11 @@ const POSTGRES: &[Source] = &[
         8,
         "channel_rules",
         include_str!("../../migrations/postgres/0008_channel_rules.sql"),
+    ),
+    (
+        9,
+        "erasure",
+        include_str!("../../migrations/postgres/0009_erasure.sql"),
     ),
 ];
 

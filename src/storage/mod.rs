@@ -150,6 +150,8 @@ pub struct NewDraft {
     pub draft: Draft,
     pub events: Vec<AuditEvent>,
     pub delivery: Option<Delivery>,
+    /// The platform's id for the customer, recorded with the conversation (may be empty).
+    pub customer_id: String,
     /// What to write instead when the conversation waits for a person
     /// (`earlier.holds` says so of one of its undecided drafts): the draft
     /// held for review. None: write `draft` as is.
@@ -178,6 +180,31 @@ pub struct Notice {
     pub draft: Draft,
     pub delivery: Delivery,
     pub events: Vec<AuditEvent>,
+}
+
+/// The audit kind of an erasure (its detail lists the digests of what stays).
+pub const ERASED_EVENT: &str = "customer_data_erased";
+
+/// The erasure of one conversation's customer data.
+#[derive(Debug, Clone)]
+pub struct Erasure {
+    pub conversation_id: String,
+    /// Who asked (the admin), or "retention".
+    pub actor: String,
+    /// "request" or "retention".
+    pub reason: &'static str,
+    pub now: Millis,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Erased {
+    pub messages: u64,
+    pub drafts: u64,
+    pub deliveries: u64,
+    pub curated_questions: u64,
+    /// Old audit events that still hold an edit's or a replacement's text.
+    pub texts_kept_in_audit_chain: u64,
 }
 
 /// An agent's act on a whole conversation (take over, hand back, resolve).
@@ -494,6 +521,14 @@ pub trait Store: Vectors + Curated + Send + Sync + 'static {
     /// Whether the conversation's customer was already given the AI label
     /// (a delivery of AI-written text with its label).
     async fn ai_label_given(&self, conversation_id: &str) -> Result<bool>;
+    /// The conversations CreateDraft recorded with this customer id.
+    async fn conversations_of_customer(&self, customer_id: &str) -> Result<Vec<String>>;
+    /// Conversations not erased yet whose last message came before `before`, oldest first.
+    async fn idle_conversations(&self, before: Millis, limit: u32) -> Result<Vec<String>>;
+    /// Erases one conversation's texts in one transaction, with its audit
+    /// event (which records the digests of what stays, so verification
+    /// passes); `Error::NotFound` for an unknown conversation.
+    async fn erase_conversation(&self, erasure: Erasure) -> Result<Erased>;
     /// When the customer last wrote in the conversation (None: never).
     async fn last_customer_message_at(&self, conversation_id: &str) -> Result<Option<Millis>>;
     /// Hands deliveries to one stream of a consumer group (see [`DeliveryLease`]),

@@ -57,3 +57,14 @@ pub const UPDATE_CURATED_ANSWER: &str = include_str!("queries/update_curated_ans
 pub const UPDATE_DRAFT: &str = include_str!("queries/update_draft.sql");
 pub const UPSERT_ARTICLE: &str = include_str!("queries/upsert_article.sql");
 pub const UPSERT_CONVERSATION: &str = include_str!("queries/upsert_conversation.sql");
+pub const CONVERSATIONS_OF_CUSTOMER: &str = include_str!("queries/conversations_of_customer.sql");
+pub const IDLE_CONVERSATIONS: &str = include_str!("queries/idle_conversations.sql");
+pub const ERASE_MESSAGES: &str = include_str!("queries/erase_messages.sql");
+pub const ERASE_DRAFTS: &str = include_str!("queries/erase_drafts.sql");
+pub const ERASE_DELIVERIES: &str = include_str!("queries/erase_deliveries.sql");
+pub const ERASE_LEASES: &str = include_str!("queries/erase_leases.sql");
+pub const ERASE_MARK_CONVERSATION: &str = include_str!("queries/erase_mark_conversation.sql");
+pub const ERASE_CURATED_QUESTIONS: &str = include_str!("queries/erase_curated_questions.sql");
+pub const DELETE_UNASKED_CURATED_ANSWER: &str =
+    include_str!("queries/delete_unasked_curated_answer.sql");
+pub const TEXTS_IN_AUDIT: &str = include_str!("queries/texts_in_audit.sql");

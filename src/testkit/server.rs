@@ -157,6 +157,10 @@ impl Server {
         KnowledgeClient::new(self.channel.clone())
     }
 
+    pub fn privacy(&self) -> crate::api::pb::privacy_client::PrivacyClient<Channel> {
+        crate::api::pb::privacy_client::PrivacyClient::new(self.channel.clone())
+    }
+
     /// A channel to the gRPC address, connected on first use.
     pub fn channel(&self) -> Channel {
         self.channel.clone()

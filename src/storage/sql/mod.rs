@@ -32,8 +32,8 @@ use super::{BoxFuture, queries};
 use crate::model::{Article, AuditEvent, Delivery, Draft, DraftState, Level, Millis, Transcript};
 use crate::storage::{
     ArticleWrite, ConversationChange, ConversationChanged, CreatedDraft, DeliveryLease,
-    DraftChange, DraftFacts, Error, Gauges, NewDraft, PendingFilter, RecordKind, RequestKey,
-    Result, Store, StoreEvent, StoreLock, StoredRecord,
+    DraftChange, DraftFacts, ERASED_EVENT, Erased, Erasure, Error, Gauges, NewDraft, PendingFilter,
+    RecordKind, RequestKey, Result, Store, StoreEvent, StoreLock, StoredRecord,
 };
 use sqlx::{Database, Decode, Encode, Row, Type};
 use std::future::Future;
@@ -434,6 +434,104 @@ where
             .fetch_all(self.backend.reader())
             .await?;
         rows.iter().map(Self::delivery_from_row).collect()
+    }
+
+    async fn conversations_of_customer(&self, customer_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(queries::CONVERSATIONS_OF_CUSTOMER)
+            .bind(customer_id)
+            .fetch_all(self.backend.reader())
+            .await?)
+    }
+
+    async fn idle_conversations(&self, before: Millis, limit: u32) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(queries::IDLE_CONVERSATIONS)
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(self.backend.reader())
+            .await?)
+    }
+
+    async fn erase_conversation(&self, erasure: Erasure) -> Result<Erased> {
+        self.backend
+            .write(move |tx| {
+                Box::pin(async move {
+                    let id = erasure.conversation_id.as_str();
+                    let now = erasure.now;
+                    sqlx::query(queries::LOCK_CONVERSATION)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| Error::NotFound(format!("conversation {id}")))?;
+                    let run = |sql: &'static str| sqlx::query(sql).bind(id).bind(now);
+                    run(queries::ERASE_MESSAGES).execute(&mut *tx).await?;
+                    run(queries::ERASE_DRAFTS).execute(&mut *tx).await?;
+                    sqlx::query(queries::ERASE_LEASES).bind(id).execute(&mut *tx).await?;
+                    run(queries::ERASE_DELIVERIES).execute(&mut *tx).await?;
+                    let answers: Vec<String> = sqlx::query_scalar(queries::ERASE_CURATED_QUESTIONS)
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let mut announced = Vec::new();
+                    let mut touched: Vec<&String> = answers.iter().collect();
+                    touched.sort();
+                    touched.dedup();
+                    for answer in touched {
+                        sqlx::query(queries::DELETE_UNASKED_CURATED_ANSWER)
+                            .bind(answer)
+                            .execute(&mut *tx)
+                            .await?;
+                        announced.push(StoreEvent::MemoryChanged { id: answer.clone() });
+                    }
+                    run(queries::ERASE_MARK_CONVERSATION).execute(&mut *tx).await?;
+                    let kept: i64 = sqlx::query_scalar(queries::TEXTS_IN_AUDIT)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    // What stays, sealed: verification compares the records with these.
+                    let mut records = Vec::new();
+                    let mut erased = Erased::default();
+                    for m in Self::of_conversation(&mut *tx, queries::CONVERSATION_MESSAGES, id, Self::message_from_row).await? {
+                        records.push(serde_json::json!({"kind": "message", "id": m.id,
+                            "sha256": crate::storage::chain::message_digest(&m.text, &json(&m.context))}));
+                        erased.messages += 1;
+                    }
+                    for d in Self::of_conversation(&mut *tx, queries::CONVERSATION_DRAFTS, id, Self::draft_from_row).await? {
+                        records.push(serde_json::json!({"kind": "draft", "id": d.id,
+                            "sha256": crate::storage::chain::draft_digest(&d.body, &d.final_body, &d.disclosure, &d.reject_reason, &json(&d.citations))}));
+                        announced.push(StoreEvent::QueueChanged { draft_id: d.id });
+                        erased.drafts += 1;
+                    }
+                    for d in Self::of_conversation(&mut *tx, queries::CONVERSATION_DELIVERIES, id, Self::delivery_from_row).await? {
+                        records.push(serde_json::json!({"kind": "delivery", "id": d.cursor.to_string(),
+                            "sha256": crate::storage::chain::delivery_digest(&d.body, &d.disclosure, &d.text, &d.author)}));
+                        announced.push(StoreEvent::DeliveryAcked { cursor: d.cursor });
+                        erased.deliveries += 1;
+                    }
+                    erased.curated_questions = answers.len() as u64;
+                    erased.texts_kept_in_audit_chain = kept.max(0) as u64;
+                    let event = AuditEvent {
+                        seq: 0,
+                        at: now,
+                        kind: ERASED_EVENT.into(),
+                        actor: erasure.actor.clone(),
+                        conversation_id: id.to_string(),
+                        draft_id: String::new(),
+                        detail: serde_json::json!({
+                            "reason": erasure.reason,
+                            "messages": erased.messages,
+                            "drafts": erased.drafts,
+                            "deliveries": erased.deliveries,
+                            "curated_questions": erased.curated_questions,
+                            "texts_kept_in_audit_chain": erased.texts_kept_in_audit_chain,
+                            "records": records,
+                        }),
+                        chain: Default::default(),
+                    };
+                    Self::append_audit(&mut *tx, &[event]).await?;
+                    Ok((erased, announced))
+                })
+            })
+            .await
     }
 
     async fn last_customer_message_at(&self, conversation_id: &str) -> Result<Option<Millis>> {

@@ -232,6 +232,7 @@ where
                         .bind(&m.channel)
                         .bind(&new.draft.caller)
                         .bind(m.received_at)
+                        .bind(&new.customer_id)
                         .fetch_one(&mut *tx)
                         .await?;
                     let (platform, current) = Self::conversation_from_row(&row)?;
@@ -291,6 +292,7 @@ where
                         if_held,
                         earlier: _,
                         conversation: _,
+                        customer_id: _,
                     } = &new;
                     let (d, new_events, delivery) = match (waiting, if_held) {
                         (true, Some(held)) => (&held.draft, &held.events, &None),
