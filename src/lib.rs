@@ -43,6 +43,7 @@ pub mod auth;
 pub mod config;
 pub mod conversation;
 pub mod delivery;
+pub mod device;
 pub mod drafting;
 pub mod embedding;
 pub mod eval;

@@ -666,6 +666,9 @@ pub struct Article {
     /// "folder" (synced from the knowledge directory) or "api".
     pub source: String,
     pub updated_at: Millis,
+    /// Which devices its steps are for (empty: every device).
+    #[serde(default)]
+    pub applies_to: crate::device::AppliesTo,
 }
 
 /// The hash of an article's content (what a new version must change), as
@@ -676,9 +679,15 @@ pub fn article_content_hash(
     body: &str,
     tags: &[String],
     url: &str,
+    applies_to: &crate::device::AppliesTo,
 ) -> String {
     use sha2::{Digest, Sha256};
-    let canonical = serde_json::json!([locale, title, body, tags, url]);
+    // Articles for every device hash as they did before applies_to existed.
+    let canonical = if applies_to.is_empty() {
+        serde_json::json!([locale, title, body, tags, url])
+    } else {
+        serde_json::json!([locale, title, body, tags, url, applies_to])
+    };
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 

@@ -2472,6 +2472,8 @@ mod conversation_state {
         the_notice_is_in_the_customer_s_language_and_a_channel_may_word_it,
         repeated_low_drafts_and_frustration_send_the_conversation_to_a_person,
         a_taken_over_account_needs_a_person_in_every_supported_language,
+        documented_device_context_is_checked_and_kept_with_the_message,
+        an_android_question_gets_the_android_article_when_both_exist,
         every_delivery_says_who_wrote_it,
         a_late_approval_on_whatsapp_is_delivered_as_the_template,
         the_queue_comes_by_the_time_left_to_answer,
@@ -3212,6 +3214,165 @@ mod conversation_state {
             "{verdict:?}"
         );
         drop(tmp);
+    }
+
+    async fn documented_device_context_is_checked_and_kept_with_the_message(store: Store) {
+        let s = server(store, |_| {}).await;
+        let with = |pairs: &[(&str, &str)]| pb::CreateDraftRequest {
+            conversation_id: "d1".into(),
+            message: CONFIDENT.into(),
+            context: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let ok = s
+            .drafts()
+            .create_draft(with(&[
+                ("os", "Android"),
+                ("os_version", "14"),
+                ("app_version", "2.24.1"),
+                ("network", "wifi"),
+                ("free_space_mb", "512"),
+                ("backup_enabled", "true"),
+                ("language", "pt-BR"),
+                ("device_model", "Pixel 8"),
+                ("plan", "business"),
+            ]))
+            .await;
+        assert!(ok.is_ok(), "{ok:?}");
+        let conv = s.conversation("d1").await;
+        assert_eq!(conv.messages[0].context["app_version"], "2.24.1");
+        for (key, value, needle) in [
+            (
+                "os",
+                "Android 14",
+                "\"os\" (the operating system) must be one of android, ios",
+            ),
+            ("app_version", "latest", "\"app_version\""),
+            ("free_space_mb", "lots", "a whole number"),
+            ("backup_enabled", "yes", "true or false"),
+        ] {
+            assert_status(
+                s.drafts().create_draft(with(&[(key, value)])).await,
+                Code::InvalidArgument,
+                needle,
+            );
+        }
+        // Nothing of a refused request was stored.
+        assert_eq!(s.conversation("d1").await.messages.len(), 1);
+        s.stop().await;
+    }
+
+    async fn an_android_question_gets_the_android_article_when_both_exist(store: Store) {
+        let s = server(store, |_| {}).await;
+        let mut knowledge = s.knowledge();
+        for (id, title, os, steps) in [
+            (
+                "en/save-stickers-android",
+                "Save stickers on Android",
+                "android",
+                "Tap and hold the sticker, then tap Add to favorites in the Android menu.",
+            ),
+            (
+                "en/save-stickers-iphone",
+                "Save stickers on iPhone",
+                "ios",
+                "Tap the sticker, then tap Add to Favorites in the iPhone menu.",
+            ),
+        ] {
+            knowledge
+                .upsert_article(pb::UpsertArticleRequest {
+                    article: Some(pb::Article {
+                        id: id.into(),
+                        locale: "en".into(),
+                        title: title.into(),
+                        body: format!("Save a sticker a friend sent you to your favorite stickers.\n\n## Steps to save a sticker to favorites\n1. Open the chat with the sticker.\n2. {steps}\n3. The sticker is saved in your favorite stickers."),
+                        applies_to: Some(pb::AppliesTo { os: vec![os.into()], app_version: String::new() }),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .unwrap();
+        }
+        let ask_on = |os: &str| {
+            let mut drafts = s.drafts();
+            let os = os.to_string();
+            async move {
+                drafts
+                    .create_draft(pb::CreateDraftRequest {
+                        conversation_id: format!("c-{os}"),
+                        message: "How do I save a sticker to my favorites?".into(),
+                        context: if os.is_empty() {
+                            Default::default()
+                        } else {
+                            [("os".to_string(), os)].into()
+                        },
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+            }
+        };
+        let android = ask_on("android").await;
+        assert_eq!(
+            android.citations[0].article_id, "en/save-stickers-android",
+            "{}",
+            android.body
+        );
+        assert!(
+            android.body.contains("These steps are for Android."),
+            "{}",
+            android.body
+        );
+        let iphone = ask_on("ios").await;
+        assert_eq!(
+            iphone.citations[0].article_id, "en/save-stickers-iphone",
+            "{}",
+            iphone.body
+        );
+        assert!(
+            iphone.body.contains("These steps are for iPhone (iOS)."),
+            "{}",
+            iphone.body
+        );
+        // Without the device, either may answer, and the draft says which it is for.
+        let unknown = ask_on("").await;
+        assert!(
+            unknown.body.contains("These steps are for"),
+            "{}",
+            unknown.body
+        );
+        // The article keeps what it applies to; a bad one is refused by name.
+        let got = knowledge
+            .get_article(pb::GetArticleRequest {
+                id: "en/save-stickers-android".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.applies_to.unwrap().os, ["android"]);
+        assert_status(
+            knowledge
+                .upsert_article(pb::UpsertArticleRequest {
+                    article: Some(pb::Article {
+                        locale: "en".into(),
+                        title: "Symbian stickers".into(),
+                        body: "Old phones.".into(),
+                        applies_to: Some(pb::AppliesTo {
+                            os: vec!["symbian".into()],
+                            app_version: String::new(),
+                        }),
+                        ..Default::default()
+                    }),
+                })
+                .await,
+            Code::InvalidArgument,
+            "article.applies_to",
+        );
+        s.stop().await;
     }
 
     async fn a_taken_over_account_needs_a_person_in_every_supported_language(store: Store) {

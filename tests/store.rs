@@ -361,7 +361,14 @@ fn article(id: &str, locale: &str, body: &str) -> Article {
     let title = format!("Title of {id}");
     let tags = vec!["t".to_string()];
     Article {
-        content_hash: replygate::model::article_content_hash(locale, &title, body, &tags, ""),
+        content_hash: replygate::model::article_content_hash(
+            locale,
+            &title,
+            body,
+            &tags,
+            "",
+            &Default::default(),
+        ),
         id: id.into(),
         locale: locale.into(),
         title,
@@ -371,6 +378,7 @@ fn article(id: &str, locale: &str, body: &str) -> Article {
         version: 0,
         source: "api".into(),
         updated_at: now_ms(),
+        applies_to: Default::default(),
     }
 }
 
@@ -1968,7 +1976,8 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             (6, true),
             (7, true),
             (8, true),
-            (9, true)
+            (9, true),
+            (10, true)
         ]
     );
     conn.close().await.unwrap();

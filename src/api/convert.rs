@@ -235,6 +235,10 @@ pub fn article(a: Article) -> pb::Article {
         content_hash: a.content_hash,
         updated_at: timestamp(a.updated_at),
         source: a.source,
+        applies_to: (!a.applies_to.is_empty()).then_some(pb::AppliesTo {
+            os: a.applies_to.os,
+            app_version: a.applies_to.app_version,
+        }),
     }
 }
 
@@ -246,6 +250,13 @@ pub fn article_input(a: pb::Article) -> ArticleInput {
         body: a.body,
         tags: a.tags,
         url: a.url,
+        applies_to: a
+            .applies_to
+            .map(|t| crate::device::AppliesTo {
+                os: t.os,
+                app_version: t.app_version,
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -134,6 +134,7 @@ fn load(dir: &Path) -> Result<Scifact, BoxError> {
             content_hash: String::new(),
             source: "bench".into(),
             updated_at: 0,
+            applies_to: Default::default(),
         })
         .collect();
     let changes: Vec<Change> = articles.iter().cloned().map(Change::Put).collect();

@@ -196,10 +196,19 @@ pub fn compose(hits: &[ArticleHit], ask: &Ask) -> Generated {
     } else {
         format!("{} — {}", best.title, best.url)
     };
+    // An article for some devices only says which, before its steps.
+    let lead_in = match best.applies_to.devices() {
+        Some(device) => format!(
+            "{}\n\n{}",
+            ask.phrases.lead_in,
+            ask.phrases.device_line.replace("{device}", &device)
+        ),
+        None => ask.phrases.lead_in.clone(),
+    };
     let body = format!(
         "{}\n\n{}\n\n{}\n\n{} {}",
         ask.phrases.greeting,
-        ask.phrases.lead_in,
+        lead_in,
         quoted.join("\n\n"),
         ask.phrases.more_info,
         link

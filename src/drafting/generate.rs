@@ -213,6 +213,7 @@ async fn with_model(
             title: g.hit.title.clone(),
             heading: g.passage.heading.clone(),
             text: extractive::clip(&g.passage.text, 1500),
+            devices: g.hit.applies_to.devices(),
         })
         .collect();
     let schema = prompt::answer_schema(prompt_passages.len());

@@ -21,6 +21,7 @@
 
 pub mod checks;
 pub mod confidence;
+pub mod context;
 pub mod extractive;
 pub mod generate;
 pub mod intent;
@@ -271,9 +272,12 @@ impl Drafter {
             &self.knowledge,
             &self.facts,
             &self.policy,
-            &query,
-            vector,
-            &locale,
+            retrieve::Question {
+                text: &query,
+                vector,
+                locale: &locale,
+                device: crate::device::Device::from_context(&r.context),
+            },
             self.config.retrieval.top_articles,
         )
         .await?;

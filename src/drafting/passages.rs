@@ -170,6 +170,7 @@ mod tests {
             locale: "en".into(),
             title: "Card arrival".into(),
             url: String::new(),
+            applies_to: Default::default(),
             score: 1.0,
             passages: vec![PassageHit {
                 heading: "Customers ask".into(),

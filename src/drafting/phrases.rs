@@ -19,6 +19,8 @@ pub struct Phrases {
     pub disclosure_reviewed: String,
     /// Sent once when the conversation goes to a person.
     pub handoff_notice: String,
+    /// Which device the quoted steps are for; "{device}" is replaced.
+    pub device_line: String,
 }
 
 /// The language whose wording stands in for languages without their own.
@@ -35,9 +37,15 @@ impl Phrases {
         body.split("\n\n")
             .filter(|part| {
                 let part = part.trim();
+                let device_prefix = self
+                    .device_line
+                    .split("{device}")
+                    .next()
+                    .unwrap_or_default();
                 part != self.greeting
                     && part != self.lead_in
                     && part != self.no_answer
+                    && (device_prefix.is_empty() || !part.starts_with(device_prefix))
                     && !part.starts_with(self.more_info.as_str())
             })
             .collect::<Vec<_>>()

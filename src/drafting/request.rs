@@ -84,6 +84,7 @@ pub fn validate(r: &DraftRequest, l: &Limits) -> Result<()> {
         // Within the byte limits above, so only the control-character rule can refuse.
         validate::line("context", k, l.max_context_value_bytes)?;
         validate::line("context", v, l.max_context_value_bytes)?;
+        super::context::check(k, v)?;
     }
     validate::count("history", r.history.len(), l.max_history_turns, "turns")?;
     for turn in &r.history {

@@ -35,15 +35,22 @@ pub struct Given<'a> {
     pub facts: [&'a PassageFacts; 2],
 }
 
+/// What retrieval looks for: the masked question, its embedding (if any),
+/// its language, and the device the customer writes from.
+pub struct Question<'a> {
+    pub text: &'a str,
+    pub vector: Option<Vec<f32>>,
+    pub locale: &'a str,
+    pub device: crate::device::Device,
+}
+
 /// Searches the help center in `locale` for `query` (masked; `vector` its
 /// embedding, if any) and reads the facts of what it finds.
 pub async fn retrieve(
     knowledge: &Knowledge,
     facts: &FactsCache,
     policy: &Policy,
-    query: &str,
-    vector: Option<Vec<f32>>,
-    locale: &str,
+    question: Question<'_>,
     top_articles: usize,
 ) -> Result<Retrieved, knowledge::Error> {
     let SearchResults {
@@ -51,7 +58,13 @@ pub async fn retrieve(
         hits,
         semantic,
     } = knowledge
-        .search_with(query, vector, locale, top_articles)
+        .search_with(
+            question.text,
+            question.vector,
+            question.locale,
+            top_articles,
+            &question.device,
+        )
         .await?;
     let facts = super::metrics::stage("facts", || {
         hits.articles
@@ -147,6 +160,7 @@ mod tests {
             version: 1,
             title: format!("Backups {id}"),
             url: String::new(),
+            applies_to: Default::default(),
             locale: "en".into(),
             score: passages.iter().map(|p| p.score).fold(0.0, f32::max),
             passages,

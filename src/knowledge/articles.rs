@@ -22,7 +22,7 @@ pub fn slugify(text: &str) -> String {
 }
 
 fn content_hash(a: &ArticleInput) -> String {
-    crate::model::article_content_hash(&a.locale, &a.title, &a.body, &a.tags, &a.url)
+    crate::model::article_content_hash(&a.locale, &a.title, &a.body, &a.tags, &a.url, &a.applies_to)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -48,6 +48,9 @@ impl Knowledge {
                 .map_err(|e| invalid(e.field, format!("each tag {}", e.message)))?;
         }
         validate::line("article.url", &a.url, 2048)?;
+        a.applies_to = std::mem::take(&mut a.applies_to)
+            .checked()
+            .map_err(|m| invalid("article.applies_to", m))?;
         let web_link = a.url.starts_with("https://") || a.url.starts_with("http://");
         if !a.url.is_empty() && !web_link {
             return Err(invalid(
@@ -107,6 +110,7 @@ impl Knowledge {
             body: input.body,
             tags: input.tags,
             url: input.url,
+            applies_to: input.applies_to,
             version: 0,
             source: source.to_string(),
             updated_at: now,

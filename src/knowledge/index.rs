@@ -29,7 +29,7 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, Warmer};
 
 /// Bump when the schema or analyzers change: the index is then rebuilt.
-const SCHEMA_VERSION: &str = "7";
+const SCHEMA_VERSION: &str = "8";
 const SCHEMA_FILE: &str = "replygate-schema-version";
 const WRITER_HEAP_BYTES: usize = 50_000_000;
 /// The scoring searches use unless told otherwise: `[retrieval]`'s defaults.
@@ -73,6 +73,8 @@ struct Fields {
     text: Field,
     url: Field,
     tags: Field,
+    /// The article's applies_to, as JSON ("" for every device).
+    applies_to: Field,
     by_lang: HashMap<&'static str, LangFields>,
 }
 
@@ -87,6 +89,7 @@ fn schema() -> (Schema, Fields) {
     let text = b.add_text_field("text", STORED);
     let url = b.add_text_field("url", STORED);
     let tags = b.add_text_field("tags", STORED);
+    let applies_to = b.add_text_field("applies_to", STORED);
     let mut by_lang = HashMap::new();
     for key in lang::analyzer_keys() {
         let opts = TextOptions::default().set_indexing_options(
@@ -118,6 +121,7 @@ fn schema() -> (Schema, Fields) {
             text,
             url,
             tags,
+            applies_to,
             by_lang,
         },
     )
@@ -137,6 +141,11 @@ pub struct PassageHit {
     pub cosine: Option<f32>,
 }
 
+/// An article's applies_to as the index stores it ("": every device).
+fn applies_to_of(stored: &str) -> crate::device::AppliesTo {
+    serde_json::from_str(stored).unwrap_or_default()
+}
+
 /// An article found by a search, with its best passages (best first).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArticleHit {
@@ -150,6 +159,8 @@ pub struct ArticleHit {
     pub passages: Vec<PassageHit>,
     /// IDF-weighted share of the query's terms present in the best passage (with its titles), 0..1.
     pub coverage: f64,
+    /// Which devices its steps are for.
+    pub applies_to: crate::device::AppliesTo,
     /// With embeddings: the cosine similarity of the question and the
     /// article's closest passage.
     pub cosine: Option<f32>,
@@ -180,6 +191,10 @@ pub struct Hits {
 
 /// A change to apply to the index.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "changes are made a few at a time and consumed at once; boxing would buy nothing"
+)]
 pub enum Change {
     Put(Article),
     Remove(String),
@@ -191,6 +206,9 @@ pub struct SearchIndex {
     fields: Fields,
     scoring: Bm25,
     segments: Arc<SegmentCache>,
+    /// The articles that apply to some devices only, by id (the others
+    /// apply to every device): retrieval passes over those that do not fit.
+    device_rules: std::sync::RwLock<HashMap<String, crate::device::AppliesTo>>,
 }
 
 impl SearchIndex {
@@ -224,13 +242,56 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()?;
-        Ok(SearchIndex {
+        let index = SearchIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
             scoring: default_scoring(),
             segments,
-        })
+            device_rules: Default::default(),
+        };
+        index.load_device_rules()?;
+        Ok(index)
+    }
+
+    /// Reads every indexed article's applies_to (at open).
+    fn load_device_rules(&self) -> Result<()> {
+        let searcher = self.reader.searcher();
+        let docs = searcher.search(&AllQuery, &DocSetCollector)?;
+        let mut rules = HashMap::new();
+        for address in docs {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |f: Field| {
+                doc.get_first(f)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+            };
+            let applies_to = applies_to_of(text(self.fields.applies_to));
+            if !applies_to.is_empty() {
+                rules.insert(text(self.fields.article_id).to_string(), applies_to);
+            }
+        }
+        *self.device_rules.write().expect("device rules lock") = rules;
+        Ok(())
+    }
+
+    /// Whether the article may apply to `device` (every article does when
+    /// the device is unknown or the article names no device).
+    pub fn fits(&self, article_id: &str, device: &crate::device::Device) -> bool {
+        self.device_rules
+            .read()
+            .expect("device rules lock")
+            .get(article_id)
+            .is_none_or(|a| a.fits(device))
+    }
+
+    /// Whether any article is for some devices only.
+    pub fn has_device_rules(&self) -> bool {
+        !self
+            .device_rules
+            .read()
+            .expect("device rules lock")
+            .is_empty()
     }
 
     /// Searches from now on use other BM25 parameters or field weights.
@@ -295,6 +356,21 @@ impl SearchIndex {
         writer.commit()?;
         drop(writer);
         self.reader.reload()?;
+        // After the commit: searches see the new rules with the new documents.
+        let mut rules = self.device_rules.write().expect("device rules lock");
+        for change in changes {
+            match change {
+                Change::Put(a) if !a.applies_to.is_empty() => {
+                    rules.insert(a.id.clone(), a.applies_to.clone());
+                }
+                Change::Put(a) => {
+                    rules.remove(&a.id);
+                }
+                Change::Remove(id) => {
+                    rules.remove(id);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -303,6 +379,11 @@ impl SearchIndex {
         let lf = f.by_lang[lang::analyzer_key(&article.locale)];
         let tags = article.tags.join(" ");
         let whole = format!("{}\n{}\n{}", article.title, tags, article.body);
+        let applies_to = if article.applies_to.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&article.applies_to).expect("plain data")
+        };
         passages(&article.body)
             .into_iter()
             .enumerate()
@@ -317,6 +398,7 @@ impl SearchIndex {
                 doc.add_text(f.text, &p.text);
                 doc.add_text(f.url, &article.url);
                 doc.add_text(f.tags, &tags);
+                doc.add_text(f.applies_to, &applies_to);
                 doc.add_text(lf.title, format!("{}\n{}", article.title, p.heading));
                 doc.add_text(lf.body, format!("{}\n{}", p.text, tags));
                 doc.add_text(lf.article, &whole);

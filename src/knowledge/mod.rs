@@ -67,6 +67,7 @@ pub struct ArticleInput {
     pub body: String,
     pub tags: Vec<String>,
     pub url: String,
+    pub applies_to: crate::device::AppliesTo,
 }
 
 /// The help center's domain: the articles in the store and the index over them.

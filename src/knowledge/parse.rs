@@ -33,6 +33,7 @@ struct FrontMatter {
     title: Option<String>,
     tags: Vec<String>,
     url: Option<String>,
+    applies_to: Option<crate::device::AppliesTo>,
 }
 
 /// What a file says, before it is validated and versioned.
@@ -43,6 +44,8 @@ pub struct ParsedFile {
     pub tags: Vec<String>,
     pub url: String,
     pub body: String,
+    /// `applies_to: {os: [android], app_version: ">=2.20"}` (checked when the article is).
+    pub applies_to: crate::device::AppliesTo,
 }
 
 /// Splits `text` into front matter and body and reads the front matter.
@@ -114,6 +117,7 @@ pub fn parse_file(text: &str) -> Result<ParsedFile, ParseError> {
             .collect(),
         url: front.url.unwrap_or_default().trim().to_string(),
         body: text[body_start..].trim().to_string(),
+        applies_to: front.applies_to.unwrap_or_default(),
     })
 }
 
@@ -270,6 +274,20 @@ mod tests {
         assert_eq!(f.url, "https://x/y");
         assert_eq!(f.body, "Hello");
         assert_eq!(f.id, None);
+    }
+
+    #[test]
+    fn applies_to_says_which_devices_an_article_is_for() {
+        let f = parse_file(
+            "---\ntitle: Back up on Android\napplies_to: {os: [android], app_version: \">=2.20\"}\n---\nSteps\n",
+        )
+        .unwrap();
+        assert_eq!(f.applies_to.os, ["android"]);
+        assert_eq!(f.applies_to.app_version, ">=2.20");
+        let plain = parse_file("---\ntitle: Backups\n---\nHello\n").unwrap();
+        assert!(plain.applies_to.is_empty());
+        let err = parse_file("---\ntitle: x\napplies_to: {phone: nokia}\n---\nbody").unwrap_err();
+        assert!(err.message.contains("phone"), "{}", err.message);
     }
 
     #[test]

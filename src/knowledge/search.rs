@@ -3,6 +3,7 @@
 
 use super::index::{self, Hits};
 use super::{Knowledge, Result, blocking, hybrid, lang};
+use crate::device::Device;
 use crate::validate;
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -61,18 +62,23 @@ impl Knowledge {
         limit: usize,
     ) -> Result<SearchResults> {
         let vector = self.embed_query(query).await;
-        self.search_with(query, vector, locale, limit).await
+        self.search_with(query, vector, locale, limit, &Device::default())
+            .await
     }
 
     /// Like [`Knowledge::search_in`], with the question's vector already
     /// made ([`Knowledge::embed_query`]; None: lexically only).
+    /// Articles for other devices than `device` (as far as it is known) are
+    /// passed over.
     pub async fn search_with(
         &self,
         query: &str,
         vector: Option<Vec<f32>>,
         locale: &str,
         limit: usize,
+        device: &Device,
     ) -> Result<SearchResults> {
+        let device = device.clone();
         let started = Instant::now();
         let index = self.index.clone();
         let dense = self
@@ -90,8 +96,16 @@ impl Knowledge {
             } else {
                 locale
             };
+            let filtering = index.has_device_rules() && device != Device::default();
             let (Some(dense), Some(vector)) = (dense, vector) else {
-                let mut hits = index.search(&query, &locale, limit)?;
+                let mut hits = if filtering {
+                    let mut hits = index.search(&query, &locale, limit.max(LEXICAL_CANDIDATES))?;
+                    hits.articles.retain(|h| index.fits(&h.article_id, &device));
+                    hits.articles.truncate(limit);
+                    hits
+                } else {
+                    index.search(&query, &locale, limit)?
+                };
                 if let Some(best) = hits.articles.first_mut() {
                     complete_best(&index, best)?;
                 }
@@ -101,8 +115,14 @@ impl Knowledge {
                     semantic: None,
                 });
             };
-            let lexical = index.search(&query, &locale, limit.max(LEXICAL_CANDIDATES))?;
-            let near = dense.search(&vector, usize::MAX, |l| l == locale || l == default);
+            let mut lexical = index.search(&query, &locale, limit.max(LEXICAL_CANDIDATES))?;
+            let mut near = dense.search(&vector, usize::MAX, |l| l == locale || l == default);
+            if filtering {
+                lexical
+                    .articles
+                    .retain(|h| index.fits(&h.article_id, &device));
+                near.retain(|h| index.fits(&h.article_id, &device));
+            }
             let ranked: Vec<hybrid::Lexical> = lexical
                 .articles
                 .iter()

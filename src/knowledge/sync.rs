@@ -76,6 +76,7 @@ impl Knowledge {
                 body: parsed.body,
                 tags: parsed.tags,
                 url: parsed.url,
+                applies_to: parsed.applies_to,
             };
             let input = match self.validate(input) {
                 Ok(i) => i,

@@ -65,6 +65,11 @@ const SQLITE: &[Source] = &[
         "erasure",
         include_str!("../../migrations/sqlite/0009_erasure.sql"),
     ),
+    (
+        10,
+        "applies_to",
+        include_str!("../../migrations/sqlite/0010_applies_to.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -112,6 +117,11 @@ const POSTGRES: &[Source] = &[
         9,
         "erasure",
         include_str!("../../migrations/postgres/0009_erasure.sql"),
+    ),
+    (
+        10,
+        "applies_to",
+        include_str!("../../migrations/postgres/0010_applies_to.sql"),
     ),
 ];
 

@@ -19,6 +19,7 @@ fn hit() -> impl Strategy<Value = ArticleHit> {
         locale: "en".into(),
         title: "A".into(),
         url: String::new(),
+        applies_to: Default::default(),
         score,
         passages: (0..passages)
             .map(|i| PassageHit {

@@ -13,6 +13,7 @@ fn hit(title: &str, score: f32, coverage: f64) -> ArticleHit {
         locale: "en".into(),
         title: title.into(),
         url: String::new(),
+        applies_to: Default::default(),
         score,
         passages: vec![PassageHit {
             heading: String::new(),

@@ -21,6 +21,7 @@ fn change_number() -> ArticleHit {
         locale: "en".into(),
         title: "Change your phone number".into(),
         url: "https://help.example/en/change-phone-number".into(),
+        applies_to: Default::default(),
         score: 6.0,
         passages: vec![
             passage(

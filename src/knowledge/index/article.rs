@@ -67,6 +67,7 @@ impl SearchIndex {
                 })
                 .collect(),
             coverage: 0.0,
+            applies_to: super::applies_to_of(&text(first, f.applies_to)),
             cosine: None,
         };
         Ok(Some(hit))

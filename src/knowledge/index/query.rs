@@ -224,6 +224,7 @@ impl SearchIndex {
                 locale: text_of(&doc, self.fields.locale),
                 title: text_of(&doc, self.fields.title),
                 url: text_of(&doc, self.fields.url),
+                applies_to: super::applies_to_of(&text_of(&doc, self.fields.applies_to)),
                 score: g.best.score,
                 passages,
                 coverage: if idf_total > 0.0 {

@@ -17,6 +17,7 @@ fn article(id: &str, locale: &str, title: &str, body: &str, tags: &[&str]) -> Ar
         content_hash: String::new(),
         source: "test".into(),
         updated_at: 0,
+        applies_to: Default::default(),
     }
 }
 

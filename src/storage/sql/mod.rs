@@ -649,6 +649,7 @@ where
                         .bind(&article.content_hash)
                         .bind(&article.source)
                         .bind(article.updated_at)
+                        .bind(json(&article.applies_to))
                         .fetch_optional(&mut *tx)
                         .await?;
                     let Some(version) = version else {

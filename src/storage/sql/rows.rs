@@ -96,6 +96,7 @@ where
             content_hash: row.try_get("content_hash")?,
             source: row.try_get("source")?,
             updated_at: row.try_get("updated_at")?,
+            applies_to: parse_json("applies_to", row.try_get("applies_to")?)?,
         })
     }
 
@@ -175,6 +176,7 @@ where
                         &text("body")?,
                         &tags,
                         &text("url")?,
+                        &parse_json("applies_to", row.try_get("applies_to")?)?,
                     ),
                 }
             }
