@@ -65,7 +65,12 @@ pub struct Server {
 }
 
 pub async fn run(action: Action, server: Server, default_addr: &str) -> ExitCode {
-    match try_run(action, server, default_addr).await {
+    exit(try_run(action, server, default_addr).await)
+}
+
+/// The exit code of a client command, its error on stderr.
+pub fn exit(result: Result<(), BoxError>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -38,13 +38,7 @@ impl Whose {
 }
 
 pub async fn run(action: Action, server: Server, default_addr: &str) -> ExitCode {
-    match try_run(action, server, default_addr).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::memory_cli::exit(try_run(action, server, default_addr).await)
 }
 
 async fn try_run(action: Action, server: Server, default_addr: &str) -> Result<(), BoxError> {

@@ -315,6 +315,16 @@ impl Review {
             Some(_) => Decision::Edited,
             None => Decision::Approved,
         };
+        let labeling = self.sending(id).await?;
+        self.decide(id, action, agent, Some(decision), |d, now| {
+            transitions::approve(d, agent, edited_body, &labeling, now)
+        })
+        .await
+    }
+
+    /// How a reply to draft `id` goes out now: labeled as its channel's
+    /// policy says, as its template when the channel's window closed.
+    async fn sending(&self, id: &str) -> Result<crate::model::Labeling> {
         self.check_draft_id(id)?;
         // The conversation and channel of a draft never change: read once.
         let draft = self
@@ -322,16 +332,6 @@ impl Review {
             .get_draft(id)
             .await?
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        let labeling = self.sending(&draft).await?;
-        self.decide(id, action, agent, Some(decision), |d, now| {
-            transitions::approve(d, agent, edited_body, &labeling, now)
-        })
-        .await
-    }
-
-    /// How a reply to `draft` goes out now: labeled as its channel's policy
-    /// says, as its template when the channel's window closed.
-    async fn sending(&self, draft: &Draft) -> Result<crate::model::Labeling> {
         Ok(crate::drafting::labeling(
             &self.config,
             &*self.store,
@@ -361,13 +361,7 @@ impl Review {
         let decision = Decision::Rejected {
             replaced: replacement.is_some(),
         };
-        self.check_draft_id(id)?;
-        let draft = self
-            .store
-            .get_draft(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        let labeling = self.sending(&draft).await?;
+        let labeling = self.sending(id).await?;
         self.decide(id, action, agent, Some(decision), |d, now| {
             transitions::reject(d, agent, reason.trim(), replacement, &labeling, now)
         })

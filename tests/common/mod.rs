@@ -165,14 +165,8 @@ impl TestServer {
         conversation_id: &str,
         agent: &str,
     ) -> Result<pb::ConversationOwnership, Status> {
-        let req = pb::ConversationActionRequest {
-            conversation_id: conversation_id.into(),
-            ..Default::default()
-        };
-        self.review()
-            .take_over(as_agent(req, agent))
-            .await
-            .map(|r| r.into_inner())
+        let r = on_conversation(conversation_id, agent);
+        self.review().take_over(r).await.map(|r| r.into_inner())
     }
 
     pub async fn hand_back(
@@ -180,14 +174,8 @@ impl TestServer {
         conversation_id: &str,
         agent: &str,
     ) -> Result<pb::ConversationOwnership, Status> {
-        let req = pb::ConversationActionRequest {
-            conversation_id: conversation_id.into(),
-            ..Default::default()
-        };
-        self.review()
-            .hand_back(as_agent(req, agent))
-            .await
-            .map(|r| r.into_inner())
+        let r = on_conversation(conversation_id, agent);
+        self.review().hand_back(r).await.map(|r| r.into_inner())
     }
 
     pub async fn resolve(
@@ -195,14 +183,8 @@ impl TestServer {
         conversation_id: &str,
         agent: &str,
     ) -> Result<pb::ConversationOwnership, Status> {
-        let req = pb::ConversationActionRequest {
-            conversation_id: conversation_id.into(),
-            ..Default::default()
-        };
-        self.review()
-            .resolve(as_agent(req, agent))
-            .await
-            .map(|r| r.into_inner())
+        let r = on_conversation(conversation_id, agent);
+        self.review().resolve(r).await.map(|r| r.into_inner())
     }
 
     /// Ids of the drafts waiting for review, optionally of one channel or locale.
@@ -264,6 +246,17 @@ impl TestServer {
             .unwrap()
             .into_inner()
     }
+}
+
+/// An agent's act on a whole conversation.
+fn on_conversation(conversation_id: &str, agent: &str) -> Request<pb::ConversationActionRequest> {
+    as_agent(
+        pb::ConversationActionRequest {
+            conversation_id: conversation_id.into(),
+            ..Default::default()
+        },
+        agent,
+    )
 }
 
 /// A request on behalf of an agent.
