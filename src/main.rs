@@ -1,5 +1,6 @@
 //! The `replygate` command line.
 
+mod ask_cli;
 mod bench;
 mod evaluate;
 mod memory_cli;
@@ -50,7 +51,7 @@ struct ServeArgs {
     /// [default: 127.0.0.1:9090]
     #[arg(long)]
     http_addr: Option<String>,
-    /// "tokens" (every call needs a configured bearer token) or "none" (nobody is checked: local use only) [default: tokens]
+    /// "tokens": every call needs a configured bearer token, and with none configured (protected mode) only clients on this machine are served, without one; "none": nobody is checked (local use only) [default: tokens]
     #[arg(long, value_parser = parse_auth)]
     auth: Option<AuthMode>,
 }
@@ -69,7 +70,7 @@ enum Command {
     Serve(ServeArgs),
     /// Measure retrieval (SciFact, beside bm25s), CreateDraft under load, the time around an LLM, 10k articles, and the local embedder (--model-dir).
     Bench {
-        /// BEIR SciFact folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+        /// BEIR SciFact folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): unzip https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip
         #[arg(long, default_value = "../shared/eval/scifact")]
         scifact: PathBuf,
         /// Help center for the CreateDraft runs.
@@ -134,6 +135,16 @@ enum Command {
     Memory {
         #[command(subcommand)]
         action: memory_cli::Action,
+        #[command(flatten)]
+        server: memory_cli::Server,
+        /// TOML config file, for its grpc_addr; REPLYGATE_* variables apply too.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Send one customer message to a running server and print its draft (no gRPC client needed).
+    Ask {
+        #[command(flatten)]
+        ask: ask_cli::Message,
         #[command(flatten)]
         server: memory_cli::Server,
         /// TOML config file, for its grpc_addr; REPLYGATE_* variables apply too.
@@ -337,6 +348,17 @@ async fn main() -> ExitCode {
             };
             memory_cli::run(action, server, &config.grpc_addr).await
         }
+        Command::Ask {
+            ask,
+            server,
+            config,
+        } => {
+            let config = match load_config(config.as_deref(), &Overrides::default()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            ask_cli::run(ask, server, &config.grpc_addr).await
+        }
         Command::Privacy {
             action,
             server,
@@ -487,4 +509,13 @@ fn load_config(
         eprintln!("error: {e}");
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -59,7 +59,7 @@ pub struct Server {
     /// PEM CA certificate to trust for an https address.
     #[arg(long, global = true)]
     pub ca: Option<std::path::PathBuf>,
-    /// The environment variable holding the bearer token (an editor's for memory, an admin's for privacy; unset: no token, for a server without tokens on this machine).
+    /// The environment variable holding the bearer token (a platform's for ask, an editor's for memory, an admin's for privacy; unset: no token, for a server without tokens on this machine).
     #[arg(long, global = true, default_value = "REPLYGATE_TOKEN")]
     pub token_env: String,
 }

@@ -239,6 +239,20 @@ async fn a_model_that_is_down_leaves_the_customer_with_an_extractive_draft() {
     assert_eq!(d.generator, "extractive");
     assert_eq!(reason(&d, "llm_unavailable"), Some(1.0));
     assert_eq!(d.citations[0].article_id, "en/block-contact");
+    // The reason says what failed, for whoever reads it.
+    let detail = detail_of(&d, "llm_unavailable");
+    assert!(detail.contains("connection failed"), "{detail}");
+}
+
+fn detail_of(d: &pb::Draft, signal: &str) -> String {
+    d.confidence
+        .as_ref()
+        .unwrap()
+        .reasons
+        .iter()
+        .find(|r| r.signal == signal)
+        .map(|r| r.detail.clone())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -275,6 +289,8 @@ async fn client_errors_are_not_retried() {
     let d = s.ask("c1", COVERED).await;
     assert_eq!(d.generator, "extractive");
     assert_eq!(fake.calls(), 1);
+    let detail = detail_of(&d, "llm_unavailable");
+    assert!(detail.contains("401"), "{detail}");
 }
 
 #[tokio::test]

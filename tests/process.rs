@@ -434,6 +434,24 @@ fn client_cli(command: &str, addr: &str, args: &[&str]) -> Result<String, String
 }
 
 #[tokio::test]
+async fn replygate_ask_prints_the_draft_a_running_server_makes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = start(&tmp.path().join("data")).await;
+    let out = client_cli("ask", &p.addr, &["How do I block a contact on Lumo?"]).unwrap();
+    assert!(
+        out.starts_with("draft ") && out.contains("AUTO_APPROVED"),
+        "{out}"
+    );
+    assert!(out.contains("cites en/block-contact"), "{out}");
+    assert!(out.contains("retrieval_strength"), "{out}");
+    let refused = client_cli("ask", &p.addr, &[" "]).unwrap_err();
+    assert!(
+        refused.contains("InvalidArgument") && refused.contains("message"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn an_admin_exports_and_erases_a_customer_from_the_command_line_and_the_audit_still_verifies()
 {
     let tmp = tempfile::tempdir().unwrap();

@@ -190,6 +190,11 @@ pub async fn serve(
         },
         "grpc listening"
     );
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(
+            "try it: `cargo run -- ask \"How do I back up my chats?\" --addr {addr}` prints a draft; the README's Walkthrough goes through review and delivery"
+        );
+    }
     // Replies are small: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms per call.
     let incoming = TcpListenerStream::new(listener).map(|conn| {
         if let Ok(stream) = &conn {

@@ -85,7 +85,18 @@ fn text(v: &serde_json::Value, key: &str) -> String {
     v[key].as_str().unwrap_or_default().to_string()
 }
 
+/// Where BEIR publishes SciFact (unzip it and pass the folder as --scifact).
+const SCIFACT_URL: &str =
+    "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip";
+
 fn load(dir: &Path) -> Result<Scifact, BoxError> {
+    if !dir.join("corpus.jsonl").is_file() {
+        return Err(format!(
+            "no BEIR SciFact at {} (corpus.jsonl, queries.jsonl, qrels/test.tsv): download {SCIFACT_URL}, unzip it and pass the folder with --scifact, or run one section with --only drafts|postgres|llm|knowledge",
+            dir.display()
+        )
+        .into());
+    }
     let docs = read_jsonl(&dir.join("corpus.jsonl"))?;
     let texts: HashMap<String, String> = read_jsonl(&dir.join("queries.jsonl"))?
         .iter()

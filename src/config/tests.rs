@@ -466,6 +466,31 @@ mod example_file {
         let loaded = super::load(Some(&path), Vec::new(), &super::Overrides::default()).unwrap();
         assert_eq!(loaded, super::Config::default());
     }
+
+    #[test]
+    fn its_token_example_works_once_uncommented() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("replygate.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                let l = if l.starts_with("# [[tokens]]")
+                    || l.starts_with("# subject")
+                    || l.starts_with("# roles")
+                    || l.starts_with("# sha256")
+                {
+                    &l[2..]
+                } else {
+                    l
+                };
+                format!("{l}\n")
+            })
+            .collect();
+        let (_dir, path) = super::file(&uncommented);
+        let loaded = super::load(Some(&path), Vec::new(), &super::Overrides::default()).unwrap();
+        assert_eq!(loaded.tokens.len(), 1);
+        assert_eq!(loaded.tokens[0].subject, "ana");
+    }
 }
 
 #[test]

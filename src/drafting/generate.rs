@@ -102,6 +102,9 @@ pub async fn write<'r>(
                 metrics::llm_fell_back(e.kind());
                 tracing::warn!(
                     error = e.kind(),
+                    detail = %e,
+                    endpoint = %llm.endpoint(),
+                    model = llm.model(),
                     "llm draft failed, using the extractive drafter"
                 );
                 fallback = Some(e);

@@ -102,6 +102,22 @@ static LLM_ERRORS: LazyLock<prometheus::IntCounterVec> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// A URL without the user name and password it may carry.
+pub fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Maps what async-openai returned to a domain error.
 pub fn from_openai(e: OpenAIError) -> LlmError {
     match e {
@@ -116,12 +132,28 @@ pub fn from_openai(e: OpenAIError) -> LlmError {
             }
         }
         OpenAIError::Reqwest(r) if r.is_timeout() => LlmError::Timeout,
-        OpenAIError::Reqwest(r) => LlmError::Unavailable(if r.is_connect() {
-            "connection failed".into()
-        } else {
-            "transport error".into()
-        }),
-        OpenAIError::JSONDeserialize(e, _) => LlmError::Unparseable(format!("response body: {e}")),
+        OpenAIError::Reqwest(r) => {
+            // The innermost cause names it ("Connection refused", a DNS failure).
+            let mut cause: &dyn std::error::Error = &r;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            let status = r
+                .status()
+                .map(|s| format!("HTTP {}: ", s.as_u16()))
+                .unwrap_or_default();
+            LlmError::Unavailable(if r.is_connect() {
+                format!("connection failed: {cause}")
+            } else {
+                format!("transport error: {status}{cause}")
+            })
+        }
+        OpenAIError::JSONDeserialize(e, body) => {
+            let start: String = body.chars().take(120).collect();
+            LlmError::Unparseable(format!(
+                "the response is not an OpenAI-compatible answer (is base_url right? it should end in /v1): {e}; it began {start:?}"
+            ))
+        }
         OpenAIError::StreamError(e) => LlmError::Unavailable(format!("stream: {e}")),
         OpenAIError::InvalidArgument(m) => LlmError::Rejected {
             status: 0,
@@ -273,6 +305,11 @@ impl LlmClient {
 
     pub fn model(&self) -> &str {
         &self.config.model
+    }
+
+    /// The endpoint, for logs: without any user name or password in it.
+    pub fn endpoint(&self) -> String {
+        redacted(&self.config.base_url)
     }
 
     pub fn mode(&self) -> OutputMode {

@@ -46,7 +46,10 @@ pub fn score(
         confidence.reasons.push(Reason {
             signal: signal.into(),
             value: 1.0,
-            detail: format!("the extractive drafter wrote this draft: {}", e.kind()),
+            detail: format!(
+                "the extractive drafter wrote this draft: {} ({e})",
+                e.kind()
+            ),
         });
     }
     confidence

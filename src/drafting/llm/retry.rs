@@ -152,6 +152,7 @@ impl<Req: Clone> tower::retry::Policy<Req, reqwest::Response, HttpOutcome> for R
             attempt = self.retries,
             wait_ms = wait.as_millis() as u64,
             error = error.kind(),
+            detail = %error,
             "llm attempt failed, retrying"
         );
         self.retries += 1;

@@ -213,3 +213,17 @@ async fn the_servers_retry_after_replaces_the_backoff() {
     assert_eq!(calls, 2);
     assert_eq!(result.unwrap().status(), 200);
 }
+
+#[test]
+fn an_endpoint_is_logged_without_its_credentials() {
+    use super::redacted;
+    assert_eq!(
+        redacted("https://user:secret@llm.example/v1"),
+        "https://llm.example/v1"
+    );
+    assert_eq!(
+        redacted("http://127.0.0.1:8080/v1"),
+        "http://127.0.0.1:8080/v1"
+    );
+    assert_eq!(redacted("http://key@host"), "http://host");
+}
