@@ -341,35 +341,26 @@ async fn main() -> ExitCode {
             action,
             server,
             config,
-        } => {
-            let config = match load_config(config.as_deref(), &Overrides::default()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            memory_cli::run(action, server, &config.grpc_addr).await
-        }
+        } => match grpc_addr(config.as_deref()) {
+            Ok(addr) => memory_cli::run(action, server, &addr).await,
+            Err(code) => code,
+        },
         Command::Ask {
             ask,
             server,
             config,
-        } => {
-            let config = match load_config(config.as_deref(), &Overrides::default()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            ask_cli::run(ask, server, &config.grpc_addr).await
-        }
+        } => match grpc_addr(config.as_deref()) {
+            Ok(addr) => ask_cli::run(ask, server, &addr).await,
+            Err(code) => code,
+        },
         Command::Privacy {
             action,
             server,
             config,
-        } => {
-            let config = match load_config(config.as_deref(), &Overrides::default()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            privacy_cli::run(action, server, &config.grpc_addr).await
-        }
+        } => match grpc_addr(config.as_deref()) {
+            Ok(addr) => privacy_cli::run(action, server, &addr).await,
+            Err(code) => code,
+        },
         Command::Model {
             action:
                 ModelAction::Fetch {
@@ -509,6 +500,11 @@ fn load_config(
         eprintln!("error: {e}");
         ExitCode::from(2)
     })
+}
+
+/// The server address a client command uses by default: the config's grpc_addr.
+fn grpc_addr(config: Option<&std::path::Path>) -> Result<String, ExitCode> {
+    load_config(config, &Overrides::default()).map(|c| c.grpc_addr)
 }
 
 #[cfg(test)]

@@ -408,7 +408,6 @@ impl Drafter {
             &*self.store,
             &r.conversation_id,
             &composed.channel,
-            now_ms(),
         )
         .await?;
         composed.respond_within = self.config.channel_rules(&composed.channel).respond_by(0);
@@ -443,16 +442,14 @@ impl Drafter {
     }
 }
 
-/// How a delivery in `conversation_id` on `channel` goes out at `now`: with
-/// the AI label always, or (policy first_ai_message) until the customer was
-/// given it; as the channel's template when its customer-service window
-/// (from the customer's last message) has closed.
+/// Whether an AI reply in `conversation_id` on `channel` carries the AI
+/// label: always, or (policy first_ai_message) until the customer was given
+/// it. A reply to a message just received is inside any window.
 pub async fn labeling(
     config: &Config,
     store: &dyn storage::Store,
     conversation_id: &str,
     channel: &str,
-    now: crate::model::Millis,
 ) -> Result<crate::model::Labeling, storage::Error> {
     let policy = config.disclosure_policy(channel);
     let already_given = match policy {
@@ -461,6 +458,24 @@ pub async fn labeling(
             store.ai_label_given(conversation_id).await?
         }
     };
+    Ok(crate::model::Labeling {
+        policy,
+        already_given,
+        template: None,
+    })
+}
+
+/// How a reply decided at `now` goes out: labeled as [`labeling`] says, and
+/// as the channel's template when its customer-service window (from the
+/// customer's last message) has closed.
+pub async fn sending(
+    config: &Config,
+    store: &dyn storage::Store,
+    conversation_id: &str,
+    channel: &str,
+    now: crate::model::Millis,
+) -> Result<crate::model::Labeling, storage::Error> {
+    let labeling = labeling(config, store, conversation_id, channel).await?;
     let rules = config.channel_rules(channel);
     let template = match rules.window_ms {
         Some(window) => {
@@ -474,9 +489,8 @@ pub async fn labeling(
         None => None,
     };
     Ok(crate::model::Labeling {
-        policy,
-        already_given,
         template,
+        ..labeling
     })
 }
 

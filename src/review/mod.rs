@@ -332,7 +332,7 @@ impl Review {
             .get_draft(id)
             .await?
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        Ok(crate::drafting::labeling(
+        Ok(crate::drafting::sending(
             &self.config,
             &*self.store,
             &draft.conversation_id,
