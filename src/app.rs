@@ -38,6 +38,8 @@ pub struct App {
     pub deliveries: Deliveries,
     pub insights: crate::insights::Insights,
     pub privacy: Arc<crate::privacy::Privacy>,
+    /// The customers' transcript links.
+    pub links: crate::links::Links,
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
             deliveries: Deliveries::new(store.clone(), config.delivery.clone()),
             insights: crate::insights::Insights::new(store.clone()),
             privacy: Arc::new(crate::privacy::Privacy::new(store.clone(), config.clone())),
+            links: crate::links::Links::new(store.clone(), config.clone()),
             knowledge,
             store,
             config,

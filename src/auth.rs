@@ -150,6 +150,15 @@ impl Tokens {
         self.by_hash.is_empty()
     }
 
+    /// The principal of the token with this id (its hash's first 12 hex
+    /// digits), while it is configured: a console session names its token so.
+    pub fn by_id(&self, token_id: &str) -> Option<Arc<Principal>> {
+        self.by_hash
+            .values()
+            .find(|p| p.token_id == token_id)
+            .cloned()
+    }
+
     /// The principal a presented token belongs to.
     pub fn authenticate(&self, token: &str) -> Option<Arc<Principal>> {
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();

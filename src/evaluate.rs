@@ -23,6 +23,7 @@ pub async fn evaluate(
         return Err("--target-precision must be between 0 and 1".into());
     }
     let questions = eval::read_questions(&run.questions)?;
+    let live_dir = config.data_dir.clone();
     let scratch =
         std::env::temp_dir().join(format!("replygate-eval-{}", replygate::model::new_id()));
     config.data_dir = scratch.clone();
@@ -35,6 +36,7 @@ pub async fn evaluate(
                 let outcomes =
                     eval::run(&app.drafter, &questions, |done, total| bar("", done, total)).await?;
                 let report = eval::report(&outcomes, run.target_precision);
+                record(&live_dir, &run.questions, &report);
                 if run.json {
                     writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
                 } else {
@@ -64,6 +66,33 @@ pub async fn evaluate(
     .await;
     let _ = std::fs::remove_dir_all(&scratch);
     result
+}
+
+/// Keeps the run's headline figures in the data dir, where the console's
+/// managers' page shows them; a run that cannot record them still reports.
+fn record(data_dir: &std::path::Path, file: &std::path::Path, report: &eval::Report) {
+    let c = &report.configured;
+    let summary = serde_json::json!({
+        "file": file.display().to_string(),
+        "recorded_at": replygate::model::rfc3339(replygate::model::now_ms()),
+        "questions": report.questions,
+        "top1": report.top1,
+        "top3": report.top3,
+        "auto_sent": c.auto_sent,
+        "precision": c.precision,
+        "precision_lower_95": c.precision_lower,
+        "coverage": c.coverage,
+        "out_of_scope_leakage": c.leakage,
+    });
+    let path = data_dir.join(replygate::console::LAST_EVAL_FILE);
+    let written =
+        std::fs::create_dir_all(data_dir).and_then(|()| std::fs::write(&path, summary.to_string()));
+    if let Err(e) = written {
+        eprintln!(
+            "note: the figures were not recorded in {}: {e}",
+            path.display()
+        );
+    }
 }
 
 /// The questions reviewed and those measured: another file's and these,

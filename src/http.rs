@@ -1,5 +1,6 @@
-//! The HTTP side port: `/healthz` (the store answers) and `/metrics`
-//! (Prometheus text format).
+//! The HTTP side port: `/healthz` (the store answers), `/metrics`
+//! (Prometheus text format), the agents' console at `/console` and the
+//! customers' transcript pages (`console`).
 
 use crate::app::App;
 use axum::Router;
@@ -13,17 +14,30 @@ use tokio::net::TcpListener;
 
 pub async fn serve(
     app: Arc<App>,
+    mode: crate::api::auth::Mode,
     listener: TcpListener,
+    stop: tokio::sync::watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let console = crate::console::Console::open(app.clone(), mode, stop)
+        .await
+        .map_err(std::io::Error::other)?;
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(app);
-    tracing::info!(addr = %listener.local_addr()?, "http listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_state(app)
+        .merge(crate::console::routes(Arc::new(console)));
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "http listening");
+    tracing::info!(
+        "agents' console: open http://{addr}/console (README, \"Walkthrough\"); send a first message with `replygate ask \"How do I change my phone number?\"`"
+    );
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {

@@ -46,6 +46,9 @@ pub struct Stats {
     pub medium: u64,
     pub high: u64,
     pub agents: Vec<AgentStats>,
+    /// Rejections (with or without the agent's own reply) by reason code;
+    /// a reason given without a code counts as "unspecified".
+    pub rejections_by_reason: BTreeMap<String, u64>,
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -121,6 +124,11 @@ pub fn aggregate(facts: &[DraftFacts], from: Millis, to: Millis) -> Stats {
             )
         });
         times.push(seconds);
+        if matches!(d, Decision::Rejected | Decision::Replaced) {
+            let code = crate::review::ReasonCode::of(&f.reject_reason)
+                .map_or("unspecified", |c| c.as_str());
+            *s.rejections_by_reason.entry(code.to_string()).or_default() += 1;
+        }
         match d {
             Decision::Approved => {
                 s.approved += 1;
@@ -221,6 +229,7 @@ mod tests {
             edited: false,
             decided_at: decided,
             rejected: false,
+            reject_reason: String::new(),
         }
     }
 
@@ -237,6 +246,8 @@ mod tests {
         let mut rejected = f("c4", DraftState::Rejected, "bob", 4_000, Some(6_000));
         rejected.rejected = true;
         rejected.edited = true;
+        rejected.reject_reason = "outdated_article: the fee changed".into();
+        replaced.reject_reason = "wrong tone".into();
         let pending = f("c5", DraftState::PendingReview, "", 5_000, None);
         let superseded = f("c5", DraftState::Superseded, "", 4_500, None);
         let s = aggregate(
@@ -276,6 +287,10 @@ mod tests {
         assert_eq!(
             (bob.rejected, bob.replaced, bob.median_seconds_to_decide),
             (1, 1, 3.5)
+        );
+        assert_eq!(
+            s.rejections_by_reason,
+            BTreeMap::from([("outdated_article".into(), 1), ("unspecified".into(), 1)])
         );
     }
 

@@ -7,7 +7,9 @@
 //! - [`api`]: the gRPC edge: tonic services (Drafts, Review, Knowledge, Insights), health,
 //!   reflection, proto <-> domain, every error -> `Status` (`status.rs`); the tower stack:
 //!   `guard.rs` (the shared machinery), `auth.rs` (who is calling), `limits.rs` (load)
-//! - [`http`]: `/healthz` and `/metrics`
+//! - [`http`]: `/healthz`, `/metrics`, and [`console`]: the agents' console and the customers'
+//!   transcript pages (server-rendered with maud; `console/assets/` the script and styles)
+//! - [`links`]: signed, expiring transcript links; [`signing`]: the HMAC keys the store keeps
 //! - [`app`]: the assembled domain, opened from a [`config::Config`]
 //! - [`drafting`]: the pipeline in named stages (validate, detect, policy, mask, retrieve,
 //!   generate, check, score, route, record), each its own module; the LLM client and prompt
@@ -41,6 +43,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod conversation;
 pub mod delivery;
 pub mod device;
@@ -51,9 +54,11 @@ pub mod http;
 pub mod insights;
 pub mod knowledge;
 pub mod languages;
+pub mod links;
 pub mod model;
 pub mod privacy;
 pub mod review;
+pub mod signing;
 pub mod storage;
 pub mod telemetry;
 pub mod testkit;
@@ -88,6 +93,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let door = api::Door::from_config(&config)?;
+    let mut config = config;
+    // The address the HTTP port is bound to (port 0 picks one): links name it.
+    config.http_addr = listeners.http.local_addr()?.to_string();
     let app = Arc::new(app::App::open(config).await?);
     if app.config.embedding.index_before_serving
         && let Err(e) = app.knowledge.index_passages().await
@@ -112,6 +120,7 @@ pub async fn run(
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stopped| *stopped).await;
     };
+    let mode = door.mode();
     let grpc = api::serve(
         app.clone(),
         door,
@@ -119,7 +128,13 @@ pub async fn run(
         stop_rx.clone(),
         wait(stop_rx.clone()),
     );
-    let http = http::serve(app.clone(), listeners.http, wait(stop_rx.clone()));
+    let http = http::serve(
+        app.clone(),
+        mode,
+        listeners.http,
+        stop_rx.clone(),
+        wait(stop_rx.clone()),
+    );
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down");

@@ -595,6 +595,7 @@ async fn hostile_corpus(backend: Backend) {
                     draft_id: id,
                     reason: "late".into(),
                     replacement_body: None,
+                    ..Default::default()
                 },
                 "bob",
             ))
@@ -704,6 +705,7 @@ async fn hostile_corpus(backend: Backend) {
                     draft_id: id,
                     reason: "x".repeat(1025),
                     replacement_body: None,
+                    ..Default::default()
                 },
                 "bob",
             ))
@@ -723,6 +725,7 @@ async fn hostile_corpus(backend: Backend) {
                     draft_id: id,
                     reason: "no".into(),
                     replacement_body: Some("x".repeat(16_385)),
+                    ..Default::default()
                 },
                 "bob",
             ))
@@ -1059,6 +1062,7 @@ async fn hostile_corpus(backend: Backend) {
                         draft_id: id,
                         reason: reason.into(),
                         replacement_body: replacement.map(String::from),
+                        ..Default::default()
                     },
                     "bob",
                 ))

@@ -196,6 +196,7 @@ async fn sigkill_right_after_acknowledging_loses_no_draft_claim_or_delivery() {
                 draft_id: pending[2].clone(),
                 reason: "off topic".into(),
                 replacement_body: Some("Written by Bob".into()),
+                ..Default::default()
             },
             "bob",
         ))
@@ -643,6 +644,7 @@ async fn metrics_show_the_values_of_a_scripted_flow() {
                 draft_id: gift_cards.id.clone(),
                 reason: "we do not sell them".into(),
                 replacement_body: Some("We don't sell gift cards, sorry.".into()),
+                ..Default::default()
             },
             "bob",
         ))

@@ -3,7 +3,11 @@
 //! certificates, and the load limits (per-token rate, open streams, global
 //! concurrency, time limit).
 
+#[path = "security/browser.rs"]
+mod browser;
 mod common;
+#[path = "security/console.rs"]
+mod console;
 
 use common::fake_llm::{FakeLlm, FakeResponse};
 use common::{TestServer, test_config};
@@ -19,9 +23,10 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
-const SUBJECTS: [(&str, Role); 5] = [
+const SUBJECTS: [(&str, Role); 6] = [
     ("desk", Role::Platform),
     ("ana", Role::Agent),
+    ("bob", Role::Agent),
     ("eve", Role::Editor),
     ("max", Role::Viewer),
     ("root", Role::Admin),
@@ -130,6 +135,35 @@ async fn call_every_rpc(channel: &Channel, subject: &str) -> Vec<(&'static str, 
             ),
         ),
         (
+            "CreateTranscriptLink",
+            code(
+                drafts
+                    .create_transcript_link(bearer(
+                        pb::CreateTranscriptLinkRequest {
+                            conversation_id: "nope".into(),
+                            ttl_seconds: 0,
+                        },
+                        s,
+                    ))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "RevokeTranscriptLink",
+            code(
+                drafts
+                    .revoke_transcript_link(bearer(
+                        pb::RevokeTranscriptLinkRequest {
+                            link_id: "nope".into(),
+                        },
+                        s,
+                    ))
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
             "ListPending",
             code(
                 review
@@ -177,6 +211,7 @@ async fn call_every_rpc(channel: &Channel, subject: &str) -> Vec<(&'static str, 
                             draft_id: "nope".into(),
                             reason: "no".into(),
                             replacement_body: None,
+                            ..Default::default()
                         },
                         s,
                     ))
@@ -352,7 +387,7 @@ async fn call_every_rpc(channel: &Channel, subject: &str) -> Vec<(&'static str, 
 async fn every_rpc_refuses_a_call_without_a_valid_token() {
     let server = TestServer::start_with(with_tokens).await;
     let results = call_every_rpc(&server.channel(), "").await;
-    assert_eq!(results.len(), 23);
+    assert_eq!(results.len(), 25);
     for (rpc, code) in results {
         assert_eq!(code, Code::Unauthenticated, "{rpc} without a token");
     }
@@ -390,6 +425,8 @@ async fn each_role_reaches_exactly_its_own_rpcs() {
                 "StreamDeliveries",
                 "AckDelivery",
                 "GetConversation",
+                "CreateTranscriptLink",
+                "RevokeTranscriptLink",
             ],
         ),
         (

@@ -161,7 +161,69 @@ on_every_store!(
     of_agents_claiming_drafts_of_one_conversation_at_once_exactly_one_owns_it,
     only_the_owner_hands_a_conversation_back_and_every_change_is_in_its_history,
     retention_erases_idle_conversations_once_and_the_chain_still_verifies,
+    a_signing_key_is_made_once_for_every_replica_and_a_link_is_revoked_once,
 );
+
+async fn a_signing_key_is_made_once_for_every_replica_and_a_link_is_revoked_once(f: Fixture) {
+    // SQLite has one process (it holds the file's lock); PostgreSQL has replicas.
+    let replica = if f.shares_events_across_processes() {
+        f.reopen().await
+    } else {
+        f.store.clone()
+    };
+    let first = f
+        .store
+        .signing_key("console_sessions", vec![1; 32], now_ms())
+        .await
+        .unwrap();
+    let second = replica
+        .signing_key("console_sessions", vec![2; 32], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(first, vec![1; 32]);
+    assert_eq!(second, first, "the replica keeps the key made first");
+    let other = replica
+        .signing_key("transcript_links", vec![3; 32], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(other, vec![3; 32], "each name has its own key");
+
+    let link = replygate::storage::TranscriptLink {
+        id: new_id(),
+        conversation_id: "c-record".into(),
+        created_by: "desk".into(),
+        created_at: 1_000,
+        expires_at: 2_000,
+        revoked_at: None,
+    };
+    f.store.insert_transcript_link(&link).await.unwrap();
+    assert_eq!(
+        replica.transcript_link(&link.id).await.unwrap(),
+        Some(link.clone())
+    );
+    assert!(
+        replica
+            .revoke_transcript_link(&link.id, 1_500)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .revoke_transcript_link(&link.id, 1_600)
+            .await
+            .unwrap(),
+        "revoked once"
+    );
+    let stored = f.store.transcript_link(&link.id).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_at, Some(1_500), "the first revocation stays");
+    assert!(
+        !f.store
+            .revoke_transcript_link("no-such-link", 1_700)
+            .await
+            .unwrap()
+    );
+    assert_eq!(f.store.transcript_link("no-such-link").await.unwrap(), None);
+}
 
 // --- builders ---
 
@@ -1977,7 +2039,8 @@ async fn a_sqlite_database_of_the_previous_version_migrates() {
             (7, true),
             (8, true),
             (9, true),
-            (10, true)
+            (10, true),
+            (11, true)
         ]
     );
     conn.close().await.unwrap();

@@ -19,9 +19,15 @@ pub fn roles_for(path: &str) -> Option<&'static [Role]> {
     use Role::*;
     let (service, method) = path.strip_prefix("/replygate.v1.")?.split_once('/')?;
     let roles: &'static [Role] = match (service, method) {
-        ("Drafts", "CreateDraft" | "StreamDraft" | "StreamDeliveries" | "AckDelivery") => {
-            &[Platform]
-        }
+        (
+            "Drafts",
+            "CreateDraft"
+            | "StreamDraft"
+            | "StreamDeliveries"
+            | "AckDelivery"
+            | "CreateTranscriptLink"
+            | "RevokeTranscriptLink",
+        ) => &[Platform],
         ("Drafts", "GetDraft" | "GetConversation") => &[Platform, Agent, Viewer],
         ("Review", "ListPending" | "WatchQueue") => &[Agent, Viewer],
         (
@@ -281,7 +287,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, 28);
+        assert_eq!(seen, 30);
     }
 
     #[test]

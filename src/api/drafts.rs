@@ -164,4 +164,33 @@ impl pb::drafts_server::Drafts for DraftsApi {
         let transcript = self.app.transcript(&id, &scope).await?;
         Ok(Response::new(convert::conversation(transcript)))
     }
+
+    async fn create_transcript_link(
+        &self,
+        request: Request<pb::CreateTranscriptLinkRequest>,
+    ) -> Result<Response<pb::TranscriptLink>, Status> {
+        let scope = identity::scope(&request);
+        let by = identity::editor(&request);
+        let r = request.into_inner();
+        let link = self
+            .app
+            .links
+            .create(&r.conversation_id, r.ttl_seconds, &by, &scope)
+            .await?;
+        Ok(Response::new(pb::TranscriptLink {
+            link_id: link.id,
+            url: link.url,
+            expires_at: convert::timestamp(link.expires_at),
+        }))
+    }
+
+    async fn revoke_transcript_link(
+        &self,
+        request: Request<pb::RevokeTranscriptLinkRequest>,
+    ) -> Result<Response<pb::RevokeTranscriptLinkResponse>, Status> {
+        let scope = identity::scope(&request);
+        let id = request.into_inner().link_id;
+        let revoked = self.app.links.revoke(&id, &scope).await?;
+        Ok(Response::new(pb::RevokeTranscriptLinkResponse { revoked }))
+    }
 }

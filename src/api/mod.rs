@@ -80,6 +80,11 @@ impl Door {
         };
         Ok(Door { mode, tls })
     }
+
+    /// Who may call: the console signs people in by the same rules.
+    pub fn mode(&self) -> auth::Mode {
+        self.mode.clone()
+    }
 }
 
 fn tls_config(c: &crate::config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig, Error> {

@@ -3,7 +3,7 @@
 use super::identity::{agent_id, supervises};
 use super::{convert, pb};
 use crate::app::App;
-use crate::review::QueueFilter;
+use crate::review::{QueueFilter, ReasonCode};
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -82,15 +82,15 @@ impl pb::review_server::Review for ReviewApi {
     ) -> Result<Response<pb::Draft>, Status> {
         let agent = agent_id(&request)?;
         let r = request.into_inner();
+        let reason = if r.reason_code.is_empty() {
+            r.reason
+        } else {
+            ReasonCode::parse("reason_code", &r.reason_code)?.with_note(&r.reason)
+        };
         let draft = self
             .app
             .review
-            .reject(
-                &r.draft_id,
-                &agent,
-                &r.reason,
-                r.replacement_body.as_deref(),
-            )
+            .reject(&r.draft_id, &agent, &reason, r.replacement_body.as_deref())
             .await?;
         Ok(Response::new(convert::draft(draft)))
     }

@@ -2,7 +2,7 @@
 //! mapping names every variant (no catch-all), so a new variant forces a decision.
 
 use crate::model::rfc3339;
-use crate::{delivery, drafting, insights, knowledge, privacy, review, storage, validate};
+use crate::{delivery, drafting, insights, knowledge, links, privacy, review, storage, validate};
 use tonic::Status;
 
 /// Every refused value, whichever module refused it: "field: message".
@@ -147,6 +147,16 @@ impl From<privacy::Error> for Status {
             privacy::Error::Invalid(e) => e.into(),
             privacy::Error::NotFound(what) => Status::not_found(format!("{what} not found")),
             privacy::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<links::Error> for Status {
+    fn from(e: links::Error) -> Status {
+        match e {
+            links::Error::Invalid(e) => e.into(),
+            links::Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            links::Error::Store(e) => e.into(),
         }
     }
 }

@@ -191,6 +191,19 @@ impl Config {
         if !tls.enabled() && !tls.client_ca.as_os_str().is_empty() {
             return Err(invalid("tls.client_ca", "needs tls.cert and tls.key"));
         }
+        between(
+            "console.session_hours",
+            self.console.session_hours,
+            1,
+            24 * 30,
+        )?;
+        let public = self.console.public_url.as_str();
+        if !(public.is_empty() || public.starts_with("http://") || public.starts_with("https://")) {
+            return Err(invalid(
+                "console.public_url",
+                "must be empty or start with http:// or https://",
+            ));
+        }
         self.check_retrieval()
     }
 

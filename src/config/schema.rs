@@ -37,6 +37,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     pub handoff: HandoffConfig,
     pub retention: RetentionConfig,
+    /// The agents' console at `/console` on the HTTP address.
+    pub console: ConsoleConfig,
     /// Rules of each channel (`[channels.whatsapp]`), by the channel's name.
     pub channels: BTreeMap<String, ChannelConfig>,
     /// "tokens": every call (but health and reflection) needs a bearer token
@@ -123,6 +125,7 @@ impl Default for Config {
             memory: MemoryConfig::default(),
             handoff: HandoffConfig::default(),
             retention: RetentionConfig::default(),
+            console: ConsoleConfig::default(),
             channels: BTreeMap::new(),
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
@@ -512,6 +515,31 @@ impl Default for RetentionConfig {
         RetentionConfig {
             message_days: 0,
             sweep_interval_seconds: 3600,
+        }
+    }
+}
+
+/// The agents' console and the customers' transcript pages (HTTP address).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// The address customers and agents reach the HTTP port at, as links
+    /// name it (`https://support.example.com`); empty: `http://<http_addr>`.
+    pub public_url: String,
+    /// How long a console sign-in lasts.
+    pub session_hours: u32,
+    /// Mark the session cookie `Secure`: set it when the console is served
+    /// over HTTPS (by a proxy in front); a request forwarded with
+    /// `X-Forwarded-Proto: https` gets it either way.
+    pub secure_cookie: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            public_url: String::new(),
+            session_hours: 8,
+            secure_cookie: false,
         }
     }
 }

@@ -5,7 +5,9 @@
 //! so the database (not this process) decides races.
 
 mod agent_label;
+pub mod reason_code;
 pub mod transitions;
+pub use reason_code::ReasonCode;
 
 use crate::config::Config;
 use crate::conversation::{Act, Ownership};
@@ -324,7 +326,7 @@ impl Review {
 
     /// How a reply to draft `id` goes out now: labeled as its channel's
     /// policy says, as its template when the channel's window closed.
-    async fn sending(&self, id: &str) -> Result<crate::model::Labeling> {
+    pub async fn sending(&self, id: &str) -> Result<crate::model::Labeling> {
         self.check_draft_id(id)?;
         // The conversation and channel of a draft never change: read once.
         let draft = self

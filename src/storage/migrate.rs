@@ -70,6 +70,11 @@ const SQLITE: &[Source] = &[
         "applies_to",
         include_str!("../../migrations/sqlite/0010_applies_to.sql"),
     ),
+    (
+        11,
+        "console",
+        include_str!("../../migrations/sqlite/0011_console.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -122,6 +127,11 @@ const POSTGRES: &[Source] = &[
         10,
         "applies_to",
         include_str!("../../migrations/postgres/0010_applies_to.sql"),
+    ),
+    (
+        11,
+        "console",
+        include_str!("../../migrations/postgres/0011_console.sql"),
     ),
 ];
 

@@ -393,6 +393,8 @@ pub struct DraftFacts {
     pub decided_at: Option<Millis>,
     /// The decision was a rejection.
     pub rejected: bool,
+    /// The agent's reason, when rejected (`review::ReasonCode` leads it when given).
+    pub reject_reason: String,
 }
 
 /// Announced after a commit, so streams wake up without polling.
@@ -477,8 +479,51 @@ pub trait Curated: Send + Sync + 'static {
     async fn change_curated_answer(&self, change: CuratedChange) -> Result<Option<CuratedAnswer>>;
 }
 
+/// A transcript link handed to a platform for its customer (see `links`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscriptLink {
+    pub id: String,
+    pub conversation_id: String,
+    pub created_by: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+/// A conversation as the managers' view lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub channel: String,
+    pub state: crate::conversation::State,
+    pub owner: String,
+    pub created_at: Millis,
+    pub state_since: Millis,
+    pub updated_at: Millis,
+}
+
+/// What the console keeps: its signing keys, the transcript links it
+/// handed out, and the conversations in progress.
 #[async_trait]
-pub trait Store: Vectors + Curated + Send + Sync + 'static {
+pub trait Desk: Send + Sync + 'static {
+    /// The signing key named `name`: made from `candidate` the first time
+    /// (by whichever replica comes first), the stored one ever after.
+    async fn signing_key(&self, name: &str, candidate: Vec<u8>, now: Millis) -> Result<Vec<u8>>;
+    async fn insert_transcript_link(&self, link: &TranscriptLink) -> Result<()>;
+    async fn transcript_link(&self, id: &str) -> Result<Option<TranscriptLink>>;
+    /// Whether the link was live (known and not revoked before).
+    async fn revoke_transcript_link(&self, id: &str, now: Millis) -> Result<bool>;
+    /// Conversations escalated or owned by a person, and those the AI
+    /// answered since `active_since`, the longest-running first.
+    async fn conversations_in_progress(
+        &self,
+        active_since: Millis,
+        limit: u32,
+    ) -> Result<Vec<ConversationSummary>>;
+}
+
+#[async_trait]
+pub trait Store: Vectors + Curated + Desk + Send + Sync + 'static {
     // --- drafts ---
     /// Writes a new message and its draft, superseding the conversation's open
     /// drafts (but those that need a person), and records the draft's caller

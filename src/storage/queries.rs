@@ -68,3 +68,9 @@ pub const ERASE_CURATED_QUESTIONS: &str = include_str!("queries/erase_curated_qu
 pub const DELETE_UNASKED_CURATED_ANSWER: &str =
     include_str!("queries/delete_unasked_curated_answer.sql");
 pub const TEXTS_IN_AUDIT: &str = include_str!("queries/texts_in_audit.sql");
+pub const INSERT_SIGNING_KEY: &str = include_str!("queries/insert_signing_key.sql");
+pub const SIGNING_KEY: &str = include_str!("queries/signing_key.sql");
+pub const INSERT_TRANSCRIPT_LINK: &str = include_str!("queries/insert_transcript_link.sql");
+pub const TRANSCRIPT_LINK: &str = include_str!("queries/transcript_link.sql");
+pub const REVOKE_TRANSCRIPT_LINK: &str = include_str!("queries/revoke_transcript_link.sql");
+pub const CONVERSATIONS_IN_PROGRESS: &str = include_str!("queries/conversations_in_progress.sql");

@@ -143,6 +143,7 @@ impl TestServer {
             draft_id: draft_id.into(),
             reason: reason.into(),
             replacement_body: replacement.map(String::from),
+            ..Default::default()
         };
         self.review()
             .reject(as_agent(req, agent))

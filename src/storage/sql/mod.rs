@@ -22,6 +22,7 @@
 //! `impl Store for SqlStore<B>` is one block; its longer bodies live in
 //! `writes.rs`.
 
+mod desk;
 mod memory;
 mod rows;
 mod vectors;
@@ -354,6 +355,7 @@ where
                     edited: row.try_get("edited")?,
                     decided_at: row.try_get("decided_at")?,
                     rejected: row.try_get("rejected")?,
+                    reject_reason: row.try_get("reject_reason")?,
                 })
             })
             .collect()

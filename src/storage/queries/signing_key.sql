@@ -1,0 +1,1 @@
+SELECT key FROM signing_keys WHERE name = $1
