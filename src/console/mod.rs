@@ -242,6 +242,18 @@ async fn login(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let secret = f.get("secret").map(String::as_str).unwrap_or_default();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !session::same_origin(origin, host) {
+        // Another site must not sign a visitor in as someone else.
+        return html(
+            StatusCode::FORBIDDEN,
+            pages::login(
+                c.sessions.wants_token(),
+                Some("Sign in from this console's own page."),
+            ),
+        );
+    }
     match c.sessions.sign_in(secret, Some(peer)) {
         Ok(value) => {
             let mut r = Redirect::to("/console").into_response();

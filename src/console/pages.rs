@@ -575,7 +575,15 @@ pub fn article(a: &Article, cited_version: Option<u64>) -> Markup {
         article.article-text {
             button type="button" data-close-panel aria-label="Close" { "×" }
             h2 { (a.title) }
-            p.meta { (a.locale) " · version " (a.version) " · " a href=(a.url) { (a.url) } }
+            p.meta {
+                (a.locale) " · version " (a.version) " · "
+                // Only web addresses become links: an article's url is an editor's text.
+                @if a.url.starts_with("https://") || a.url.starts_with("http://") {
+                    a href=(a.url) rel="noopener noreferrer" { (a.url) }
+                } @else {
+                    (a.url)
+                }
+            }
             @if let Some(v) = cited_version.filter(|v| *v != a.version) {
                 p.warning { "The draft used version " (v) "; the article changed since. The cited passage is shown with the draft." }
             }

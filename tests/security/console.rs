@@ -224,6 +224,15 @@ async fn an_agent_signs_in_with_their_token_and_gets_a_strict_http_only_cookie()
         "{}",
         wrong.body
     );
+    let elsewhere = ana
+        .post_with(
+            "/console/login",
+            &[("secret", &token_of("ana"))],
+            &[("origin", "http://evil.example")],
+        )
+        .await;
+    assert_eq!(elsewhere.status, 403, "another site cannot sign anyone in");
+    assert!(elsewhere.headers.get("set-cookie").is_none());
     let signed = ana.sign_in(&token_of("ana")).await;
     assert_eq!(signed.status, 303);
     let cookie = signed.headers["set-cookie"].to_str().unwrap();
@@ -724,5 +733,32 @@ async fn the_managers_page_shows_the_desk_and_the_grafana_dashboard_queries_only
         }
     }
     assert!(queried >= 10, "{queried} series");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_customer_s_markup_is_shown_as_text_on_every_page() {
+    let server = TestServer::start_with(with_tokens).await;
+    let attack = "<script>alert('x')</script><img src=x onerror=alert(1)> I was charged twice, refund me";
+    let d = draft_needing_review(&server, "console-markup", attack).await;
+    let mut ana = Visitor::new(&server);
+    ana.sign_in(&token_of("ana")).await;
+    let link = transcript_link(&server, "console-markup", 60).await;
+    let record = link.url.replace(&format!("http://{}", server.http_addr), "");
+    for path in [
+        "/console".to_string(),
+        format!("/console/drafts/{}", d.id),
+        "/console/conversations/console-markup".to_string(),
+        record,
+    ] {
+        let page = ana.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            !page.body.contains("<script>alert") && !page.body.contains("<img src=x"),
+            "{path} renders the customer's markup: {}",
+            page.body
+        );
+        assert!(page.body.contains("&lt;script&gt;"), "{path} shows it as text");
+    }
     server.stop().await;
 }
