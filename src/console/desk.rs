@@ -5,7 +5,6 @@ use super::guard::{Acting, Signed, rpc};
 use super::pages;
 use super::{Answer, Console, OrPage, Shared, html, path_segment, with_notice};
 use crate::model::{Scope, now_ms};
-use crate::review::QueueFilter;
 use crate::storage::ConversationSummary;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -150,12 +149,7 @@ pub async fn manager_page(c: Shared, Signed(who, ..): Signed<rpc::Stats>) -> Ans
                 .or_page(&who)?,
         );
     }
-    let queue = c
-        .app
-        .review
-        .list_pending(&QueueFilter::default(), 0)
-        .await
-        .or_page(&who)?;
+    let gauges = c.app.store.gauges(now).await.or_page(&who)?;
     let eval = std::fs::read(c.app.config.data_dir.join(super::LAST_EVAL_FILE))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
@@ -167,8 +161,8 @@ pub async fn manager_page(c: Shared, Signed(who, ..): Signed<rpc::Stats>) -> Ans
                 in_progress: &list,
                 today: &today,
                 hours: &hours,
-                queue_depth: queue.len(),
-                oldest_pending: queue.iter().map(|d| d.created_at).min(),
+                queue_depth: gauges.queue_depth,
+                oldest_pending: gauges.oldest_pending,
                 eval: eval.as_ref(),
                 now,
             },

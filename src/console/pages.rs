@@ -24,6 +24,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("r", "reject with a reason"),
     ("w", "write your own reply instead"),
     ("l", "release the claim"),
+    (
+        "t / h / x",
+        "on a conversation: take it over, hand it back to the AI, resolve it",
+    ),
     ("g q", "go to the queue"),
     ("/", "find a conversation"),
     ("Esc", "close the side panel"),
@@ -229,7 +233,7 @@ fn select(name: &str, label: &str, current: &str, options: &[String]) -> Markup 
 }
 
 /// The queue page: filters, then the live section.
-pub fn queue(who: &Who, q: &QueueQuery, all: &[Draft], now: Millis) -> Markup {
+pub fn queue(who: &Who, q: &QueueQuery, all: &[Draft], limit: usize, now: Millis) -> Markup {
     let mut channels: Vec<String> = all.iter().map(|d| d.channel.clone()).collect();
     let mut locales: Vec<String> = all.iter().map(|d| d.locale.clone()).collect();
     let mut reasons: Vec<String> = all
@@ -273,13 +277,13 @@ pub fn queue(who: &Who, q: &QueueQuery, all: &[Draft], now: Millis) -> Markup {
                 (select("reason", "Reason", &q.reason, &reasons))
                 button type="submit" { "Filter" }
             }
-            (queue_live(q, all, now))
+            (queue_live(q, all, limit, now))
         },
     )
 }
 
 /// The part of the queue the script refreshes when the queue changes.
-pub fn queue_live(q: &QueueQuery, all: &[Draft], now: Millis) -> Markup {
+pub fn queue_live(q: &QueueQuery, all: &[Draft], limit: usize, now: Millis) -> Markup {
     let shown: Vec<&Draft> = all.iter().filter(|d| q.matches(d)).collect();
     let held = shown.iter().filter(|d| d.claim_is_live(now)).count();
     let oldest = shown.iter().map(|d| d.created_at).min();
@@ -292,6 +296,9 @@ pub fn queue_live(q: &QueueQuery, all: &[Draft], now: Millis) -> Markup {
                 " · " span { "oldest: " strong { (oldest.map_or("none".to_string(), |t| ago(now, t))) } }
                 @for level in ["HIGH", "MEDIUM", "LOW"] {
                     " · " span { (level) ": " (shown.iter().filter(|d| d.confidence.level.as_str() == level).count()) }
+                }
+                @if all.len() >= limit {
+                    " · " strong { "only the first " (limit) " are listed: filter to see the others" }
                 }
             }
             div.table-wrap {
@@ -667,9 +674,9 @@ pub fn conversation(
                 p class=(if audit.0 { "audit ok" } else { "audit bad" }) { (audit.1) }
                 @if may_act {
                     div.actions {
-                        form method="post" action=(format!("{base}/take-over")) { (csrf(who)) button type="submit" { "Take over" } }
-                        form method="post" action=(format!("{base}/hand-back")) { (csrf(who)) button type="submit" { "Hand back to the AI" } }
-                        form method="post" action=(format!("{base}/resolve")) { (csrf(who)) button type="submit" { "Resolve" } }
+                        form method="post" action=(format!("{base}/take-over")) { (csrf(who)) button type="submit" data-key="t" { "Take over " kbd { "t" } } }
+                        form method="post" action=(format!("{base}/hand-back")) { (csrf(who)) button type="submit" data-key="h" { "Hand back to the AI " kbd { "h" } } }
+                        form method="post" action=(format!("{base}/resolve")) { (csrf(who)) button type="submit" data-key="x" { "Resolve " kbd { "x" } } }
                     }
                 }
             }
@@ -709,7 +716,7 @@ pub struct ManagerView<'a> {
     pub today: &'a Stats,
     /// Hourly windows, oldest first.
     pub hours: &'a [Stats],
-    pub queue_depth: usize,
+    pub queue_depth: u64,
     pub oldest_pending: Option<Millis>,
     /// The last `replygate eval` run's summary, if one was recorded.
     pub eval: Option<&'a serde_json::Value>,
@@ -729,6 +736,7 @@ fn chart(label: &str, values: &[f64], fmt: fn(f64) -> String) -> Markup {
     html! {
         figure.chart {
             svg width=(width) height=(h) viewBox=(format!("0 0 {width} {h}")) role="img" aria-label=(format!("{label}, last {} hours", values.len())) {
+                rect.baseline x="0" y=(h - 1.0) width=(width) height="1" {}
                 @for (i, v) in values.iter().enumerate() {
                     @let bh = (v / max * (h - 2.0)).max(if *v > 0.0 { 1.0 } else { 0.0 });
                     rect x=(i as f64 * w + 1.0) y=(h - bh) width=(w - 2.0) height=(bh) {
@@ -794,7 +802,7 @@ pub fn manager(who: &Who, v: &ManagerView) -> Markup {
                             }
                         }
                     }
-                    None => p { "No eval run recorded: run " code { "replygate eval --file questions.jsonl" } " against this data dir." }
+                    None => p { "No eval run recorded: run " code { "replygate eval --questions FILE.jsonl" } " against this data dir." }
                 }
             }
         },

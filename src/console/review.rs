@@ -19,6 +19,11 @@ async fn pending(c: &Console, q: &QueueQuery) -> Result<Vec<Draft>, tonic::Statu
     Ok(c.app.review.list_pending(&filter, 0).await?)
 }
 
+/// How many drafts the queue lists at most (the review queue's page).
+fn page(c: &Console) -> usize {
+    c.app.config.limits.max_page_size as usize
+}
+
 pub async fn queue_page(
     c: Shared,
     Signed(who, ..): Signed<rpc::ListPending>,
@@ -27,7 +32,7 @@ pub async fn queue_page(
     let drafts = pending(&c, &q).await.or_page(&who)?;
     Ok(html(
         StatusCode::OK,
-        pages::queue(&who, &q, &drafts, now_ms()),
+        pages::queue(&who, &q, &drafts, page(&c), now_ms()),
     ))
 }
 
@@ -39,7 +44,7 @@ pub async fn queue_fragment(
     let drafts = pending(&c, &q).await.or_page(&who)?;
     Ok(html(
         StatusCode::OK,
-        pages::queue_live(&q, &drafts, now_ms()),
+        pages::queue_live(&q, &drafts, page(&c), now_ms()),
     ))
 }
 

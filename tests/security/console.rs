@@ -739,12 +739,15 @@ async fn the_managers_page_shows_the_desk_and_the_grafana_dashboard_queries_only
 #[tokio::test]
 async fn a_customer_s_markup_is_shown_as_text_on_every_page() {
     let server = TestServer::start_with(with_tokens).await;
-    let attack = "<script>alert('x')</script><img src=x onerror=alert(1)> I was charged twice, refund me";
+    let attack =
+        "<script>alert('x')</script><img src=x onerror=alert(1)> I was charged twice, refund me";
     let d = draft_needing_review(&server, "console-markup", attack).await;
     let mut ana = Visitor::new(&server);
     ana.sign_in(&token_of("ana")).await;
     let link = transcript_link(&server, "console-markup", 60).await;
-    let record = link.url.replace(&format!("http://{}", server.http_addr), "");
+    let record = link
+        .url
+        .replace(&format!("http://{}", server.http_addr), "");
     for path in [
         "/console".to_string(),
         format!("/console/drafts/{}", d.id),
@@ -758,7 +761,10 @@ async fn a_customer_s_markup_is_shown_as_text_on_every_page() {
             "{path} renders the customer's markup: {}",
             page.body
         );
-        assert!(page.body.contains("&lt;script&gt;"), "{path} shows it as text");
+        assert!(
+            page.body.contains("&lt;script&gt;"),
+            "{path} shows it as text"
+        );
     }
     server.stop().await;
 }
