@@ -136,6 +136,14 @@ impl Links {
         let Ok(expires_at) = expires.parse::<Millis>() else {
             return Ok(None);
         };
+        // Only the link as issued opens: no other spelling of the same expiry or signature.
+        let lower_hex = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        if expires != expires_at.to_string() || !lower_hex(signature) {
+            return Ok(None);
+        }
         if id.len() > 64 || expires_at <= now_ms() {
             return Ok(None);
         }

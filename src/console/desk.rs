@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect};
 #[serde(default)]
 pub struct Find {
     id: String,
-    notice: String,
+    done: String,
 }
 
 pub async fn find_conversation(
@@ -51,11 +51,11 @@ pub async fn conversation_page(
         .transcript(&id, &Scope::Everything)
         .await
         .or_page(&who)?;
-    let audit = match crate::audit::verify(&c.app.store).await {
+    let audit = match c.audit_verdict().await {
         Ok(v) => pages::audit_words(&v, &id),
         Err(e) => (false, format!("The audit chain could not be read: {e}")),
     };
-    let notice = (!q.notice.is_empty()).then_some(q.notice.as_str());
+    let notice = pages::Notice::parse(&q.done).map(pages::Notice::text);
     Ok(html(
         StatusCode::OK,
         pages::conversation(&who, &t, audit, now_ms(), notice),
@@ -75,7 +75,7 @@ pub async fn conversation_transcript(
     Ok(html(StatusCode::OK, pages::transcript_fragment(&t)))
 }
 
-fn back_to(id: &str, notice: &str) -> axum::response::Response {
+fn back_to(id: &str, notice: pages::Notice) -> axum::response::Response {
     with_notice(
         &format!("/console/conversations/{}", path_segment(id)),
         notice,
@@ -92,7 +92,7 @@ pub async fn take_over(
         .take_over(&id, &who.subject)
         .await
         .or_page(&who)?;
-    Ok(back_to(&id, "You own this conversation now."))
+    Ok(back_to(&id, pages::Notice::TakenOver))
 }
 
 pub async fn hand_back(
@@ -105,10 +105,7 @@ pub async fn hand_back(
         .hand_back(&id, &who.subject)
         .await
         .or_page(&who)?;
-    Ok(back_to(
-        &id,
-        "Handed back: the AI answers the next message.",
-    ))
+    Ok(back_to(&id, pages::Notice::HandedBack))
 }
 
 pub async fn resolve(
@@ -121,7 +118,7 @@ pub async fn resolve(
         .resolve(&id, &who.subject)
         .await
         .or_page(&who)?;
-    Ok(back_to(&id, "Resolved."))
+    Ok(back_to(&id, pages::Notice::Resolved))
 }
 
 /// Conversations a person is or should be on, and those the AI answered in the last hour.
@@ -150,7 +147,8 @@ pub async fn manager_page(c: Shared, Signed(who, ..): Signed<rpc::Stats>) -> Ans
         );
     }
     let gauges = c.app.store.gauges(now).await.or_page(&who)?;
-    let eval = std::fs::read(c.app.config.data_dir.join(super::LAST_EVAL_FILE))
+    let eval = tokio::fs::read(c.app.config.data_dir.join(super::LAST_EVAL_FILE))
+        .await
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     Ok(html(

@@ -31,6 +31,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
+use pages::path_segment;
 use session::{COOKIE, Sessions, Who};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,9 +47,23 @@ pub struct Console {
     app: Arc<App>,
     sessions: Sessions,
     stop: watch::Receiver<bool>,
+    /// The audit chain's last verdict, with the chain head it was reached at
+    /// and when: a conversation page verifies the chain again only when it
+    /// grew or the verdict is a minute old (a change behind the store's
+    /// back adds no event).
+    audit: tokio::sync::Mutex<Option<AuditSeen>>,
 }
 
 type Shared = State<Arc<Console>>;
+
+struct AuditSeen {
+    head: (u64, String),
+    at: std::time::Instant,
+    verdict: crate::audit::Verdict,
+}
+
+/// How long a verdict of the audit chain stands when the chain has not grown.
+const AUDIT_VERDICT_STANDS: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Console {
     pub async fn open(
@@ -62,7 +77,27 @@ impl Console {
             sessions: Sessions::new(mode, signer, hours),
             app,
             stop,
+            audit: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// The audit chain's verdict (see `audit`); one verification at a time.
+    async fn audit_verdict(&self) -> Result<crate::audit::Verdict, crate::storage::Error> {
+        let mut last = self.audit.lock().await;
+        let head = self.app.store.audit_head().await?;
+        if let Some(seen) = last.as_ref()
+            && seen.head == head
+            && seen.at.elapsed() < AUDIT_VERDICT_STANDS
+        {
+            return Ok(seen.verdict.clone());
+        }
+        let verdict = crate::audit::verify(&self.app.store).await?;
+        *last = Some(AuditSeen {
+            head,
+            at: std::time::Instant::now(),
+            verdict: verdict.clone(),
+        });
+        Ok(verdict)
     }
 
     /// The person a request's session cookie signs in, if any.
@@ -73,7 +108,8 @@ impl Console {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))?;
-        self.sessions.who(value, peer)
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        self.sessions.who(value, peer, host)
     }
 
     fn secure(&self, headers: &HeaderMap) -> bool {
@@ -204,21 +240,9 @@ impl<T, E: Into<tonic::Status>> OrPage<T> for Result<T, E> {
     }
 }
 
-/// An id as one URL path segment.
-fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A redirect that carries a notice for the page it leads to.
-fn with_notice(path: &str, notice: &str) -> Response {
-    Redirect::to(&format!("{path}?notice={}", path_segment(notice))).into_response()
+/// A redirect that carries what the action did to the page it leads to.
+fn with_notice(path: &str, notice: pages::Notice) -> Response {
+    Redirect::to(&format!("{path}?done={}", notice.code())).into_response()
 }
 
 /// A form field that is not blank, with a browser's CRLF line ends as the
@@ -254,7 +278,7 @@ async fn login(
             ),
         );
     }
-    match c.sessions.sign_in(secret, Some(peer)) {
+    match c.sessions.sign_in(secret, Some(peer), host) {
         Ok(value) => {
             let mut r = Redirect::to("/console").into_response();
             if let Ok(v) =
@@ -272,6 +296,15 @@ async fn login(
 }
 
 async fn logout(State(c): Shared, headers: HeaderMap) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !session::same_origin(origin, host) {
+        return (
+            StatusCode::FORBIDDEN,
+            "sign out from the console's own page",
+        )
+            .into_response();
+    }
     let mut r = Redirect::to("/console/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&c.sessions.cookie(None, c.secure(&headers))) {
         r.headers_mut().insert(header::SET_COOKIE, v);

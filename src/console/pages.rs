@@ -34,6 +34,73 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("?", "show these shortcuts"),
 ];
 
+/// What an action did, said on the page it leads to. A fixed set, named
+/// in the URL by code (`?done=approved`), so a crafted link cannot make
+/// the console say anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Approved,
+    ApprovedEdit,
+    Rejected,
+    Replaced,
+    TakenOver,
+    HandedBack,
+    Resolved,
+}
+
+impl Notice {
+    const ALL: [Notice; 7] = [
+        Notice::Approved,
+        Notice::ApprovedEdit,
+        Notice::Rejected,
+        Notice::Replaced,
+        Notice::TakenOver,
+        Notice::HandedBack,
+        Notice::Resolved,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Notice::Approved => "approved",
+            Notice::ApprovedEdit => "approved_edit",
+            Notice::Rejected => "rejected",
+            Notice::Replaced => "replaced",
+            Notice::TakenOver => "taken_over",
+            Notice::HandedBack => "handed_back",
+            Notice::Resolved => "resolved",
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::Approved => "Approved: it is on its way to the customer.",
+            Notice::ApprovedEdit => "Approved with your edit: it is on its way to the customer.",
+            Notice::Rejected => "Rejected: nothing was sent.",
+            Notice::Replaced => "Rejected; your reply is on its way to the customer.",
+            Notice::TakenOver => "You own this conversation now.",
+            Notice::HandedBack => "Handed back: the AI answers the next message.",
+            Notice::Resolved => "Resolved.",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|n| n.code() == code)
+    }
+}
+
+/// An id as one URL path segment (ids are free text: a `/`, `?` or `..`
+/// in one must not lead a link or a form anywhere else).
+pub fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn ago(now: Millis, at: Millis) -> String {
     let s = ((now - at) / 1000).max(0);
     match s {
@@ -180,7 +247,8 @@ pub struct QueueQuery {
     pub locale: String,
     pub level: String,
     pub reason: String,
-    pub notice: String,
+    /// What the action that led here did (a [`Notice`] code).
+    pub done: String,
 }
 
 impl QueueQuery {
@@ -263,7 +331,7 @@ pub fn queue(who: &Who, q: &QueueQuery, all: &[Draft], limit: usize, now: Millis
         }
     }
     let levels = ["HIGH", "MEDIUM", "LOW"].map(String::from);
-    let notice = (!q.notice.is_empty()).then_some(q.notice.as_str());
+    let notice = Notice::parse(&q.done).map(Notice::text);
     layout(
         "Review queue",
         Some(who),
@@ -322,7 +390,7 @@ pub fn queue_live(q: &QueueQuery, all: &[Draft], limit: usize, now: Millis) -> M
                                 td { span class=(format!("level level-{}", d.confidence.level.as_str().to_lowercase())) { (d.confidence.level.as_str()) } }
                                 td { (d.locale) }
                                 td { (d.channel) }
-                                td.message { a href=(format!("/console/drafts/{}", d.id)) { (truncate(&d.customer_message, 120)) } }
+                                td.message { a href=(format!("/console/drafts/{}", path_segment(&d.id))) { (truncate(&d.customer_message, 120)) } }
                                 td {
                                     @if d.claim_is_live(now) { span.held { (d.claimed_by) } } @else { "–" }
                                 }
@@ -437,7 +505,7 @@ pub fn review(who: &Who, v: &ReviewView) -> Markup {
         html! {
             div.review {
                 section.conversation aria-label="The conversation" {
-                    h1 { "Draft for conversation " a href=(format!("/console/conversations/{}", d.conversation_id)) { (d.conversation_id) } }
+                    h1 { "Draft for conversation " a href=(format!("/console/conversations/{}", path_segment(&d.conversation_id))) { (d.conversation_id) } }
                     p { (d.channel) " · " (d.locale) " · created " (ago(v.now, d.created_at)) " ago"
                         @if let Some(t) = d.respond_by { " · due " (due(v.now, t)) } }
                     h2 { "The customer wrote" }
@@ -479,7 +547,7 @@ pub fn review(who: &Who, v: &ReviewView) -> Markup {
                     ul.citations {
                         @for c in &d.citations {
                             li {
-                                a href=(format!("/console/articles/{}?version={}", c.article_id, c.version)) data-panel {
+                                a href=(format!("/console/articles/{}?version={}", path_segment(&c.article_id), c.version)) data-panel {
                                     (c.title) " (version " (c.version) ")"
                                 }
                                 p.snippet { (c.snippet) }
@@ -508,7 +576,7 @@ pub fn review(who: &Who, v: &ReviewView) -> Markup {
 }
 
 fn actions(who: &Who, d: &Draft, v: &ReviewView, codes: &[ReasonCode]) -> Markup {
-    let base = format!("/console/drafts/{}", d.id);
+    let base = format!("/console/drafts/{}", path_segment(&d.id));
     let mine = d.claim_is_live(v.now) && d.claimed_by == who.subject;
     html! {
         div.actions {
@@ -557,7 +625,7 @@ fn actions(who: &Who, d: &Draft, v: &ReviewView, codes: &[ReasonCode]) -> Markup
 
 /// The part of the review view that changes under the agent: state, holder, lease.
 pub fn status(who: &Who, d: &Draft, now: Millis) -> Markup {
-    let live = format!("/console/drafts/{}/status", d.id);
+    let live = format!("/console/drafts/{}/status", path_segment(&d.id));
     html! {
         div.status #status data-live=(live) aria-live="polite" {
             @if d.claim_is_live(now) {
@@ -624,26 +692,27 @@ pub fn audit_words(verdict: &Verdict, conversation_id: &str) -> (bool, String) {
                 "The audit chain holds ({events} events): every record of this conversation is what it recorded."
             ),
         ),
-        Verdict::Broken {
-            position, reason, ..
-        } => (
+        Verdict::Broken { position, .. } => (
             false,
-            format!("The audit chain is broken at position {position}: {reason}."),
+            format!(
+                "The audit chain is broken at position {position}: run `replygate audit verify` for the details."
+            ),
         ),
         Verdict::Altered { record, reason, .. } => {
-            let here = record.contains(&format!("(conversation {conversation_id})"));
-            (
-                false,
-                if here {
+            if record.contains(&format!("(conversation {conversation_id})")) {
+                (
+                    false,
                     format!(
                         "A record of this conversation was changed after the fact: {record} {reason}."
-                    )
-                } else {
-                    format!(
-                        "The chain holds, but a record of another conversation was changed: {record} {reason}."
-                    )
-                },
-            )
+                    ),
+                )
+            } else {
+                // Another conversation's record: say so, not whose or what.
+                (
+                    false,
+                    "The chain holds, but a record of another conversation was changed after the fact: run `replygate audit verify`.".to_string(),
+                )
+            }
         }
     }
 }
@@ -657,7 +726,10 @@ pub fn conversation(
 ) -> Markup {
     let o = &t.ownership;
     let may_act = who.may("Review/TakeOver");
-    let base = format!("/console/conversations/{}", t.conversation_id);
+    let base = format!(
+        "/console/conversations/{}",
+        path_segment(&t.conversation_id)
+    );
     let history = crate::model::history(&t.events);
     layout(
         "Conversation",
@@ -691,7 +763,7 @@ pub fn conversation(
                     h2 { "Drafts" }
                     ul.drafts {
                         @for d in &t.drafts {
-                            li { a href=(format!("/console/drafts/{}", d.id)) { (d.generator) " · " (d.confidence.level.as_str()) " · " (draft_state_words(d.state)) } }
+                            li { a href=(format!("/console/drafts/{}", path_segment(&d.id))) { (d.generator) " · " (d.confidence.level.as_str()) " · " (draft_state_words(d.state)) } }
                         }
                     }
                     h2 { "Who answered, over time" }
@@ -817,7 +889,7 @@ pub fn in_progress(list: &[ConversationSummary], now: Millis) -> Markup {
             tbody {
                 @for c in list {
                     tr {
-                        td { a href=(format!("/console/conversations/{}", c.id)) { (c.id) } }
+                        td { a href=(format!("/console/conversations/{}", path_segment(&c.id))) { (c.id) } }
                         td { (c.channel) }
                         td { (state_words(c.state)) }
                         td { @if c.owner.is_empty() { "–" } @else { (c.owner) } }

@@ -115,7 +115,7 @@ async fn decided(
     c: &Console,
     who: &Who,
     id: &str,
-    done: Result<Option<&str>, tonic::Status>,
+    done: Result<Option<pages::Notice>, tonic::Status>,
 ) -> Answer {
     match done {
         Ok(None) => Ok(
@@ -170,9 +170,9 @@ pub async fn approve(
         .await
         .map(|_| {
             Some(if edited.is_some() {
-                "Approved with your edit: it is on its way to the customer."
+                pages::Notice::ApprovedEdit
             } else {
-                "Approved: it is on its way to the customer."
+                pages::Notice::Approved
             })
         });
     decided(&c, &who, &id, done.map_err(Into::into)).await
@@ -199,9 +199,9 @@ pub async fn reject(
         .await
         .map(|_| {
             Some(if replacement.is_some() {
-                "Rejected; your reply is on its way to the customer."
+                pages::Notice::Replaced
             } else {
-                "Rejected: nothing was sent."
+                pages::Notice::Rejected
             })
         });
     decided(&c, &who, &id, done.map_err(Into::into)).await

@@ -101,17 +101,27 @@ impl Sessions {
         matches!(self.mode, Mode::Tokens(_))
     }
 
-    /// Whether this peer may reach the console at all (protected mode: this machine only).
-    pub fn admits(&self, peer: Option<SocketAddr>) -> bool {
+    /// Whether this request may reach the console at all. In protected
+    /// mode: from this machine, to a loopback name (`localhost`,
+    /// `127.0.0.1`, `[::1]`), so a web page whose name an attacker rebinds
+    /// to 127.0.0.1 (DNS rebinding) cannot use the trust given to this machine.
+    pub fn admits(&self, peer: Option<SocketAddr>, host: Option<&str>) -> bool {
         match self.mode {
-            Mode::LoopbackOnly => peer.is_some_and(|p| p.ip().is_loopback()),
+            Mode::LoopbackOnly => {
+                peer.is_some_and(|p| p.ip().is_loopback()) && host.is_some_and(loopback_name)
+            }
             Mode::Open | Mode::Tokens(_) => true,
         }
     }
 
     /// Signs in with a token (tokens mode) or a name (otherwise): the cookie value.
-    pub fn sign_in(&self, secret: &str, peer: Option<SocketAddr>) -> Result<String, Refused> {
-        if !self.admits(peer) {
+    pub fn sign_in(
+        &self,
+        secret: &str,
+        peer: Option<SocketAddr>,
+        host: Option<&str>,
+    ) -> Result<String, Refused> {
+        if !self.admits(peer, host) {
             return Err(refused(
                 "this server has no tokens configured, so its console serves only this machine; configure [[tokens]] (replygate token create)",
             ));
@@ -122,6 +132,11 @@ impl Sessions {
                 let principal = tokens
                     .authenticate(secret)
                     .ok_or_else(|| refused("the token is not valid"))?;
+                if !staff(&principal) {
+                    return Err(refused(
+                        "this is a platform's token: the console is for agents, viewers, editors and admins",
+                    ));
+                }
                 (principal.subject.clone(), principal.token_id.clone())
             }
             Mode::Open | Mode::LoopbackOnly => {
@@ -151,8 +166,8 @@ impl Sessions {
     }
 
     /// The person a cookie value signs in, while it holds.
-    pub fn who(&self, cookie: &str, peer: Option<SocketAddr>) -> Option<Who> {
-        if !self.admits(peer) {
+    pub fn who(&self, cookie: &str, peer: Option<SocketAddr>, host: Option<&str>) -> Option<Who> {
+        if !self.admits(peer, host) {
             return None;
         }
         let (payload, signature) = cookie.split_once('.')?;
@@ -165,7 +180,7 @@ impl Sessions {
         }
         let (subject, roles) = match &self.mode {
             Mode::Tokens(tokens) => {
-                let p: Arc<Principal> = tokens.by_id(&claims.t)?;
+                let p: Arc<Principal> = tokens.by_id(&claims.t).filter(|p| staff(p))?;
                 (p.subject.clone(), p.roles.clone())
             }
             // Without tokens gRPC lets the caller do everything; so does the console.
@@ -192,6 +207,25 @@ impl Sessions {
             }
         }
     }
+}
+
+/// Whether a token belongs to staff. A platform's token reads only the
+/// conversations its platform opened (gRPC scopes it so); the console shows
+/// every conversation, so it does not sign platforms in.
+fn staff(p: &Principal) -> bool {
+    p.roles.iter().any(|r| *r != Role::Platform)
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn loopback_name(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "[::1]"
+    )
 }
 
 /// Whether the CSRF token sent with a form is the session's (constant time).
@@ -238,26 +272,32 @@ mod tests {
         Some("127.0.0.1:5000".parse().unwrap())
     }
 
+    const HOST: Option<&str> = Some("127.0.0.1:9090");
+
     #[test]
     fn an_agent_signs_in_with_their_token_and_acts_as_grpc_lets_them() {
         let sessions = Sessions::new(tokens(), Signer::from_key(b"k"), 8);
-        let cookie = sessions.sign_in("t-ana", loopback()).unwrap();
-        let ana = sessions.who(&cookie, loopback()).unwrap();
+        let cookie = sessions.sign_in("t-ana", loopback(), HOST).unwrap();
+        let ana = sessions.who(&cookie, loopback(), HOST).unwrap();
         assert_eq!(ana.subject, "ana");
         assert!(ana.may("Review/Approve"));
         assert!(!ana.may("Insights/Stats"));
         let vic = sessions
-            .who(&sessions.sign_in("t-vic", loopback()).unwrap(), loopback())
+            .who(
+                &sessions.sign_in("t-vic", loopback(), HOST).unwrap(),
+                loopback(),
+                HOST,
+            )
             .unwrap();
         assert!(vic.may("Review/ListPending"));
         assert!(!vic.may("Review/Approve"), "a viewer sees but cannot act");
-        assert!(sessions.sign_in("t-nobody", loopback()).is_err());
+        assert!(sessions.sign_in("t-nobody", loopback(), HOST).is_err());
     }
 
     #[test]
     fn an_altered_or_foreign_cookie_signs_nobody_in() {
         let sessions = Sessions::new(tokens(), Signer::from_key(b"k"), 8);
-        let cookie = sessions.sign_in("t-vic", loopback()).unwrap();
+        let cookie = sessions.sign_in("t-vic", loopback(), HOST).unwrap();
         let (payload, sig) = cookie.split_once('.').unwrap();
         // The viewer's claims with the agent's token id: the signature no longer holds.
         let forged = String::from_utf8(hex::decode(payload).unwrap())
@@ -265,23 +305,63 @@ mod tests {
             .replace(&hash("t-vic")[..12], &hash("t-ana")[..12]);
         assert!(
             sessions
-                .who(&format!("{}.{sig}", hex::encode(forged)), loopback())
+                .who(&format!("{}.{sig}", hex::encode(forged)), loopback(), HOST)
                 .is_none()
         );
         let other = Sessions::new(tokens(), Signer::from_key(b"another key"), 8);
-        assert!(other.who(&cookie, loopback()).is_none());
-        assert!(sessions.who("garbage", loopback()).is_none());
+        assert!(other.who(&cookie, loopback(), HOST).is_none());
+        assert!(sessions.who("garbage", loopback(), HOST).is_none());
     }
 
     #[test]
     fn protected_mode_signs_in_by_name_on_this_machine_only() {
         let sessions = Sessions::new(Mode::LoopbackOnly, Signer::from_key(b"k"), 8);
         let far: Option<SocketAddr> = Some("10.1.2.3:5000".parse().unwrap());
-        assert!(sessions.sign_in("ana", far).is_err());
-        let cookie = sessions.sign_in("ana", loopback()).unwrap();
-        assert_eq!(sessions.who(&cookie, loopback()).unwrap().subject, "ana");
-        assert!(sessions.who(&cookie, far).is_none());
-        assert!(sessions.sign_in("  ", loopback()).is_err());
+        assert!(sessions.sign_in("ana", far, HOST).is_err());
+        let cookie = sessions.sign_in("ana", loopback(), HOST).unwrap();
+        assert_eq!(
+            sessions.who(&cookie, loopback(), HOST).unwrap().subject,
+            "ana"
+        );
+        assert!(sessions.who(&cookie, far, HOST).is_none());
+        assert!(sessions.sign_in("  ", loopback(), HOST).is_err());
+        // A page of another site rebound to 127.0.0.1 names its own host.
+        assert!(
+            sessions
+                .sign_in("ana", loopback(), Some("evil.example:9090"))
+                .is_err()
+        );
+        assert!(
+            sessions
+                .who(&cookie, loopback(), Some("evil.example"))
+                .is_none()
+        );
+        assert!(
+            sessions
+                .who(&cookie, loopback(), Some("localhost:9090"))
+                .is_some()
+        );
+        assert!(
+            sessions
+                .who(&cookie, loopback(), Some("[::1]:9090"))
+                .is_some()
+        );
+        assert!(sessions.who(&cookie, loopback(), None).is_none());
+    }
+
+    #[test]
+    fn a_platform_s_token_does_not_sign_in_to_the_console() {
+        let mode = Mode::Tokens(Arc::new(
+            Tokens::from_config(&[TokenConfig {
+                subject: "desk".into(),
+                roles: vec![Role::Platform],
+                sha256: hash("t-desk"),
+            }])
+            .unwrap(),
+        ));
+        let sessions = Sessions::new(mode, Signer::from_key(b"k"), 8);
+        let refused = sessions.sign_in("t-desk", loopback(), HOST).unwrap_err();
+        assert!(refused.to_string().contains("platform"), "{refused}");
     }
 
     #[test]

@@ -125,7 +125,7 @@ try {
   check(shown.trim() === edited.trim(), `the preview shows ${shown}`);
   await ana.screenshot({ path: `${SHOTS}/console-review.png`, fullPage: true });
   await box.press("Control+Enter");
-  await ana.waitForURL(/\/console\?notice=/);
+  await ana.waitForURL(/\/console\?done=/);
   await ana.getByText("Approved with your edit").waitFor();
   console.log("approved");
 
@@ -135,7 +135,7 @@ try {
   await ana.getByLabel("Why").selectOption("incomplete");
   await ana.getByLabel("Note (optional)").fill("the steps are missing");
   await ana.getByRole("button", { name: "Reject" }).click();
-  await ana.waitForURL(/\/console\?notice=/);
+  await ana.waitForURL(/\/console\?done=/);
   await ana.goto(`${BASE}/console/conversations/${conversation}`);
   await ana.locator(".timeline .rejected", { hasText: "the steps are missing" }).waitFor();
   await ana.locator(".timeline .rejected .reason-code", { hasText: "Incomplete" }).waitFor();

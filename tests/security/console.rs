@@ -768,3 +768,67 @@ async fn a_customer_s_markup_is_shown_as_text_on_every_page() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_platform_s_token_does_not_open_the_console_which_shows_every_platform_s_conversations() {
+    let server = TestServer::start_with(with_tokens).await;
+    let mut desk = Visitor::new(&server);
+    let refused = desk.sign_in(&token_of("desk")).await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("platform"), "{}", refused.body);
+    assert_eq!(
+        desk.get("/console").await.status,
+        303,
+        "still not signed in"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_id_with_slashes_or_a_query_stays_one_path_segment_in_every_link_and_form() {
+    let server = TestServer::start_with(with_tokens).await;
+    let id = "x/../../drafts/evil?";
+    draft_needing_review(&server, id, UNSURE).await;
+    let mut ana = Visitor::new(&server);
+    ana.sign_in(&token_of("ana")).await;
+    let found = ana
+        .get("/console/conversations?id=x%2F..%2F..%2Fdrafts%2Fevil%3F")
+        .await;
+    assert_eq!(found.status, 303);
+    let at = found.headers["location"].to_str().unwrap().to_string();
+    assert_eq!(at, "/console/conversations/x%2F..%2F..%2Fdrafts%2Fevil%3F");
+    let page = ana.get(&at).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for action in ["take-over", "hand-back", "resolve"] {
+        let form =
+            format!("action=\"/console/conversations/x%2F..%2F..%2Fdrafts%2Fevil%3F/{action}\"");
+        assert!(page.body.contains(&form), "{form} in {}", page.body);
+    }
+    assert!(!page.body.contains("action=\"/console/conversations/x/"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn in_protected_mode_a_page_rebound_to_this_machine_under_another_name_is_refused() {
+    let server = TestServer::start().await;
+    let ana = Visitor::new(&server);
+    let rebound = ana
+        .post_with(
+            "/console/login",
+            &[("secret", "mallory")],
+            &[
+                ("host", "evil.example:9090"),
+                ("origin", "http://evil.example:9090"),
+            ],
+        )
+        .await;
+    assert_eq!(rebound.status, 401, "{}", rebound.body);
+    assert!(rebound.headers.get("set-cookie").is_none());
+    let mut local = Visitor::new(&server);
+    assert_eq!(
+        local.sign_in("ana").await.status,
+        303,
+        "127.0.0.1 is this machine"
+    );
+    server.stop().await;
+}

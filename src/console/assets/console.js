@@ -8,33 +8,43 @@
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
   // --- live parts: re-read every [data-live] element when the queue changes ---
-  let pending = null;
+  // One refresh at a time; an event during one asks for another after it.
+  let scheduled = null, running = false, again = false;
   async function refresh() {
-    pending = null;
-    for (const el of $$("[data-live]")) {
-      try {
-        const r = await fetch(el.dataset.live, { headers: { "x-fragment": "1" }, credentials: "same-origin" });
+    scheduled = null;
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      for (const el of $$("[data-live]")) {
+        let r;
+        try {
+          r = await fetch(el.dataset.live, { headers: { "x-fragment": "1" }, credentials: "same-origin", redirect: "manual" });
+        } catch (e) {
+          continue; // offline: the next event tries again
+        }
+        // Signed out (the session expired): show the sign-in page, not a fragment of it.
+        if (r.type === "opaqueredirect" || r.status === 401) { location.reload(); return; }
         if (!r.ok) continue;
         const html = await r.text();
         const box = document.createElement("div");
         box.innerHTML = html;
         const fresh = box.firstElementChild;
-        // Replace the contents, keep the element (and the selection within it).
+        // Replace the contents, keep the element (and the selected row within it).
         const selected = $("[data-row].selected", el);
         const selectedId = selected ? selected.dataset.draft : null;
         el.innerHTML = fresh && fresh.dataset.live === el.dataset.live ? fresh.innerHTML : html;
         if (selectedId) {
-          const again = $(`[data-row][data-draft="${CSS.escape(selectedId)}"]`, el);
-          if (again) again.classList.add("selected");
+          const row = $(`[data-row][data-draft="${CSS.escape(selectedId)}"]`, el);
+          if (row) row.classList.add("selected");
         }
-        startCountdowns(el);
-      } catch (e) {
-        // The next event tries again.
       }
+    } finally {
+      running = false;
+      if (again) { again = false; soon(); }
     }
   }
   function soon() {
-    if (pending === null) pending = setTimeout(refresh, 150);
+    if (scheduled === null) scheduled = setTimeout(refresh, 150);
   }
   if ($("[data-live]") && window.EventSource) {
     const source = new EventSource("/console/events");
@@ -45,20 +55,15 @@
     setInterval(soon, 30000);
   }
 
-  // --- lease countdowns ---
-  function startCountdowns(root) {
-    for (const el of $$("[data-countdown]", root)) {
-      const until = Number(el.dataset.countdown);
-      const tick = () => {
-        const left = Math.max(0, Math.round((until - Date.now()) / 1000));
-        el.textContent = left > 0 ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` : "no time (the lease ran out)";
-        if (left === 0) clearInterval(timer);
-      };
-      const timer = setInterval(tick, 1000);
-      tick();
+  // --- lease countdowns: one ticker for the page, whatever was refreshed ---
+  function tick() {
+    for (const el of $$("[data-countdown]")) {
+      const left = Math.max(0, Math.round((Number(el.dataset.countdown) - Date.now()) / 1000));
+      el.textContent = left > 0 ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` : "no time (the lease ran out)";
     }
   }
-  startCountdowns(document);
+  if ($("[data-countdown]") || $("[data-live]")) setInterval(tick, 1000);
+  tick();
 
   // --- the edit diff: the agent's text against the draft, word by word ---
   function words(s) {
@@ -117,7 +122,12 @@
       }
       if (preview) preview.textContent = edit.value.trim() || original;
     };
-    edit.addEventListener("input", show);
+    // The diff is quadratic in words: computed once typing pauses.
+    let typing = null;
+    edit.addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(show, 120);
+    });
     show();
   }
   for (const ta of $$("textarea[data-submit-on-ctrl-enter]")) {
@@ -138,7 +148,8 @@
     const link = e.target.closest("a[data-panel]");
     if (link && panel) {
       e.preventDefault();
-      const r = await fetch(link.href, { headers: { "x-fragment": "1" }, credentials: "same-origin" });
+      const r = await fetch(link.href, { headers: { "x-fragment": "1" }, credentials: "same-origin", redirect: "manual" });
+      if (!r.ok) { location.href = link.href; return; } // the page says what is wrong
       panel.innerHTML = await r.text();
       panel.hidden = false;
       const close = $("[data-close-panel]", panel);
@@ -175,6 +186,9 @@
     const target = $(`[data-key="${CSS.escape(key)}"]`);
     if (!target) return;
     e.preventDefault();
+    // Approving as written would drop an edit typed but not yet approved.
+    if (key === "a" && edit && edit.value.trim() !== (edit.dataset.original || "").trim()
+        && !confirm("Approve the draft as written, without your edit?")) return;
     if (target.matches("button")) target.click();
     else target.focus();
   });
