@@ -79,6 +79,7 @@ try {
   check(await ana.evaluate(() => window.__noReload === true), "the queue reloaded to show the draft");
   const shift = await ana.evaluate(() => window.__shift);
   check(shift < 0.1, `the page shifted by ${shift} when the draft arrived`);
+  check((await ana.title()).startsWith("(1) "), `the tab does not count the waiting draft: ${await ana.title()}`);
   await ana.screenshot({ path: `${SHOTS}/console-queue.png`, fullPage: true });
 
   // 2. Claim with one key, on the review view.

@@ -38,11 +38,19 @@
           if (row) row.classList.add("selected");
         }
       }
+      badge();
     } finally {
       running = false;
       if (again) { again = false; soon(); }
     }
   }
+  // The tab says how many drafts wait, so an agent on another tab sees new ones.
+  const title = document.title;
+  function badge() {
+    const count = $("[data-count=pending] strong");
+    if (count) document.title = `(${count.textContent.trim()}) ${title}`;
+  }
+  badge();
   function soon() {
     if (scheduled === null) scheduled = setTimeout(refresh, 150);
   }
