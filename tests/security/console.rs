@@ -120,9 +120,10 @@ impl Visitor {
     }
 }
 
-async fn draft_needing_review(server: &TestServer, conversation: &str, message: &str) -> pb::Draft {
-    let mut drafts = server.drafts();
-    let draft = drafts
+/// The platform "desk" sends a customer's message.
+async fn ask(server: &TestServer, conversation: &str, message: &str) -> pb::Draft {
+    server
+        .drafts()
         .create_draft(bearer(
             pb::CreateDraftRequest {
                 conversation_id: conversation.into(),
@@ -133,7 +134,11 @@ async fn draft_needing_review(server: &TestServer, conversation: &str, message: 
         ))
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+}
+
+async fn draft_needing_review(server: &TestServer, conversation: &str, message: &str) -> pb::Draft {
+    let draft = ask(server, conversation, message).await;
     assert_eq!(draft.state(), pb::DraftState::PendingReview, "{draft:?}");
     draft
 }
@@ -616,17 +621,7 @@ async fn the_managers_page_shows_the_desk_and_the_grafana_dashboard_queries_only
         ("desk-3", "I want to talk to a human agent"),
         ("desk-4", UNSURE),
     ] {
-        drafts
-            .create_draft(bearer(
-                pb::CreateDraftRequest {
-                    conversation_id: conversation.into(),
-                    message: message.into(),
-                    ..Default::default()
-                },
-                "desk",
-            ))
-            .await
-            .unwrap();
+        ask(&server, conversation, message).await;
     }
     let mut ana = Visitor::new(&server);
     ana.sign_in(&token_of("ana")).await;
