@@ -171,12 +171,19 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A new random token (256 bits from the operating system) and its hash.
-pub fn new_token() -> Result<(String, String), String> {
+/// `N` random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
     use rand::TryRngCore;
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; N];
     rand::rngs::OsRng
         .try_fill_bytes(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// A new random token (256 bits from the operating system) and its hash.
+pub fn new_token() -> Result<(String, String), String> {
+    let bytes = random_bytes::<32>()
         .map_err(|e| format!("no randomness from the operating system: {e}"))?;
     let token = format!("rg_{}", hex::encode(bytes));
     let hash = hash(&token);

@@ -88,12 +88,11 @@ pub enum Error {
 /// Opens the app and serves gRPC and HTTP until `shutdown` completes, then
 /// stops accepting, ends open streams and returns once in-flight calls finish.
 pub async fn run(
-    config: config::Config,
+    mut config: config::Config,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let door = api::Door::from_config(&config)?;
-    let mut config = config;
     // The address the HTTP port is bound to (port 0 picks one): links name it.
     config.http_addr = listeners.http.local_addr()?.to_string();
     let app = Arc::new(app::App::open(config).await?);

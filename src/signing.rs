@@ -25,7 +25,7 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// The key named `name` (made at random the first time any replica asks).
     pub async fn load(store: &DynStore, name: &str) -> Result<Signer, storage::Error> {
-        let candidate = random_bytes::<32>()
+        let candidate = crate::auth::random_bytes::<32>()
             .map_err(|e| storage::Error::Internal(format!("no randomness: {e}")))?;
         let key = store
             .signing_key(name, candidate.to_vec(), now_ms())
@@ -56,16 +56,6 @@ impl Signer {
         };
         bytes.len() == SIGNATURE_BYTES && self.mac(message).verify_truncated_left(&bytes).is_ok()
     }
-}
-
-/// `N` random bytes from the operating system.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
-    use rand::TryRngCore;
-    let mut bytes = [0u8; N];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    Ok(bytes)
 }
 
 #[cfg(test)]

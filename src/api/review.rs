@@ -22,13 +22,6 @@ impl ReviewApi {
     }
 }
 
-fn filter(channel: String, locale: String) -> QueueFilter {
-    QueueFilter {
-        channel: (!channel.is_empty()).then_some(channel),
-        locale: (!locale.is_empty()).then_some(locale),
-    }
-}
-
 type QueueStream = Pin<Box<dyn Stream<Item = Result<pb::QueueEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -41,7 +34,7 @@ impl pb::review_server::Review for ReviewApi {
         let drafts = self
             .app
             .review
-            .list_pending(&filter(r.channel, r.locale), r.limit)
+            .list_pending(&QueueFilter::of(&r.channel, &r.locale), r.limit)
             .await?;
         Ok(Response::new(pb::ListPendingResponse {
             drafts: drafts.into_iter().map(convert::draft).collect(),
@@ -166,7 +159,7 @@ impl pb::review_server::Review for ReviewApi {
         let rx = self
             .app
             .review
-            .watch(filter(r.channel, r.locale), self.stop.clone())
+            .watch(QueueFilter::of(&r.channel, &r.locale), self.stop.clone())
             .await?;
         let stream = ReceiverStream::new(rx)
             .map(|item| item.map(convert::queue_event).map_err(Status::from));

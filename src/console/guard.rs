@@ -8,8 +8,8 @@
 use super::session::{self, CSRF_FIELD, Who};
 use super::{Console, html, pages};
 use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -98,18 +98,16 @@ impl<R: Rpc> FromRequest<Arc<Console>> for Acting<R> {
         let who = c.who(&parts.headers, peer(&parts)).ok_or_else(|| {
             (StatusCode::UNAUTHORIZED, "sign in first: /console/login").into_response()
         })?;
-        let headers: HeaderMap = parts.headers.clone();
+        let here = super::from_here(&parts.headers);
         let Form(fields) =
             Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), c)
                 .await
                 .map_err(IntoResponse::into_response)?;
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
         let token = fields
             .get(CSRF_FIELD)
             .map(String::as_str)
             .unwrap_or_default();
-        if !session::same_origin(origin, host) || !session::csrf_holds(&who, token) {
+        if !here || !session::csrf_holds(&who, token) {
             return Err(html(
                 StatusCode::FORBIDDEN,
                 pages::error(

@@ -108,8 +108,7 @@ impl Console {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))?;
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-        self.sessions.who(value, peer, host)
+        self.sessions.who(value, peer, text(headers, header::HOST))
     }
 
     fn secure(&self, headers: &HeaderMap) -> bool {
@@ -245,6 +244,17 @@ fn with_notice(path: &str, notice: pages::Notice) -> Response {
     Redirect::to(&format!("{path}?done={}", notice.code())).into_response()
 }
 
+/// A header's value, when it is text.
+fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether a request comes from this console's own pages (its `Origin`, when
+/// the browser sends one, is this host).
+fn from_here(headers: &HeaderMap) -> bool {
+    session::same_origin(text(headers, header::ORIGIN), text(headers, header::HOST))
+}
+
 /// A form field that is not blank, with a browser's CRLF line ends as the
 /// LF the rest of the product writes.
 fn field(f: &HashMap<String, String>, name: &str) -> Option<String> {
@@ -266,9 +276,7 @@ async fn login(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let secret = f.get("secret").map(String::as_str).unwrap_or_default();
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if !session::same_origin(origin, host) {
+    if !from_here(&headers) {
         // Another site must not sign a visitor in as someone else.
         return html(
             StatusCode::FORBIDDEN,
@@ -278,7 +286,10 @@ async fn login(
             ),
         );
     }
-    match c.sessions.sign_in(secret, Some(peer), host) {
+    match c
+        .sessions
+        .sign_in(secret, Some(peer), text(&headers, header::HOST))
+    {
         Ok(value) => {
             let mut r = Redirect::to("/console").into_response();
             if let Ok(v) =
@@ -296,9 +307,7 @@ async fn login(
 }
 
 async fn logout(State(c): Shared, headers: HeaderMap) -> Response {
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if !session::same_origin(origin, host) {
+    if !from_here(&headers) {
         return (
             StatusCode::FORBIDDEN,
             "sign out from the console's own page",

@@ -270,22 +270,11 @@ impl QueueQuery {
             ("reason", &self.reason),
         ] {
             if !v.is_empty() {
-                parts.push(format!("{k}={}", urlencode(v)));
+                parts.push(format!("{k}={}", path_segment(v)));
             }
         }
         parts.join("&")
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn select(name: &str, label: &str, current: &str, options: &[String]) -> Markup {

@@ -12,10 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 
 async fn pending(c: &Console, q: &QueueQuery) -> Result<Vec<Draft>, tonic::Status> {
-    let filter = QueueFilter {
-        channel: (!q.channel.is_empty()).then(|| q.channel.clone()),
-        locale: (!q.locale.is_empty()).then(|| q.locale.clone()),
-    };
+    let filter = QueueFilter::of(&q.channel, &q.locale);
     Ok(c.app.review.list_pending(&filter, 0).await?)
 }
 
@@ -62,7 +59,15 @@ async fn draft_view(c: &Console, who: &Who, id: &str, error: Option<&str>) -> An
         .await
         .or_page(who)?;
     // What approving it as written sends now: its body, its label, a template after the window.
-    let labeling = c.app.review.sending(id).await.or_page(who)?;
+    let labeling = crate::drafting::sending(
+        &c.app.config,
+        &*c.app.store,
+        &draft.conversation_id,
+        &draft.channel,
+        now_ms(),
+    )
+    .await
+    .or_page(who)?;
     let mut as_written = draft.clone();
     as_written.final_body = draft.body.clone();
     let preview = Delivery::labeled(&as_written, &who.subject, now_ms(), &labeling);

@@ -151,7 +151,7 @@ impl Sessions {
                 (secret.to_string(), String::new())
             }
         };
-        let csrf = crate::signing::random_bytes::<16>()
+        let csrf = crate::auth::random_bytes::<16>()
             .map(hex::encode)
             .map_err(|e| refused(format!("no randomness from the operating system: {e}")))?;
         let claims = Claims {

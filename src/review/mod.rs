@@ -142,6 +142,15 @@ pub struct QueueFilter {
 }
 
 impl QueueFilter {
+    /// The filter a request names, where an empty channel or locale means any.
+    pub fn of(channel: &str, locale: &str) -> QueueFilter {
+        let given = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        QueueFilter {
+            channel: given(channel),
+            locale: given(locale),
+        }
+    }
+
     /// The filter with its channel named as drafts store it (the channel rule).
     fn checked(&self) -> Result<QueueFilter> {
         Ok(QueueFilter {
@@ -326,7 +335,7 @@ impl Review {
 
     /// How a reply to draft `id` goes out now: labeled as its channel's
     /// policy says, as its template when the channel's window closed.
-    pub async fn sending(&self, id: &str) -> Result<crate::model::Labeling> {
+    async fn sending(&self, id: &str) -> Result<crate::model::Labeling> {
         self.check_draft_id(id)?;
         // The conversation and channel of a draft never change: read once.
         let draft = self
