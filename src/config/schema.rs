@@ -383,7 +383,7 @@ impl Default for RetrievalConfig {
             passage_weight: 1.0,
             article_weight: 1.0,
             dense_weight: 0.5,
-            cross_language_margin: 0.1,
+            cross_language_margin: 0.05,
         }
     }
 }

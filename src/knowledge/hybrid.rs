@@ -17,6 +17,13 @@
 //! question's own language a little closer, which on its own ranks a wrong
 //! article in the customer's language above the right one in another.
 //!
+//! Each article's cosine is its closeness (`DenseHit::closeness`: the best
+//! passage with a share of the second). An article in the default language
+//! whose translation in the customer's language is searched too (the same
+//! id after the locale: `en/chat-backup`, `pt/chat-backup`) is folded into
+//! that translation: it is the same answer, and offering both split the
+//! evidence between them.
+//!
 //! The hybrid score is `w · semantic + (1 − w) · lexical`, less
 //! `cross_language_margin` for an article in another language than the one
 //! searched lexically: the customer's own language wins unless an article
@@ -24,7 +31,7 @@
 //! the labeled questions (`replygate eval`, docs/EVALUATION.md).
 
 use super::dense::DenseHit;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How the two sides are mixed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,6 +105,17 @@ fn median(mut values: Vec<f32>) -> f32 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// What an article id shares with its translations: the id after its
+/// locale (`pt/chat-backup` and `en/chat-backup` are one article in two
+/// languages, as the knowledge folder names them); None for an id that
+/// does not start with its locale.
+fn translation_key<'a>(article_id: &'a str, locale: &str) -> Option<&'a str> {
+    article_id
+        .strip_prefix(locale)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|rest| !rest.is_empty())
+}
+
 /// A lexical hit: article id, BM25, coverage.
 pub type Lexical = (String, f32, f64);
 
@@ -109,10 +127,10 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
     // board: each article's cosine is first taken relative to the typical
     // article of its language (of all articles, for a language with too few
     // to tell).
-    let overall = median(dense.iter().map(|h| h.cosine).collect());
+    let overall = median(dense.iter().map(|h| h.closeness).collect());
     let mut by_locale: HashMap<&str, Vec<f32>> = HashMap::new();
     for h in dense {
-        by_locale.entry(&*h.locale).or_default().push(h.cosine);
+        by_locale.entry(&*h.locale).or_default().push(h.closeness);
     }
     let typical_of: HashMap<&str, f32> = by_locale
         .into_iter()
@@ -127,14 +145,31 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
             )
         })
         .collect();
-    let relative = |h: &DenseHit| h.cosine - typical_of.get(&*h.locale).copied().unwrap_or(overall);
-    let top = dense.iter().map(relative).fold(f32::MIN, f32::max);
-    let typical = median(dense.iter().map(relative).collect());
+    // An article in another language whose translation in the customer's
+    // language is searched too is that translation's double: only the
+    // customer's version is a candidate.
+    let translated: HashSet<&str> = dense
+        .iter()
+        .filter(|h| &*h.locale == home)
+        .filter_map(|h| translation_key(&h.article_id, &h.locale))
+        .collect();
+    let dense: Vec<&DenseHit> = dense
+        .iter()
+        .filter(|h| {
+            &*h.locale == home
+                || !translation_key(&h.article_id, &h.locale)
+                    .is_some_and(|k| translated.contains(k))
+        })
+        .collect();
+    let relative =
+        |h: &DenseHit| h.closeness - typical_of.get(&*h.locale).copied().unwrap_or(overall);
+    let top = dense.iter().map(|h| relative(h)).fold(f32::MIN, f32::max);
+    let typical = median(dense.iter().map(|h| relative(h)).collect());
     let semantic = |h: &DenseHit| match top > typical {
         true => ((relative(h) - typical) / (top - typical)).clamp(0.0, 1.0),
         false => 0.0,
     };
-    let by_id: HashMap<&str, &DenseHit> = dense.iter().map(|h| (&*h.article_id, h)).collect();
+    let by_id: HashMap<&str, &DenseHit> = dense.iter().map(|h| (&*h.article_id, *h)).collect();
     let mut out: Vec<Fused> = lexical
         .iter()
         .map(|(id, bm25, coverage)| Fused {
@@ -148,10 +183,10 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
         })
         .collect();
     let mut semantic_of: HashMap<String, f32> = HashMap::new();
-    for h in dense {
+    for h in &dense {
         semantic_of.insert(h.article_id.to_string(), semantic(h));
     }
-    for h in dense {
+    for h in &dense {
         if !lexical
             .iter()
             .any(|(id, _, _)| id.as_str() == &*h.article_id)
@@ -197,6 +232,7 @@ mod tests {
             locale: Arc::from(locale),
             ordinal: 0,
             cosine,
+            closeness: cosine,
         }
     }
 
@@ -257,6 +293,34 @@ mod tests {
         // A weak lexical match: few of the question's words.
         let weak = [("pt/groups".to_string(), 1.0, 0.2)];
         assert_eq!(order(&fuse(&weak, &far, "pt", EVEN))[0], "en/restore");
+    }
+
+    #[test]
+    fn a_translation_in_the_customer_s_language_stands_for_its_original() {
+        // The English original is a little closer than its Portuguese
+        // translation: the Portuguese one is the candidate, and the English
+        // one is not offered beside it.
+        let d = [
+            dense("en/backup", "en", 0.80),
+            dense("pt/backup", "pt", 0.78),
+            dense("en/ticks", "en", 0.60),
+            dense("en/a", "en", 0.1),
+            dense("en/b", "en", 0.1),
+            dense("en/c", "en", 0.1),
+        ];
+        let lexical = [("pt/backup".to_string(), 2.0, 0.8)];
+        let fused = fuse(&lexical, &d, "pt", EVEN);
+        assert_eq!(order(&fused)[0], "pt/backup");
+        assert!(!order(&fused).contains(&"en/backup"));
+        // An English article with no Portuguese version is still offered.
+        assert!(order(&fused).contains(&"en/ticks"));
+        // In the original's own language nothing is folded away.
+        let english = fuse(&[], &d, "en", EVEN);
+        assert!(order(&english).contains(&"en/backup"));
+        // Ids that do not start with their locale are never taken for translations.
+        assert_eq!(translation_key("backup", "en"), None);
+        assert_eq!(translation_key("en/", "en"), None);
+        assert_eq!(translation_key("pt/backup", "pt"), Some("backup"));
     }
 
     #[test]
