@@ -316,7 +316,7 @@ fn markdown(
     let mut md = String::new();
     writeln!(
         md,
-        "### Hybrid retrieval: {model}\n\nEmbedder `{}` ({} dimensions), `[embedding] provider = \"local\"`. The {} passages (the index's split of the abstracts, each embedded as `dense::passage_text(title, heading, text)`) embedded in calls of 256 texts: {:.0} s, {:.1} passages/s ({}). Each of the 300 test queries embedded alone, then ranked as `Knowledge::search_with` ranks a question: BM25 `search` for {LIMIT} articles with their coverage, the dense index's best passage of every article, and `hybrid::fuse` with the `[retrieval]` defaults (dense_weight {}, cross_language_margin {}; the margin plays no part here, every abstract being English).\n",
+        "### Hybrid retrieval: {model}\n\nEmbedder `{}` ({} dimensions), `[embedding] provider = \"local\"`. The {} passages (the index's split of the abstracts, each embedded as `dense::passage_text(title, heading, text)`) embedded in calls of 256 texts: {:.0} s, {:.1} passages/s ({}). Each of the 300 test queries embedded alone, then ranked as `Knowledge::search_with` ranks a question: BM25 `search` for {LIMIT} articles with their coverage, the dense index's closeness of every article (its best passage with a fifth of its second), and `hybrid::fuse` with the `[retrieval]` defaults (dense_weight {}, cross_language_margin {}; the margin plays no part here, every abstract being English).\n",
         info.id,
         info.dims,
         info.passages,
@@ -343,13 +343,13 @@ fn markdown(
     )?;
     line(
         &mut md,
-        "dense alone (each article by its best passage)",
+        "dense alone (each article by its closeness)",
         &q.dense,
     )?;
     line(
         &mut md,
         &format!(
-            "**hybrid, the product's fusion** (dense_weight {}): BM25 top {LIMIT} + every article's best passage, as `search_with`",
+            "**hybrid, the product's fusion** (dense_weight {}): BM25 top {LIMIT} + every article's closeness, as `search_with`",
             product.dense_weight
         ),
         &q.product,
