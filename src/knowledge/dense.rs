@@ -58,7 +58,7 @@ pub const SECOND_PASSAGE_SHARE: f32 = 0.2;
 
 /// An article's closest two passages while one search scans its rows.
 struct Closest {
-    first: usize,
+    /// The best passage's row.
     row: usize,
     cosine: f32,
     second: Option<f32>,
@@ -67,7 +67,6 @@ struct Closest {
 impl Closest {
     fn new(row: usize, cosine: f32) -> Closest {
         Closest {
-            first: row,
             row,
             cosine,
             second: None,
@@ -204,7 +203,7 @@ impl DenseIndex {
             let row = &m.rows[i];
             let same = run
                 .as_ref()
-                .is_some_and(|r| m.rows[r.first].article_id == row.article_id);
+                .is_some_and(|r| m.rows[r.row].article_id == row.article_id);
             if !same && let Some(done) = run.take() {
                 best.push(done);
             }
