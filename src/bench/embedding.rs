@@ -88,6 +88,7 @@ pub async fn local_embedder(
     }
     alone.sort_by(f64::total_cmp);
     let two_callers = concurrent_queries(&e, &questions, 2, rounds).await?;
+    let sixteen_callers = concurrent_queries(&e, &questions, 16, rounds * 2).await?;
 
     // As indexing calls it: many passages at once, which the embedder sorts
     // by length and runs in batches of 32; and a few one at a time.
@@ -126,6 +127,10 @@ pub async fn local_embedder(
     writeln!(
         md,
         "| questions from 2 callers at once | {two_callers:.0} questions/s |"
+    )?;
+    writeln!(
+        md,
+        "| questions from 16 callers at once | {sixteen_callers:.0} questions/s |"
     )?;
     writeln!(
         md,
