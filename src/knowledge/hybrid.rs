@@ -71,9 +71,8 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// The evidence for a hybrid ranking `fused` made from `lexical` and
-    /// `dense` (as [`folded`] leaves them).
-    pub fn of(lexical: &[Lexical], dense: &[&DenseHit], fused: &[Fused]) -> Evidence {
+    /// The evidence for a hybrid ranking `fused` made from `lexical` and `dense`.
+    pub fn of(lexical: &[Lexical], dense: &[DenseHit], fused: &[Fused]) -> Evidence {
         let n = dense.len().max(1) as f32;
         let mean = dense.iter().map(|h| h.cosine).sum::<f32>() / n;
         let var = dense.iter().map(|h| (h.cosine - mean).powi(2)).sum::<f32>() / n;
@@ -117,26 +116,6 @@ fn translation_key<'a>(article_id: &'a str, locale: &str) -> Option<&'a str> {
         .filter(|rest| !rest.is_empty())
 }
 
-/// The dense hits less every article in another language whose translation
-/// in the customer's language `home` is among them: that translation's
-/// double, so only the customer's version is a candidate (and counts as
-/// the semantic side's first, or as a runner-up, for confidence).
-pub fn folded<'a>(dense: &'a [DenseHit], home: &str) -> Vec<&'a DenseHit> {
-    let translated: HashSet<&str> = dense
-        .iter()
-        .filter(|h| &*h.locale == home)
-        .filter_map(|h| translation_key(&h.article_id, &h.locale))
-        .collect();
-    dense
-        .iter()
-        .filter(|h| {
-            &*h.locale == home
-                || !translation_key(&h.article_id, &h.locale)
-                    .is_some_and(|k| translated.contains(k))
-        })
-        .collect()
-}
-
 /// A lexical hit: article id, BM25, coverage.
 pub type Lexical = (String, f32, f64);
 
@@ -166,7 +145,22 @@ pub fn fuse(lexical: &[Lexical], dense: &[DenseHit], home: &str, f: Fusion) -> V
             )
         })
         .collect();
-    let dense = folded(dense, home);
+    // An article in another language whose translation in the customer's
+    // language is searched too is that translation's double: only the
+    // customer's version is a candidate.
+    let translated: HashSet<&str> = dense
+        .iter()
+        .filter(|h| &*h.locale == home)
+        .filter_map(|h| translation_key(&h.article_id, &h.locale))
+        .collect();
+    let dense: Vec<&DenseHit> = dense
+        .iter()
+        .filter(|h| {
+            &*h.locale == home
+                || !translation_key(&h.article_id, &h.locale)
+                    .is_some_and(|k| translated.contains(k))
+        })
+        .collect();
     let relative =
         |h: &DenseHit| h.closeness - typical_of.get(&*h.locale).copied().unwrap_or(overall);
     let top = dense.iter().map(|h| relative(h)).fold(f32::MIN, f32::max);
@@ -301,25 +295,19 @@ mod tests {
         assert_eq!(order(&fuse(&weak, &far, "pt", EVEN))[0], "en/restore");
     }
 
-    /// An English article a little closer than its Portuguese translation,
-    /// an English one with no translation, and distant fillers.
-    fn backup_and_its_translation() -> [DenseHit; 6] {
-        [
+    #[test]
+    fn a_translation_in_the_customer_s_language_stands_for_its_original() {
+        // The English original is a little closer than its Portuguese
+        // translation: the Portuguese one is the candidate, and the English
+        // one is not offered beside it.
+        let d = [
             dense("en/backup", "en", 0.80),
             dense("pt/backup", "pt", 0.78),
             dense("en/ticks", "en", 0.60),
             dense("en/a", "en", 0.1),
             dense("en/b", "en", 0.1),
             dense("en/c", "en", 0.1),
-        ]
-    }
-
-    #[test]
-    fn a_translation_in_the_customer_s_language_stands_for_its_original() {
-        // The English original is a little closer than its Portuguese
-        // translation: the Portuguese one is the candidate, and the English
-        // one is not offered beside it.
-        let d = backup_and_its_translation();
+        ];
         let lexical = [("pt/backup".to_string(), 2.0, 0.8)];
         let fused = fuse(&lexical, &d, "pt", EVEN);
         assert_eq!(order(&fused)[0], "pt/backup");
@@ -333,22 +321,6 @@ mod tests {
         assert_eq!(translation_key("backup", "en"), None);
         assert_eq!(translation_key("en/", "en"), None);
         assert_eq!(translation_key("pt/backup", "pt"), Some("backup"));
-    }
-
-    #[test]
-    fn a_folded_original_is_neither_the_semantic_first_nor_a_runner_up() {
-        // The English original is the closest vector, but it stands for the
-        // Portuguese article ranked first: the semantic side agrees with
-        // the ranking, and the runner-up is the next other article.
-        let d = backup_and_its_translation();
-        let lexical = [("pt/backup".to_string(), 2.0, 0.8)];
-        let fused = fuse(&lexical, &d, "pt", EVEN);
-        let evidence = Evidence::of(&lexical, &folded(&d, "pt"), &fused);
-        assert_eq!(evidence.dense_top.as_deref(), Some("pt/backup"));
-        assert_eq!(evidence.runner_up_cosine, 0.60);
-        // For an English question the original is itself.
-        let english = Evidence::of(&[], &folded(&d, "en"), &fuse(&[], &d, "en", EVEN));
-        assert_eq!(english.dense_top.as_deref(), Some("en/backup"));
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl Knowledge {
                 .collect();
             let mut articles: Vec<index::ArticleHit> = Vec::with_capacity(limit);
             let fused = hybrid::fuse(&ranked, &near, &locale, fusion);
-            let semantic = hybrid::Evidence::of(&ranked, &hybrid::folded(&near, &locale), &fused);
+            let semantic = hybrid::Evidence::of(&ranked, &near, &fused);
             for f in fused {
                 if articles.len() == limit {
                     break;
